@@ -1,0 +1,304 @@
+#include "harness/collect.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <mujoco/mujoco.h>
+
+#include "harness/episode.h"
+#include "harness/progress.h"
+#include "harness/run_info.h"
+#include "sim/rng.h"
+#include "tasks/common/operators.h"
+#include "tasks/task_registry.h"
+
+namespace onedp {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+struct Attempt {
+  int64_t index = 0;
+  bool success = false;
+  std::string reason;  // why it was rejected
+  EpisodeRecord record;
+};
+
+void AppendRow(ArrayF64* a, const std::vector<double>& row) {
+  if (a->shape.empty()) a->shape = {0, static_cast<int64_t>(row.size())};
+  a->data.insert(a->data.end(), row.begin(), row.end());
+  ++a->shape[0];
+}
+
+void AppendImage(ArrayU8* a, const Image& img) {
+  if (a->shape.empty()) a->shape = {0, img.height, img.width, 3};
+  a->data.insert(a->data.end(), img.pixels.begin(), img.pixels.end());
+  ++a->shape[0];
+}
+
+// Splits frames 0..N into obs (0..N-1) and next_obs (1..N).
+template <typename T>
+void SplitObs(const NdArray<T>& frames, NdArray<T>* obs, NdArray<T>* next) {
+  const int64_t n = frames.rows() - 1;
+  const int64_t row = frames.row_size();
+  obs->shape = frames.shape;
+  obs->shape[0] = n;
+  next->shape = obs->shape;
+  obs->data.assign(frames.data.begin(), frames.data.begin() + n * row);
+  next->data.assign(frames.data.begin() + row, frames.data.end());
+}
+
+Attempt RunAttempt(Task& task, const OperatorProfile& op, uint64_t seed, int64_t index,
+                   bool images) {
+  Attempt at;
+  at.index = index;
+  task.SetActionMode(ActionMode::kDelta);
+  task.Reset(seed);
+  std::unique_ptr<Expert> expert = task.MakeExpert(op, seed);
+  EpisodeRecord& rec = at.record;
+  std::map<std::string, ArrayF64> lowdim_frames;
+  std::map<std::string, ArrayU8> image_frames;
+  Observation obs;
+  auto observe = [&] {
+    task.Observe(&obs, images);
+    for (const auto& [k, v] : obs.lowdim) AppendRow(&lowdim_frames[k], v);
+    for (const auto& [k, v] : obs.images) AppendImage(&image_frames[k], v);
+  };
+  observe();
+  const int horizon = task.spec().max_steps;
+  bool success = false;
+  for (int t = 0; t < horizon && !success && !g_stop; ++t) {
+    const std::vector<double> action = expert->Act();
+    AppendRow(&rec.states, task.sim().FlatState());
+    task.Step(action);
+    if (!task.episode_error().empty()) break;
+    AppendRow(&rec.actions, action);
+    AppendRow(&rec.actions_abs, task.LastAbsAction());
+    const Outcome out = task.Evaluate();
+    success = out.success;
+    rec.rewards.push_back(out.reward);
+    rec.dones.push_back(success ? 1 : 0);
+    observe();
+  }
+  std::vector<std::string> warnings = task.TakeWarnings();
+  if (!task.episode_error().empty()) {
+    at.reason = "episode error";
+    rec.ep_meta["error"] = task.episode_error();
+  } else if (!success) {
+    at.reason = g_stop ? "interrupted" : "no success within horizon";
+  }
+  at.success = success && task.episode_error().empty();
+  if (!at.success) return at;
+
+  rec.num_samples = static_cast<int64_t>(rec.rewards.size());
+  rec.dones.back() = 1;
+  for (const auto& [k, frames] : lowdim_frames) SplitObs(frames, &rec.obs[k], &rec.next_obs[k]);
+  for (const auto& [k, frames] : image_frames) {
+    SplitObs(frames, &rec.obs_images[k], &rec.next_obs_images[k]);
+  }
+  rec.model_file = task.ModelXml();
+  rec.ep_meta = task.EpisodeMeta();
+  rec.ep_meta["seed"] = seed;
+  rec.ep_meta["attempt"] = index;
+  rec.ep_meta["operator"] = op.name;
+  rec.ep_meta["quality"] = op.quality;
+  rec.ep_meta["warnings"] = warnings;
+  return at;
+}
+
+// Fisher-Yates with our own Rng, so the split depends on the seed only.
+std::vector<std::string> Shuffled(std::vector<std::string> v, uint64_t seed) {
+  Rng rng(seed, /*stream=*/0x5911);
+  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.UniformInt(0, static_cast<int>(i))]);
+  return v;
+}
+
+}  // namespace
+
+void RequestStop() { g_stop = true; }
+bool StopRequested() { return g_stop; }
+
+CollectReport Collect(const CollectOptions& o) {
+  if (o.episodes <= 0) {
+    throw std::invalid_argument("--episodes must be positive (got " + std::to_string(o.episodes) + ")");
+  }
+  if (o.out.empty()) throw std::invalid_argument("--out is required");
+  const TaskEntry& entry = FindTask(o.task);
+  std::unique_ptr<Task> probe = entry.make();  // validates the task and gives its metadata
+  const TaskSpec spec = probe->spec();
+  const std::vector<OperatorProfile> ops = OperatorsForVariant(spec.variant);
+  const int n_ops = static_cast<int>(ops.size());
+  std::vector<int> quota(n_ops, o.episodes / n_ops);
+  for (int j = 0; j < o.episodes % n_ops; ++j) ++quota[j];
+  const int64_t max_attempts = o.max_attempts > 0 ? o.max_attempts : 10LL * o.episodes;
+
+  // Opens <out>.tmp now, so a bad path fails before any work.
+  DatasetWriter writer(o.out, o.overwrite);
+
+  const int workers = o.workers > 0 ? o.workers
+                                    : std::max(1u, std::thread::hardware_concurrency());
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<int64_t, Attempt> finished;  // out-of-order results waiting for their turn
+  int64_t next_issue = 0;               // next attempt index a worker may take
+  bool done = false;
+  std::string worker_error;
+
+  auto worker = [&] {
+    try {
+      std::unique_ptr<Task> task = entry.make();  // own model, data and GL context
+      while (true) {
+        int64_t k;
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          // Bounded look-ahead keeps memory flat while results wait to be written in order.
+          cv.wait(lock, [&] { return done || g_stop || finished.size() < 4u * workers; });
+          if (done || g_stop || next_issue >= max_attempts) return;
+          k = next_issue++;
+        }
+        Attempt a = RunAttempt(*task, ops[k % n_ops], o.seed + k, k, o.images);
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          finished.emplace(k, std::move(a));
+        }
+        cv.notify_all();
+      }
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (worker_error.empty()) worker_error = e.what();
+      done = true;
+      cv.notify_all();
+    }
+  };
+
+  CollectReport report;
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < workers; ++i) threads.emplace_back(worker);
+
+  Progress progress("collect " + spec.name, o.episodes);
+  std::vector<std::string> demo_names;
+  std::map<std::string, std::vector<std::string>> quality_masks;
+  std::vector<int> kept_per_op(n_ops, 0);
+  int64_t next_write = 0;
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!done) {
+      cv.wait_for(lock, std::chrono::milliseconds(200),
+                  [&] { return done || finished.count(next_write); });
+      if (g_stop) break;
+      while (finished.count(next_write)) {
+        Attempt a = std::move(finished.at(next_write));
+        finished.erase(next_write);
+        const int j = static_cast<int>(next_write % n_ops);
+        ++next_write;
+        if (kept_per_op[j] >= quota[j]) continue;  // this operator is full: not an attempt
+        ++report.attempts;
+        if (!a.success) {
+          ++report.rejected;
+          ++report.reject_reasons[a.reason];
+          continue;
+        }
+        lock.unlock();
+        const std::string name = writer.Append(a.record);
+        lock.lock();
+        ++kept_per_op[j];
+        ++report.kept;
+        report.samples += a.record.num_samples;
+        demo_names.push_back(name);
+        if (spec.variant == "mh") quality_masks[ops[j].quality].push_back(name);
+        if (report.kept == o.episodes) done = true;
+      }
+      cv.notify_all();
+      progress.Update(report.kept, "attempts " + std::to_string(report.attempts) + ", rejected " +
+                                       std::to_string(report.rejected));
+      if (!done && next_write >= max_attempts) {
+        done = true;
+        worker_error = "could not collect " + std::to_string(o.episodes) + " successful demos in " +
+                       std::to_string(max_attempts) + " attempts (" + std::to_string(report.kept) +
+                       " kept); the expert is failing on this task";
+      }
+      if (!worker_error.empty()) done = true;
+    }
+  }
+  cv.notify_all();
+  for (auto& t : threads) t.join();
+  if (g_stop) throw std::runtime_error("interrupted; nothing written to " + o.out);
+  if (!worker_error.empty()) throw std::runtime_error(worker_error);
+
+  // Masks: train/valid split, and for MH the operator-quality keys as robomimic ships them.
+  std::map<std::string, std::vector<std::string>> masks;
+  auto split = [&](const std::string& prefix, const std::vector<std::string>& names) {
+    std::vector<std::string> shuffled = Shuffled(names, o.seed);
+    const size_t n_valid = static_cast<size_t>(o.valid_ratio * names.size());
+    std::vector<std::string> valid(shuffled.begin(), shuffled.begin() + n_valid);
+    std::vector<std::string> train(shuffled.begin() + n_valid, shuffled.end());
+    auto by_index = [](const std::string& a, const std::string& b) {
+      return std::stoll(a.substr(5)) < std::stoll(b.substr(5));
+    };
+    std::sort(valid.begin(), valid.end(), by_index);
+    std::sort(train.begin(), train.end(), by_index);
+    masks[prefix + "train"] = train;
+    masks[prefix + "valid"] = valid;
+  };
+  split("", demo_names);
+  if (spec.variant == "mh") {
+    const std::vector<std::pair<std::string, std::vector<std::string>>> combos = {
+        {"worse", {"worse"}},           {"okay", {"okay"}},
+        {"better", {"better"}},         {"worse_okay", {"worse", "okay"}},
+        {"worse_better", {"worse", "better"}}, {"okay_better", {"okay", "better"}}};
+    for (const auto& [key, parts] : combos) {
+      std::vector<std::string> names;
+      for (const auto& n : demo_names) {
+        for (const auto& p : parts) {
+          const auto& q = quality_masks[p];
+          if (std::find(q.begin(), q.end(), n) != q.end()) names.push_back(n);
+        }
+      }
+      std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+        return std::stoll(a.substr(5)) < std::stoll(b.substr(5));
+      });
+      masks[key] = names;
+      split(key + "_", names);
+    }
+  }
+
+  nlohmann::json operators = nlohmann::json::array();
+  for (int j = 0; j < n_ops; ++j) {
+    operators.push_back({{"name", ops[j].name}, {"quality", ops[j].quality}, {"kept", kept_per_op[j]}});
+    report.kept_per_operator[ops[j].name] = kept_per_op[j];
+  }
+  nlohmann::json env_args = {
+      {"env_name", spec.env_name},
+      {"type", 1},  // robomimic EnvType.ROBOSUITE_TYPE: the kwargs follow robosuite's names
+      {"env_kwargs", probe->EnvKwargs()},
+      {"onedp",
+       {{"task", spec.name},
+        {"variant", spec.variant},
+        {"horizon", spec.max_steps},
+        {"source", "scripted expert"},
+        {"operators", operators},
+        {"seed", o.seed},
+        {"attempts", report.attempts},
+        {"rejected", report.rejected},
+        {"actions", "delta 7-D per arm: dpos*0.05 m, daxis-angle*0.5 rad, gripper (+1 close)"},
+        {"actions_abs", "10-D per arm: world pos 3, rotation-6d (first two rows) 6, gripper 1"},
+        {"states", "[time, qpos, qvel]"},
+        {"versions", RunVersions()}}},
+  };
+  writer.Finish(env_args, masks);
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  progress.Finish("attempts " + std::to_string(report.attempts) + ", rejected " +
+                  std::to_string(report.rejected));
+  return report;
+}
+
+}  // namespace onedp

@@ -1,0 +1,32 @@
+// Helpers that scripted arm experts share: steering the end effector toward a pose through the
+// OSC_POSE delta action space, and top-down grasp orientations.
+#pragma once
+
+#include <array>
+
+#include <Eigen/Core>
+
+#include "tasks/common/panda_robot.h"
+
+namespace onedp {
+
+// Per control step an OSC_POSE delta action `a` moves the end effector about
+// kMetresPerUnitAction * a metres in steady state (v = kp/kd * 0.05 a over 0.05 s, kp 150, zeta 1).
+constexpr double kMetresPerUnitAction = 0.0153;
+
+// A 6-D delta action that moves `robot`'s end effector toward (pos, rot): translation capped at
+// `speed` (fraction of the per-step limit, direction kept), rotation capped at `rot_speed`.
+std::array<double, 6> ServoToward(const PandaRobot& robot, const Eigen::Vector3d& pos,
+                                  const Eigen::Matrix3d& rot, double speed, double rot_speed);
+
+// End-effector orientation pointing straight down (tool z = -world z) with the tool x axis at
+// `yaw` in the world xy plane.
+Eigen::Matrix3d TopDownRotation(double yaw);
+// Yaw of a rotation's x axis projected on the world xy plane.
+double YawOf(const Eigen::Matrix3d& rot);
+// Of the angles object_yaw + k * symmetry, the one closest to current_yaw (wrapped to it).
+double NearestSymmetricYaw(double current_yaw, double object_yaw, double symmetry);
+// Yaw (rotation about world z) of a quaternion given as wxyz.
+double YawFromQuat(const double* wxyz);
+
+}  // namespace onedp

@@ -1,0 +1,70 @@
+// Shared machinery of the robomimic tasks (Lift, Can, Square, ToolHang, Transport): Panda robots
+// under OSC_POSE at 500 Hz physics / 20 Hz control (25 substeps, goal set on the first substep,
+// torques every substep), the reset order (robots, then objects, each from its own seeded
+// stream), robomimic observation keys and cameras, env_args metadata.
+//
+// Observations (robomimic keys): <robot>eef_pos (3), <robot>eef_quat (4, xyzw),
+// <robot>gripper_qpos (2) for each robot; "object" (task-specific low-dim vector); one RGB image
+// "<camera>_image" (H x W x 3, rows top-down) per camera.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tasks/common/panda_robot.h"
+#include "tasks/task.h"
+
+namespace onedp {
+
+struct RobomimicTaskConfig {
+  std::string name;      // e.g. "lift-ph"
+  std::string env_name;  // e.g. "Lift"
+  std::string variant;   // "ph" / "mh"
+  std::string model;     // MJCF path relative to assets/
+  std::vector<std::string> cameras = {"agentview", "robot0_eye_in_hand"};
+  int image_size = 84;
+  int object_dim = 0;
+  int max_steps = 400;
+  int num_robots = 1;
+};
+
+class RobomimicTask : public Task {
+ public:
+  explicit RobomimicTask(const RobomimicTaskConfig& config);
+
+  const TaskSpec& spec() const override { return spec_; }
+  void Reset(uint64_t seed) override;
+  void Step(const std::vector<double>& action) override;
+  void Observe(Observation* obs, bool render = true) override;
+  std::vector<double> LastAbsAction() const override;
+  nlohmann::json EnvKwargs() const override;
+  std::string ModelXml() const override { return model_xml_; }
+
+  PandaRobot& robot(int i = 0) { return *robots_.at(i); }
+  const PandaRobot& robot(int i = 0) const { return *robots_.at(i); }
+
+  // robosuite's reach test used by Can/Square success: 1 - tanh(10 |grip_site - p|) < 0.6.
+  bool GripperFarFrom(const Eigen::Vector3d& p, int robot_index = 0) const;
+
+ protected:
+  // Places the task's objects for a new episode (and may resize them); `rng` is seeded from the
+  // episode seed on a stream of its own.
+  virtual void PlaceObjects(Rng* rng) = 0;
+  // The "object" low-dim vector (spec().obs entry of size object_dim).
+  virtual std::vector<double> ObjectObs() const = 0;
+
+  Eigen::Vector3d BodyPos(int body) const;
+  Eigen::Vector4d BodyQuatXyzw(int body) const;
+  // Sets a free joint's pose (pos + quat wxyz) and zero velocity.
+  void SetFreeJoint(int joint, const Eigen::Vector3d& pos, const Eigen::Quaterniond& quat);
+
+  TaskSpec spec_;
+  std::vector<std::unique_ptr<PandaRobot>> robots_;
+  std::vector<int> camera_ids_;
+
+ private:
+  std::string model_xml_;
+};
+
+}  // namespace onedp

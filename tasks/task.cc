@@ -1,0 +1,52 @@
+#include "tasks/task.h"
+
+#include <cmath>
+#include <sstream>
+
+namespace onedp {
+
+std::vector<std::string> Task::TakeWarnings() {
+  for (auto& w : sim_->TakeWarnings()) warnings_.push_back(std::move(w));
+  std::vector<std::string> out;
+  out.swap(warnings_);
+  return out;
+}
+
+Renderer& Task::renderer() {
+  if (!renderer_) {
+    RenderOptions options;
+    options.max_width = std::max(spec().image_width, 128);
+    options.max_height = std::max(spec().image_height, 128);
+    renderer_ = std::make_unique<Renderer>(sim_->model(), options);
+  }
+  return *renderer_;
+}
+
+bool Task::ValidateAction(const std::vector<double>& action) {
+  const int expected = action_mode_ == ActionMode::kDelta ? spec().action_dim : spec().abs_action_dim;
+  if (static_cast<int>(action.size()) != expected) {
+    throw std::invalid_argument(spec().name + ": action has " + std::to_string(action.size()) +
+                                " values, expected " + std::to_string(expected) + " (" +
+                                (action_mode_ == ActionMode::kDelta ? "delta" : "absolute") +
+                                " mode)");
+  }
+  for (size_t i = 0; i < action.size(); ++i) {
+    if (!std::isfinite(action[i])) {
+      std::ostringstream os;
+      os << "non-finite action[" << i << "] = " << action[i] << " at step " << steps_;
+      MarkFailed(os.str());
+      return false;
+    }
+  }
+  return true;
+}
+
+void Task::BeginEpisode(uint64_t seed) {
+  seed_ = seed;
+  steps_ = 0;
+  episode_error_.clear();
+  warnings_.clear();
+  sim_->TakeWarnings();
+}
+
+}  // namespace onedp

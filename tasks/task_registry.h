@@ -1,0 +1,24 @@
+// The explicit list of benchmark tasks (one place, no static self-registration).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tasks/task.h"
+
+namespace onedp {
+
+struct TaskEntry {
+  std::string name;         // e.g. "lift-ph"
+  std::string description;  // one line
+  std::function<std::unique_ptr<Task>()> make;
+};
+
+const std::vector<TaskEntry>& RegisteredTasks();
+// Case-insensitive lookup; throws std::invalid_argument listing the valid names.
+const TaskEntry& FindTask(const std::string& name);
+std::unique_ptr<Task> MakeTask(const std::string& name);
+
+}  // namespace onedp

@@ -1,0 +1,156 @@
+// The harness command line: listing, bad input (clear message, non-zero exit, nothing lost), and
+// a tiny end-to-end collect read back through EpisodeStore.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "harness/episode.h"
+
+namespace onedp {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliRun {
+  int code = -1;
+  std::string output;  // stdout + stderr
+};
+
+CliRun Harness(const std::string& args) {
+  CliRun r;
+  const std::string cmd = std::string(HARNESS_EXE) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("onedp_cli_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(CliTest, TasksListsLift) {
+  const CliRun r = Harness("tasks");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("lift-ph"), std::string::npos);
+  EXPECT_NE(r.output.find("lift-mh"), std::string::npos);
+}
+
+TEST_F(CliTest, UnknownTaskListsValidOnes) {
+  const CliRun r = Harness("collect --task lfit --episodes 1 --out " + (dir_ / "x.hdf5").string());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("unknown task 'lfit'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("lift-ph"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir_ / "x.hdf5"));
+}
+
+TEST_F(CliTest, NonPositiveEpisodesRejected) {
+  for (const char* n : {"0", "-3"}) {
+    const CliRun r = Harness(std::string("collect --task lift-ph --episodes ") + n + " --out " +
+                          (dir_ / "x.hdf5").string());
+    EXPECT_NE(r.code, 0) << n;
+    EXPECT_NE(r.output.find("--episodes must be positive"), std::string::npos) << r.output;
+  }
+  EXPECT_TRUE(fs::is_empty(dir_));
+}
+
+TEST_F(CliTest, ExistingOutputIsKeptWithoutOverwrite) {
+  const fs::path out = dir_ / "keep.hdf5";
+  std::ofstream(out) << "precious";
+  const CliRun r = Harness("collect --task lift-ph --episodes 1 --no-images --out " + out.string());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("--overwrite"), std::string::npos) << r.output;
+  std::ifstream in(out);
+  std::string content;
+  in >> content;
+  EXPECT_EQ(content, "precious");
+}
+
+TEST_F(CliTest, UnwritableOutputRejected) {
+  const CliRun r = Harness("collect --task lift-ph --episodes 1 --no-images --out " +
+                        (dir_ / "no_such_dir" / "x.hdf5").string());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("error:"), std::string::npos) << r.output;
+}
+
+TEST_F(CliTest, MissingRequiredOptionIsAUsageError) {
+  const CliRun r = Harness("collect --episodes 1");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--task"), std::string::npos) << r.output;
+}
+
+TEST_F(CliTest, CollectWritesReadableDemos) {
+  const fs::path out = dir_ / "lift.hdf5";
+  const CliRun r = Harness("collect --task lift-ph --episodes 2 --seed 5 --workers 2 --out " +
+                        out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("ETA"), std::string::npos) << "no progress line: " << r.output;
+  EXPECT_TRUE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(out.string() + ".tmp"));
+  const EpisodeStore store = EpisodeStore::Load(out.string());
+  ASSERT_EQ(store.num_episodes(), 2);
+  EXPECT_EQ(store.total, store.num_samples());
+  EXPECT_EQ(store.env_args["env_name"], "Lift");
+  EXPECT_EQ(store.env_args["onedp"]["task"], "lift-ph");
+  EXPECT_EQ(store.f64.at("actions").shape[1], 7);
+  EXPECT_EQ(store.f64.at("actions_abs").shape[1], 10);
+  EXPECT_EQ(store.f64.at("obs/object").shape[1], 10);
+  EXPECT_EQ(store.u8.at("obs/agentview_image").shape,
+            (std::vector<int64_t>{store.num_samples(), 84, 84, 3}));
+  EXPECT_EQ(store.u8.at("next_obs/robot0_eye_in_hand_image").shape[0], store.num_samples());
+  // every kept demo ends in success: last reward 1 and done 1
+  for (int64_t e = 0; e < store.num_episodes(); ++e) {
+    const int64_t last = store.episode_ends[e] - 1;
+    EXPECT_EQ(store.f64.at("rewards").data[last], 1.0);
+    EXPECT_EQ(store.f64.at("dones").data[last], 1.0);
+    EXPECT_EQ(store.ep_meta[e]["seed"].get<int>(), 5 + e);
+  }
+  // next_obs[t] == obs[t+1] within a demo
+  const auto& obs = store.f64.at("obs/robot0_eef_pos");
+  const auto& next = store.f64.at("next_obs/robot0_eef_pos");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(next.data[i], obs.data[3 + i]);
+  EXPECT_EQ(store.masks.at("train").size() + store.masks.at("valid").size(), 2u);
+
+  // the same command again refuses to replace it; with --overwrite it succeeds
+  EXPECT_NE(Harness("collect --task lift-ph --episodes 1 --no-images --out " + out.string()).code, 0);
+  EXPECT_EQ(Harness("collect --task lift-ph --episodes 1 --no-images --overwrite --out " +
+                    out.string()).code, 0);
+  EXPECT_EQ(EpisodeStore::Load(out.string()).num_episodes(), 1);
+}
+
+TEST_F(CliTest, MultiHumanCollectRecordsOperatorMasks) {
+  const fs::path out = dir_ / "mh.hdf5";
+  const CliRun r = Harness("collect --task lift-mh --episodes 6 --no-images --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const EpisodeStore store = EpisodeStore::Load(out.string());
+  ASSERT_EQ(store.num_episodes(), 6);
+  EXPECT_EQ(store.masks.at("worse").size(), 2u);
+  EXPECT_EQ(store.masks.at("okay").size(), 2u);
+  EXPECT_EQ(store.masks.at("better").size(), 2u);
+  EXPECT_EQ(store.masks.at("okay_better").size(), 4u);
+  std::set<std::string> operators;
+  for (const auto& m : store.ep_meta) operators.insert(m["operator"].get<std::string>());
+  EXPECT_EQ(operators.size(), 6u);
+}
+
+}  // namespace
+}  // namespace onedp
