@@ -80,7 +80,8 @@ class DatasetWriter {
 // Reads any robomimic-schema file into DP-style concatenated arrays plus episode_ends.
 // Keys are "actions", "actions_abs", "states", "rewards", "dones", "obs/<k>", "next_obs/<k>".
 struct EpisodeStoreOptions {
-  std::vector<std::string> keys;  // empty: every dataset found in the first demo
+  std::vector<std::string> keys;  // empty: every dataset found in the first demo ...
+  std::string key_prefix;         // ... whose key starts with this (e.g. "obs/")
   std::string filter_key;         // e.g. "train": only the demos listed in /mask/<filter_key>
 };
 

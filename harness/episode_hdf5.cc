@@ -766,7 +766,12 @@ EpisodeStore EpisodeStore::Load(const std::string& path, const EpisodeStoreOptio
                      "cannot open group /data/" + ref_demo);
     ListDatasets(g.get(), "", path, &available);
   }
-  std::vector<std::string> keys = options.keys.empty() ? available : options.keys;
+  std::vector<std::string> keys = options.keys;
+  if (keys.empty()) {
+    for (const std::string& k : available) {
+      if (k.rfind(options.key_prefix, 0) == 0) keys.push_back(k);
+    }
+  }
   for (const std::string& key : options.keys) {
     if (std::find(available.begin(), available.end(), key) == available.end()) {
       Fail(path,

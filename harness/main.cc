@@ -3,6 +3,7 @@
 //   harness tasks
 //   harness collect --task lift-ph --episodes 200 --seed 0 --out data/lift_ph.hdf5
 //   harness bench sim --task lift-ph
+//   harness sheet --in data/lift_ph.hdf5 --out results/lift_ph_demos.png
 //
 // Exit codes: 0 ok, 1 a failure while running, 2 bad command-line input, 130 interrupted.
 #include <csignal>
@@ -13,6 +14,7 @@
 
 #include "harness/bench_sim.h"
 #include "harness/collect.h"
+#include "harness/contact_sheet.h"
 #include "tasks/task_registry.h"
 
 namespace {
@@ -55,6 +57,14 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   bs->add_option("--seed", bench_sim.seed, "Seed");
 
+  onedp::ContactSheetOptions sheet;
+  CLI::App* sh = app.add_subcommand("sheet", "PNG contact sheet of a dataset's camera images");
+  sh->add_option("--in", sheet.dataset, "Dataset .hdf5")->required()->check(CLI::ExistingFile);
+  sh->add_option("--out", sheet.out, "Output .png")->required();
+  sh->add_option("--demos", sheet.demos, "Rows (demos, evenly spaced)")->check(CLI::PositiveNumber);
+  sh->add_option("--frames", sheet.frames, "Frames per camera")->check(CLI::PositiveNumber);
+  sh->add_option("--scale", sheet.scale, "Pixel upscaling")->check(CLI::PositiveNumber);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -74,6 +84,11 @@ int main(int argc, char** argv) {
       if (r.kept_per_operator.size() > 1) {
         for (const auto& [op, n] : r.kept_per_operator) std::printf("  %-10s %d demos\n", op.c_str(), n);
       }
+      return 0;
+    }
+    if (sh->parsed()) {
+      const int rows = onedp::WriteContactSheet(sheet);
+      std::printf("wrote %s (%d demos)\n", sheet.out.c_str(), rows);
       return 0;
     }
     if (bs->parsed()) {

@@ -31,7 +31,7 @@ std::vector<OperatorProfile> OperatorsForVariant(const std::string& variant) {
       double regrasp, path_spread, precision;
     };
     const Row rows[] = {
-        {"worse_1", "worse", 0.30, 0.16, 0.04, 6, 0.35, 0.04, 0.008},
+        {"worse_1", "worse", 0.35, 0.13, 0.03, 6, 0.30, 0.04, 0.008},
         {"worse_2", "worse", 0.45, 0.12, 0.03, 4, 0.25, 0.05, 0.009},
         {"okay_1", "okay", 0.40, 0.08, 0.02, 4, 0.15, 0.03, 0.006},
         {"okay_2", "okay", 0.55, 0.07, 0.015, 3, 0.10, 0.03, 0.006},
