@@ -639,7 +639,14 @@ Renderer::Renderer(mjModel* m, const RenderOptions& options) {
   im.m = m;
   m->vis.global.offwidth = std::max(m->vis.global.offwidth, options.max_width);
   m->vis.global.offheight = std::max(m->vis.global.offheight, options.max_height);
-  if (options.fast) m->vis.quality.offsamples = 0;
+  if (options.fast) {
+    // Policy cameras are 84-240 px: no multisampling, and coarse builtin meshes (llvmpipe's cost
+    // is per vertex: a capsule at MuJoCo's default 28 slices x 16 stacks costs ~4x a box).
+    m->vis.quality.offsamples = 0;
+    m->vis.quality.numslices = std::min(m->vis.quality.numslices, 12);
+    m->vis.quality.numstacks = std::min(m->vis.quality.numstacks, 3);
+    m->vis.quality.numquads = 1;
+  }
 
   mjv_defaultCamera(&im.cam);
   mjv_defaultOption(&im.opt);
@@ -653,6 +660,7 @@ Renderer::Renderer(mjModel* m, const RenderOptions& options) {
     im.scn.flags[mjRND_SHADOW] = 0;
     im.scn.flags[mjRND_REFLECTION] = 0;
     im.scn.flags[mjRND_SKYBOX] = 0;
+    im.scn.flags[mjRND_HAZE] = 0;
   }
   mjr_makeContext(m, &im.con, mjFONTSCALE_100);
   im.context_made = true;

@@ -43,7 +43,7 @@ class GlContext {
 };
 
 struct RenderOptions {
-  bool fast = true;  // offsamples 0, no shadows/reflections/skybox
+  bool fast = true;  // offsamples 0, coarse builtin meshes, no shadows/reflections/skybox/haze
   int max_width = 256;   // offscreen buffer size (model offwidth/offheight raised to fit)
   int max_height = 256;
 };
