@@ -112,9 +112,11 @@ void OscPoseController::ComputeTorques(mjData* d) {
   const double kn = config_.nullspace_kp;
   const double kdn = 2.0 * std::sqrt(kn);
   Eigen::MatrixXd jbar = mass_inv * jac.transpose() * lambda_full;  // n x 6
-  Eigen::MatrixXd nullspace = Eigen::MatrixXd::Identity(n, n) - jac.transpose() * jbar.transpose();
+  // robosuite: N = I - Jbar J, tau_null = N^T tau_posture = (I - J^T Jbar^T) tau_posture, the
+  // dynamically consistent projector (it cannot accelerate the end effector).
+  Eigen::MatrixXd projector = Eigen::MatrixXd::Identity(n, n) - jac.transpose() * jbar.transpose();
   Eigen::VectorXd posture = mass * (kn * (q0_ - q) - kdn * qd);
-  tau += nullspace.transpose() * posture;
+  tau += projector * posture;
 
   for (int i = 0; i < n; ++i) {
     const int a = actuators_[i];

@@ -3,7 +3,7 @@
 // OscPoseController: robosuite's OSC_POSE (see ../shared/spec/TASKS.md "Controller: OSC_POSE").
 //   tau = J^T [L_pos (kp e_p - kd v) ; L_ori (kp e_o - kd w)] + qfrc_bias + N^T M (kn (q0-q) - kdn qd)
 //   kp 150, kd = 2 sqrt(kp) * damping_ratio, kn 10, kdn 2 sqrt(10), L_* = (J_* M^-1 J_*^T)^-1
-//   (uncoupled), N = I - J^T Jbar^T, torques clipped to the actuators' ctrlrange.
+//   (uncoupled), N = I - Jbar J with Jbar = M^-1 J^T L, torques clipped to the actuators' ctrlrange.
 //   The goal is set once per control step (SetGoalDelta / SetGoalAbsolute); ComputeTorques runs on
 //   every physics substep on fresh kinematics (mj_step1 output or mj_forward).
 // GripperIntegrator: robosuite's PandaGripper action integrator (+1 closes, -1 opens, 0.01 per

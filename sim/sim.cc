@@ -99,6 +99,9 @@ void Sim::SetState(const SimState& s) {
   CopyOut(s.qacc_warmstart, d->qacc_warmstart, m->nv, "qacc_warmstart");
   d->time = s.time;
   mj_forward(m, d);
+  // mj_forward's constraint solve overwrites qacc_warmstart with its own qacc: put the saved one
+  // back, or the next step starts its solver from a different guess and replay is not bit-exact.
+  std::memcpy(d->qacc_warmstart, s.qacc_warmstart.data(), sizeof(mjtNum) * m->nv);
 }
 
 std::vector<double> Sim::FlatState() const {

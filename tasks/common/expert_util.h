@@ -11,8 +11,10 @@
 namespace onedp {
 
 // Per control step an OSC_POSE delta action `a` moves the end effector about
-// kMetresPerUnitAction * a metres in steady state (v = kp/kd * 0.05 a over 0.05 s, kp 150, zeta 1).
-constexpr double kMetresPerUnitAction = 0.0153;
+// kMetresPerUnitAction * a metres once moving: the goal is re-anchored at the current pose every
+// step, so the arm settles at a speed where kp * 0.05 a balances damping (kp/kd * 0.05 a = 0.31 a
+// m/s, i.e. 0.0153 a per 0.05 s step in theory; 0.0132 a measured on the Panda, controller_test).
+constexpr double kMetresPerUnitAction = 0.0132;
 
 // A 6-D delta action that moves `robot`'s end effector toward (pos, rot): translation capped at
 // `speed` (fraction of the per-step limit, direction kept), rotation capped at `rot_speed`.
