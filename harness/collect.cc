@@ -125,8 +125,9 @@ std::vector<std::string> Shuffled(std::vector<std::string> v, uint64_t seed) {
 void RequestStop() { g_stop = true; }
 bool StopRequested() { return g_stop; }
 
-CollectReport Collect(const CollectOptions& o) {
-  if (o.episodes <= 0) {
+CollectReport Collect(const CollectOptions& options) {
+  CollectOptions o = options;
+  if (o.episodes < 0) {
     throw std::invalid_argument("--episodes must be positive (got " + std::to_string(o.episodes) + ")");
   }
   if (o.out.empty()) throw std::invalid_argument("--out is required");
@@ -135,6 +136,7 @@ CollectReport Collect(const CollectOptions& o) {
   const TaskSpec spec = probe->spec();
   const std::vector<OperatorProfile> ops = OperatorsForVariant(spec.variant);
   const int n_ops = static_cast<int>(ops.size());
+  if (o.episodes == 0) o.episodes = n_ops > 1 ? 50 * n_ops : 200;  // robomimic PH 200, MH 6 x 50
   std::vector<int> quota(n_ops, o.episodes / n_ops);
   for (int j = 0; j < o.episodes % n_ops; ++j) ++quota[j];
   const int64_t max_attempts = o.max_attempts > 0 ? o.max_attempts : 10LL * o.episodes;

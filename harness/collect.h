@@ -16,7 +16,7 @@ namespace onedp {
 
 struct CollectOptions {
   std::string task;
-  int episodes = 200;
+  int episodes = 0;           // 0: the variant's robomimic size (ph 200, mh 300)
   uint64_t seed = 0;
   std::string out;
   bool overwrite = false;

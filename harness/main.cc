@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
   onedp::CollectOptions collect;
   CLI::App* c = app.add_subcommand("collect", "Write scripted-expert demonstrations (robomimic HDF5)");
   c->add_option("--task", collect.task, "Task name (see `harness tasks`)")->required();
-  c->add_option("--episodes", collect.episodes, "Number of successful demos to keep (default 200)");
+  c->add_option("--episodes", collect.episodes,
+                 "Successful demos to keep (default: 200 for ph, 300 = 6 x 50 for mh)");
   c->add_option("--seed", collect.seed, "Base seed: attempt k uses seed + k");
   c->add_option("--out", collect.out, "Output .hdf5 path")->required();
   c->add_flag("--overwrite", collect.overwrite, "Replace an existing output file");
@@ -76,6 +77,10 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("tasks")) return ListTasks();
     if (c->parsed()) {
+      if (c->count("--episodes") && collect.episodes <= 0) {
+        throw std::invalid_argument("--episodes must be positive (got " +
+                                    std::to_string(collect.episodes) + ")");
+      }
       const onedp::CollectReport r = onedp::Collect(collect);
       std::printf("wrote %s: %d demos, %lld samples, %d attempts, %d rejected", collect.out.c_str(),
                   r.kept, static_cast<long long>(r.samples), r.attempts, r.rejected);
