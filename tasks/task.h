@@ -43,6 +43,8 @@ struct TaskSpec {
   std::vector<FeatureSpec> obs;
   int action_dim = 7;       // delta
   int abs_action_dim = 10;  // absolute
+  // Bounds of the delta action space per dimension; empty means [-1, 1] everywhere.
+  std::vector<double> action_low, action_high;
 };
 
 struct Observation {
