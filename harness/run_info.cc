@@ -4,7 +4,9 @@
 
 namespace onedp {
 
-std::string GitCommit() { return BENCH_GIT_COMMIT; }
+const char* BuildGitCommit();  // generated at build time (cmake/git_commit.cmake)
+
+std::string GitCommit() { return BuildGitCommit(); }
 
 nlohmann::json RunVersions() {
   const int v = mj_version();

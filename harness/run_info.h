@@ -7,7 +7,7 @@
 
 namespace onedp {
 
-std::string GitCommit();  // of the build (CMake-time), "unknown" outside a checkout
+std::string GitCommit();  // of the build, "-dirty" if it had uncommitted changes; "unknown" outside git
 // {"onedp": version, "git_commit": ..., "mujoco": "2.2.2", "compiler": ...}
 nlohmann::json RunVersions();
 
