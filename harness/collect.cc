@@ -277,24 +277,23 @@ CollectReport Collect(const CollectOptions& options) {
     operators.push_back({{"name", ops[j].name}, {"quality", ops[j].quality}, {"kept", kept_per_op[j]}});
     report.kept_per_operator[ops[j].name] = kept_per_op[j];
   }
-  nlohmann::json env_args = {
-      {"env_name", spec.env_name},
-      {"type", 1},  // robomimic EnvType.ROBOSUITE_TYPE: the kwargs follow robosuite's names
-      {"env_kwargs", probe->EnvKwargs()},
-      {"onedp",
-       {{"task", spec.name},
-        {"variant", spec.variant},
-        {"horizon", spec.max_steps},
-        {"source", "scripted expert"},
-        {"operators", operators},
-        {"seed", o.seed},
-        {"attempts", report.attempts},
-        {"rejected", report.rejected},
-        {"actions", "delta 7-D per arm: dpos*0.05 m, daxis-angle*0.5 rad, gripper (+1 close)"},
-        {"actions_abs", "10-D per arm: world pos 3, rotation-6d (first two rows) 6, gripper 1"},
-        {"states", "[time, qpos, qvel]"},
-        {"versions", RunVersions()}}},
-  };
+  const nlohmann::json conventions = probe->DatasetConventions();
+  nlohmann::json onedp = {{"task", spec.name},
+                          {"variant", spec.variant},
+                          {"horizon", spec.max_steps},
+                          {"source", "scripted expert"},
+                          {"operators", operators},
+                          {"seed", o.seed},
+                          {"attempts", report.attempts},
+                          {"rejected", report.rejected},
+                          {"versions", RunVersions()}};
+  for (const auto& [k, v] : conventions.items()) {
+    if (k != "env_type") onedp[k] = v;
+  }
+  const nlohmann::json env_args = {{"env_name", spec.env_name},
+                                   {"type", conventions.value("env_type", 1)},
+                                   {"env_kwargs", probe->EnvKwargs()},
+                                   {"onedp", onedp}};
   writer.Finish(env_args, masks);
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

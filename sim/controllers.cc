@@ -182,3 +182,12 @@ Eigen::Vector3d OrientationError(const Eigen::Matrix3d& desired, const Eigen::Ma
 }
 
 }  // namespace onedp
+
+namespace onedp {
+
+Eigen::Vector2d PlanarPdController::Update(const Eigen::Vector2d& pos, const Eigen::Vector2d& vel,
+                                           const Eigen::Vector2d& target, double dt) const {
+  return vel + (kp_ * (target - pos) - kv_ * vel) * dt;
+}
+
+}  // namespace onedp

@@ -90,3 +90,23 @@ Eigen::Vector3d RotationToAxisAngle(const Eigen::Matrix3d& r);
 Eigen::Vector3d OrientationError(const Eigen::Matrix3d& desired, const Eigen::Matrix3d& current);
 
 }  // namespace onedp
+
+namespace onedp {
+
+// PushT's pusher law (diffusion_policy pusht_env.py): on every physics substep
+//   v += (kp (target - p) + kv (0 - v)) dt,  kp 100, kv 20 (critically damped, 10 rad/s),
+// then the kinematic pusher moves by v dt.
+class PlanarPdController {
+ public:
+  explicit PlanarPdController(double kp = 100.0, double kv = 20.0) : kp_(kp), kv_(kv) {}
+  // The pusher velocity after one substep of length `dt`.
+  Eigen::Vector2d Update(const Eigen::Vector2d& pos, const Eigen::Vector2d& vel,
+                         const Eigen::Vector2d& target, double dt) const;
+  double kp() const { return kp_; }
+  double kv() const { return kv_; }
+
+ private:
+  double kp_, kv_;
+};
+
+}  // namespace onedp

@@ -93,6 +93,9 @@ class Task {
   virtual nlohmann::json EpisodeMeta() const { return nlohmann::json::object(); }
   // robosuite-style env_kwargs for the dataset's env_args.
   virtual nlohmann::json EnvKwargs() const = 0;
+  // How this task's datasets read: {"env_type": robomimic EnvType (1 robosuite, 2 gym),
+  // "actions": ..., "actions_abs": ..., "states": ...} (human-readable layouts).
+  virtual nlohmann::json DatasetConventions() const = 0;
   // MJCF text of the model (for the demos' model_file attribute).
   virtual std::string ModelXml() const = 0;
 

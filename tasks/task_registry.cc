@@ -4,7 +4,10 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "tasks/can/can.h"
 #include "tasks/lift/lift.h"
+#include "tasks/pusht/pusht.h"
+#include "tasks/square/square.h"
 
 namespace onedp {
 
@@ -14,6 +17,16 @@ const std::vector<TaskEntry>& RegisteredTasks() {
        [] { return std::make_unique<LiftTask>("ph"); }},
       {"lift-mh", "robomimic Lift, six mixed-skill operators (300 demos), horizon 500",
        [] { return std::make_unique<LiftTask>("mh"); }},
+      {"pusht", "diffusion_policy PushT (native MuJoCo), planner expert (200 demos), horizon 300",
+       [] { return std::make_unique<PushTTask>(); }},
+      {"can-ph", "robomimic Can (PickPlaceCan), proficient-human expert (200 demos), horizon 400",
+       [] { return std::make_unique<CanTask>("ph"); }},
+      {"can-mh", "robomimic Can (PickPlaceCan), six mixed-skill operators (300 demos), horizon 500",
+       [] { return std::make_unique<CanTask>("mh"); }},
+      {"square-ph", "robomimic Square (NutAssemblySquare), proficient-human expert (200 demos), horizon 400",
+       [] { return std::make_unique<SquareTask>("ph"); }},
+      {"square-mh", "robomimic Square (NutAssemblySquare), six mixed-skill operators (300 demos), horizon 500",
+       [] { return std::make_unique<SquareTask>("mh"); }},
   };
   return tasks;
 }

@@ -145,6 +145,13 @@ nlohmann::json RobomimicTask::EnvKwargs() const {
   };
 }
 
+nlohmann::json RobomimicTask::DatasetConventions() const {
+  return {{"env_type", 1},  // robomimic EnvType.ROBOSUITE_TYPE: env_kwargs use robosuite's names
+          {"actions", "delta 7-D per arm: dpos*0.05 m, daxis-angle*0.5 rad (world frame), gripper (+1 close)"},
+          {"actions_abs", "10-D per arm: world pos 3, rotation-6d (first two rows) 6, gripper 1"},
+          {"states", "[time, qpos, qvel]"}};
+}
+
 bool RobomimicTask::GripperFarFrom(const Eigen::Vector3d& p, int robot_index) const {
   const double dist = (robots_.at(robot_index)->EefPos() - p).norm();
   return 1.0 - std::tanh(10.0 * dist) < 0.6;

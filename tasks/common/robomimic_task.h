@@ -39,6 +39,7 @@ class RobomimicTask : public Task {
   void Observe(Observation* obs, bool render = true) override;
   std::vector<double> LastAbsAction() const override;
   nlohmann::json EnvKwargs() const override;
+  nlohmann::json DatasetConventions() const override;
   std::string ModelXml() const override { return model_xml_; }
 
   PandaRobot& robot(int i = 0) { return *robots_.at(i); }

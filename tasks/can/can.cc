@@ -1,0 +1,82 @@
+#include "tasks/can/can.h"
+
+#include <cmath>
+
+#include "tasks/can/can_expert.h"
+
+namespace onedp {
+namespace {
+
+RobomimicTaskConfig CanConfig(const std::string& variant) {
+  RobomimicTaskConfig c;
+  c.name = "can-" + variant;
+  c.env_name = "PickPlaceCan";
+  c.variant = variant;
+  c.model = "can/can.xml";
+  c.object_dim = 14;
+  c.max_steps = variant == "mh" ? 500 : 400;
+  return c;
+}
+
+}  // namespace
+
+CanTask::CanTask(const std::string& variant) : RobomimicTask(CanConfig(variant)) {
+  can_body_ = sim_->Id(mjOBJ_BODY, "can");
+  can_joint_ = sim_->Id(mjOBJ_JOINT, "can_joint");
+}
+
+Eigen::Matrix3d CanTask::CanRot() const {
+  const mjtNum* m = sim_->data()->xmat + 9 * can_body_;
+  Eigen::Matrix3d r;
+  r << m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8];
+  return r;
+}
+
+bool CanTask::InGoalRegion(const Eigen::Vector3d& p) {
+  return p.x() > kGoalXMin && p.x() < kGoalXMax && p.y() > kGoalYMin && p.y() < kGoalYMax &&
+         p.z() > kGoalZMin && p.z() < kGoalZMax;
+}
+
+void CanTask::PlaceObjects(Rng* rng) {
+  const double hx = kPlaceHalfX - kHorizontalRadius;
+  const double hy = kPlaceHalfY - kHorizontalRadius;
+  const double x = kBin1X + rng->Uniform(-hx, hx);
+  const double y = kBin1Y + rng->Uniform(-hy, hy);
+  const double yaw = rng->Uniform(0.0, 2.0 * M_PI);
+  initial_pos_ = Eigen::Vector3d(x, y, kBinFloorTopZ - kCanBottom);
+  initial_yaw_ = yaw;
+  SetFreeJoint(can_joint_, initial_pos_,
+               Eigen::Quaterniond(Eigen::AngleAxisd(yaw, Eigen::Vector3d::UnitZ())));
+}
+
+std::vector<double> CanTask::ObjectObs() const {
+  const Eigen::Vector3d p = CanPos();
+  const Eigen::Vector4d q = BodyQuatXyzw(can_body_);
+  // robosuite's Can_to_robot0_eef_pos / _quat: the can's pose in the end-effector frame.
+  const Eigen::Matrix3d eef_rot = robot().EefRot();
+  const Eigen::Vector3d rel_p = eef_rot.transpose() * (p - robot().EefPos());
+  Eigen::Quaterniond rel_q(eef_rot.transpose() * CanRot());
+  if (rel_q.w() < 0) rel_q.coeffs() *= -1.0;
+  return {p[0],       p[1],       p[2],       q[0],       q[1],       q[2],       q[3],
+          rel_p[0],   rel_p[1],   rel_p[2],   rel_q.x(),  rel_q.y(),  rel_q.z(),  rel_q.w()};
+}
+
+Outcome CanTask::Evaluate() const {
+  Outcome o;
+  const Eigen::Vector3d p = CanPos();
+  o.success = episode_error().empty() && InGoalRegion(p) && GripperFarFrom(p);
+  o.reward = o.success ? 1.0 : 0.0;
+  o.score = o.reward;
+  return o;
+}
+
+nlohmann::json CanTask::EpisodeMeta() const {
+  return {{"can_initial_pos", {initial_pos_.x(), initial_pos_.y(), initial_pos_.z()}},
+          {"can_initial_yaw", initial_yaw_}};
+}
+
+std::unique_ptr<Expert> CanTask::MakeExpert(const OperatorProfile& op, uint64_t seed) {
+  return std::make_unique<CanExpert>(this, op, seed);
+}
+
+}  // namespace onedp

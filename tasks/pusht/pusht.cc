@@ -1,0 +1,297 @@
+#include "tasks/pusht/pusht.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+// Boost.Geometry's rescale policy trips GCC 12's -Wmaybe-uninitialized (a false positive in the
+// header, reported where it is inlined): silence it for this file only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <boost/geometry.hpp>
+#include <boost/geometry/geometries/point_xy.hpp>
+#include <boost/geometry/geometries/polygon.hpp>
+#include <boost/geometry/geometries/multi_polygon.hpp>
+
+#include "tasks/pusht/pusht_expert.h"
+
+namespace onedp {
+namespace {
+
+namespace bg = boost::geometry;
+using BgPoint = bg::model::d2::point_xy<double>;
+using BgPolygon = bg::model::polygon<BgPoint>;
+using BgMultiPolygon = bg::model::multi_polygon<BgPolygon>;
+
+constexpr double kDt = 0.01;
+const PlanarPdController kPd(100.0, 20.0);
+
+// The T in block-local coordinates: bar (-60..60, 0..30) + stem (-15..15, 30..120) as one
+// 8-vertex outline (the two rectangles share the edge y = 30, |x| <= 15, so their union is this
+// simple polygon and its area is the sum of theirs, as shapely's MultiPolygon area).
+const std::array<Eigen::Vector2d, 8> kLocalT = {
+    Eigen::Vector2d(-60, 0),  Eigen::Vector2d(60, 0),   Eigen::Vector2d(60, 30),
+    Eigen::Vector2d(15, 30),  Eigen::Vector2d(15, 120), Eigen::Vector2d(-15, 120),
+    Eigen::Vector2d(-15, 30), Eigen::Vector2d(-60, 30)};
+
+BgPolygon ToPolygon(const std::array<Eigen::Vector2d, 8>& v) {
+  BgPolygon poly;
+  for (const auto& p : v) bg::append(poly.outer(), BgPoint(p.x(), p.y()));
+  bg::correct(poly);  // orientation and closing point as Boost expects
+  return poly;
+}
+
+const BgPolygon& GoalPolygon() {
+  static const BgPolygon goal = ToPolygon(PushTTask::TOutline(PushTTask::GoalPose()));
+  return goal;
+}
+
+double WrapTwoPi(double a) {
+  a = std::fmod(a, 2 * M_PI);
+  return a < 0 ? a + 2 * M_PI : a;
+}
+
+}  // namespace
+
+PushTLayout PushTLayout::Of(const mjModel* m) {
+  auto joint = [&](const char* name) {
+    const int id = mj_name2id(m, mjOBJ_JOINT, name);
+    if (id < 0) throw std::runtime_error(std::string("pusht model: no joint ") + name);
+    return id;
+  };
+  PushTLayout l;
+  l.pusher_qpos = m->jnt_qposadr[joint("pusher_x")];
+  l.pusher_dof = m->jnt_dofadr[joint("pusher_x")];
+  l.block_qpos = m->jnt_qposadr[joint("block_x")];
+  l.block_dof = m->jnt_dofadr[joint("block_x")];
+  if (m->jnt_qposadr[joint("pusher_y")] != l.pusher_qpos + 1 ||
+      m->jnt_qposadr[joint("block_y")] != l.block_qpos + 1 ||
+      m->jnt_qposadr[joint("block_angle")] != l.block_qpos + 2) {
+    throw std::runtime_error("pusht model: unexpected joint order");
+  }
+  return l;
+}
+
+PushTTask::PushTTask() {
+  sim_ = std::make_unique<Sim>(LoadModel(AssetPath("pusht/pusht.xml"), &model_xml_));
+  layout_ = PushTLayout::Of(sim_->model());
+  camera_id_ = sim_->Id(mjOBJ_CAMERA, "image");
+  spec_.name = "pusht";
+  spec_.env_name = "PushT";
+  spec_.variant = "ph";
+  spec_.control_hz = 10.0;
+  spec_.substeps = static_cast<int>(std::lround(1.0 / (spec_.control_hz * sim_->model()->opt.timestep)));
+  spec_.max_steps = 300;
+  spec_.cameras = {"image"};
+  spec_.image_height = spec_.image_width = kImageSize;
+  spec_.obs = {{"agent_pos", {2}, false},
+               {"keypoints", {2 * kNumKeypoints + 2}, false},
+               {"state", {5}, false},
+               {"image", {kImageSize, kImageSize, 3}, true}};
+  spec_.action_dim = 2;
+  spec_.abs_action_dim = 2;
+  spec_.action_low = {0.0, 0.0};
+  spec_.action_high = {512.0, 512.0};
+}
+
+Eigen::Vector2d PushTTask::AgentPos() const {
+  const double* q = sim_->data()->qpos + layout_.pusher_qpos;
+  return {q[0], q[1]};
+}
+
+Eigen::Vector3d PushTTask::BlockPose() const {
+  const double* q = sim_->data()->qpos + layout_.block_qpos;
+  return {q[0], q[1], q[2]};
+}
+
+void PushTTask::SetPoses(const Eigen::Vector2d& agent, const Eigen::Vector3d& block) {
+  mjData* d = sim_->data();
+  for (int i = 0; i < 2; ++i) {
+    d->qpos[layout_.pusher_qpos + i] = agent[i];
+    d->qvel[layout_.pusher_dof + i] = 0;
+  }
+  for (int i = 0; i < 3; ++i) {
+    d->qpos[layout_.block_qpos + i] = block[i];
+    d->qvel[layout_.block_dof + i] = 0;
+  }
+  sim_->Forward();
+}
+
+Eigen::Vector3d PushTTask::LegacyPose(double x, double y, double angle) {
+  const Eigen::Vector2d cog(0, 45);
+  const Eigen::Rotation2Dd r(angle);
+  const Eigen::Vector2d origin = Eigen::Vector2d(x, y) + cog - r * cog;
+  return {origin.x(), origin.y(), angle};
+}
+
+void PushTTask::Reset(uint64_t seed) {
+  BeginEpisode(seed);
+  sim_->ResetData();
+  Rng rng(seed, /*stream=*/1);
+  // DP's order: agent x, y; block x, y; angle (np.random.RandomState(seed) there).
+  const int ax = rng.UniformInt(50, 450);
+  const int ay = rng.UniformInt(50, 450);
+  const int bx = rng.UniformInt(100, 400);
+  const int by = rng.UniformInt(100, 400);
+  const double angle = rng.Normal() * 2 * M_PI - M_PI;
+  reset_agent_ = Eigen::Vector2d(ax, ay);
+  reset_block_ = Eigen::Vector3d(bx, by, angle);
+  SetPoses(reset_agent_, LegacyPose(bx, by, angle));
+  // DP runs one space.step after setting the state (the pusher at rest).
+  Substep(sim_->model(), sim_->data(), layout_, reset_agent_);
+  sim_->Forward();
+  last_action_ = {reset_agent_.x(), reset_agent_.y()};
+  sim_->TakeWarnings();
+}
+
+void PushTTask::Substep(const mjModel* m, mjData* d, const PushTLayout& l,
+                        const Eigen::Vector2d& target) {
+  double* pq = d->qpos + l.pusher_qpos;
+  double* pv = d->qvel + l.pusher_dof;
+  const Eigen::Vector2d p(pq[0], pq[1]);
+  const Eigen::Vector2d v = kPd.Update(p, Eigen::Vector2d(pv[0], pv[1]), target, m->opt.timestep);
+  pv[0] = v.x();
+  pv[1] = v.y();
+  double* bv = d->qvel + l.block_dof;
+  bv[0] = bv[1] = bv[2] = 0;  // space.damping = 0: no velocity carried between substeps
+  mj_step(m, d);
+  // kinematic pusher: contact reactions do not move it
+  pq[0] = p.x() + v.x() * m->opt.timestep;
+  pq[1] = p.y() + v.y() * m->opt.timestep;
+  pv[0] = v.x();
+  pv[1] = v.y();
+}
+
+void PushTTask::Step(const std::vector<double>& action) {
+  if (!ValidateAction(action)) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  const Eigen::Vector2d target(action[0], action[1]);
+  for (int s = 0; s < spec_.substeps; ++s) Substep(sim_->model(), sim_->data(), layout_, target);
+  sim_->Forward();
+  profile_.physics_s +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ++profile_.steps;
+  ++steps_;
+  last_action_ = action;
+  std::vector<std::string> w = sim_->TakeWarnings();
+  if (!w.empty()) {
+    MarkFailed("physics warning at step " + std::to_string(steps_) + ": " + w.front());
+    for (auto& x : w) warnings_.push_back(std::move(x));
+  }
+}
+
+void PushTTask::Observe(Observation* obs, bool render) {
+  obs->lowdim.clear();
+  const Eigen::Vector2d agent = AgentPos();
+  const Eigen::Vector3d block = BlockPose();
+  obs->lowdim["agent_pos"] = {agent.x(), agent.y()};
+  std::vector<double> kp;
+  kp.reserve(2 * kNumKeypoints + 2);
+  for (const auto& k : Keypoints(block)) {
+    kp.push_back(k.x());
+    kp.push_back(k.y());
+  }
+  kp.push_back(agent.x());
+  kp.push_back(agent.y());
+  obs->lowdim["keypoints"] = std::move(kp);
+  obs->lowdim["state"] = {agent.x(), agent.y(), block.x(), block.y(), WrapTwoPi(block.z())};
+  if (!render) {
+    obs->images.clear();
+    return;
+  }
+  Renderer& ren = renderer();
+  const auto t0 = std::chrono::steady_clock::now();
+  ren.Render(sim_->data(), camera_id_, kImageSize, kImageSize, &obs->images["image"]);
+  profile_.render_s +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ++profile_.frames;
+}
+
+std::array<Eigen::Vector2d, 8> PushTTask::TOutline(const Eigen::Vector3d& pose) {
+  const Eigen::Rotation2Dd r(pose.z());
+  const Eigen::Vector2d t(pose.x(), pose.y());
+  std::array<Eigen::Vector2d, 8> out;
+  for (size_t i = 0; i < kLocalT.size(); ++i) out[i] = t + r * kLocalT[i];
+  return out;
+}
+
+double PushTTask::Coverage(const Eigen::Vector3d& block_pose) {
+  const BgPolygon block = ToPolygon(TOutline(block_pose));
+  BgMultiPolygon inter;
+  bg::intersection(GoalPolygon(), block, inter);
+  return bg::area(inter) / bg::area(GoalPolygon());
+}
+
+double PushTTask::RewardFromCoverage(double coverage) {
+  return std::clamp(coverage / kSuccessCoverage, 0.0, 1.0);
+}
+
+const std::array<Eigen::Vector2d, PushTTask::kNumKeypoints>& PushTTask::LocalKeypoints() {
+  // Fixed points spread over the T (DP samples 9 by farthest-point sampling over the block mask;
+  // these play the same role): the bar's four ends, its centre, the stem's root, middle and the
+  // two corners of its tip, each inset 5 units from the outline.
+  static const std::array<Eigen::Vector2d, kNumKeypoints> k = {
+      Eigen::Vector2d(-55, 5),  Eigen::Vector2d(55, 5),  Eigen::Vector2d(-55, 25),
+      Eigen::Vector2d(55, 25),  Eigen::Vector2d(0, 15),  Eigen::Vector2d(0, 45),
+      Eigen::Vector2d(0, 80),   Eigen::Vector2d(-10, 115), Eigen::Vector2d(10, 115)};
+  return k;
+}
+
+std::array<Eigen::Vector2d, PushTTask::kNumKeypoints> PushTTask::Keypoints(
+    const Eigen::Vector3d& pose) {
+  const Eigen::Rotation2Dd r(pose.z());
+  const Eigen::Vector2d t(pose.x(), pose.y());
+  std::array<Eigen::Vector2d, kNumKeypoints> out;
+  for (int i = 0; i < kNumKeypoints; ++i) out[i] = t + r * LocalKeypoints()[i];
+  return out;
+}
+
+Outcome PushTTask::Evaluate() const {
+  Outcome o;
+  const double coverage = Coverage(BlockPose());
+  o.reward = episode_error().empty() ? RewardFromCoverage(coverage) : 0.0;
+  o.score = o.reward;
+  o.success = episode_error().empty() && coverage > kSuccessCoverage;
+  return o;
+}
+
+nlohmann::json PushTTask::EpisodeMeta() const {
+  const Eigen::Vector3d b = BlockPose();
+  return {{"reset_agent_pos", {reset_agent_.x(), reset_agent_.y()}},
+          {"reset_block", {reset_block_.x(), reset_block_.y(), reset_block_.z()}},
+          {"goal_pose", {kGoalX, kGoalY, kGoalAngle}},
+          {"final_block_pose", {b.x(), b.y(), b.z()}},
+          {"final_coverage", Coverage(b)}};
+}
+
+nlohmann::json PushTTask::DatasetConventions() const {
+  return {{"env_type", 2},  // robomimic EnvType.GYM_TYPE: not a robosuite env
+          {"actions", "2-D pusher target in PushT's 512 x 512 coordinates"},
+          {"actions_abs", "same as actions"},
+          {"states", "[time, agent_x, agent_y, block_x, block_y, block_angle (unwrapped), qvel (5)]"}};
+}
+
+nlohmann::json PushTTask::EnvKwargs() const {
+  return {{"legacy", true},
+          {"block_cog", nullptr},
+          {"damping", nullptr},
+          {"render_action", false},
+          {"render_size", kImageSize},
+          {"sim_hz", 100},
+          {"control_hz", spec_.control_hz},
+          {"k_p", kPd.kp()},
+          {"k_v", kPd.kv()},
+          {"goal_pose", {kGoalX, kGoalY, kGoalAngle}},
+          {"success_threshold", kSuccessCoverage},
+          {"max_steps", spec_.max_steps},
+          {"camera_names", spec_.cameras},
+          {"units", "PushT pixels (512 x 512 world), 1 MuJoCo length unit each"}};
+}
+
+std::unique_ptr<Expert> PushTTask::MakeExpert(const OperatorProfile& op, uint64_t seed) {
+  return std::make_unique<PushTExpert>(this, op, seed);
+}
+
+}  // namespace onedp
+
+#pragma GCC diagnostic pop

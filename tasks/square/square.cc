@@ -1,0 +1,81 @@
+#include "tasks/square/square.h"
+
+#include <cmath>
+
+#include "tasks/square/square_expert.h"
+
+namespace onedp {
+namespace {
+
+RobomimicTaskConfig SquareConfig(const std::string& variant) {
+  RobomimicTaskConfig c;
+  c.name = "square-" + variant;
+  c.env_name = "NutAssemblySquare";
+  c.variant = variant;
+  c.model = "square/square.xml";
+  c.object_dim = 14;
+  c.max_steps = variant == "mh" ? 500 : 400;
+  return c;
+}
+
+}  // namespace
+
+SquareTask::SquareTask(const std::string& variant) : RobomimicTask(SquareConfig(variant)) {
+  nut_body_ = sim_->Id(mjOBJ_BODY, "SquareNut_main");
+  nut_joint_ = sim_->Id(mjOBJ_JOINT, "SquareNut_joint0");
+}
+
+Eigen::Matrix3d SquareTask::NutRot() const {
+  const mjtNum* r = sim_->data()->xmat + 9 * nut_body_;
+  Eigen::Matrix3d m;
+  m << r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8];
+  return m;
+}
+
+void SquareTask::PlaceObjects(Rng* rng) {
+  const double x = rng->Uniform(-0.115, -0.11);
+  const double y = rng->Uniform(0.11, 0.225);
+  const double yaw = rng->Uniform(0.0, 2.0 * M_PI);
+  init_xy_ = Eigen::Vector2d(x, y);
+  init_yaw_ = yaw;
+  SetFreeJoint(nut_joint_, Eigen::Vector3d(x, y, kTableTopZ + 0.02 + kNutHalfThickness),
+               Eigen::Quaterniond(Eigen::AngleAxisd(yaw, Eigen::Vector3d::UnitZ())));
+}
+
+std::vector<double> SquareTask::ObjectObs() const {
+  const Eigen::Vector3d p = NutPos();
+  const Eigen::Vector4d q = BodyQuatXyzw(nut_body_);
+  const Eigen::Vector3d eef = robot().EefPos();
+  const Eigen::Matrix3d reef = robot().EefRot();
+  // nut pose in the grip-site frame
+  const Eigen::Vector3d rel_p = reef.transpose() * (p - eef);
+  Eigen::Quaterniond rel_q(reef.transpose() * NutRot());
+  rel_q.normalize();
+  if (rel_q.w() < 0) rel_q.coeffs() *= -1.0;
+  return {p[0],       p[1],       p[2],       q[0],       q[1],       q[2],       q[3],
+          rel_p[0],   rel_p[1],   rel_p[2],   rel_q.x(), rel_q.y(), rel_q.z(), rel_q.w()};
+}
+
+bool SquareTask::NutOnPeg() const {
+  const Eigen::Vector3d p = NutPos();
+  return std::abs(p.x() - kPegX) < kSuccessXY && std::abs(p.y() - kPegY) < kSuccessXY &&
+         p.z() < kSuccessZ;
+}
+
+Outcome SquareTask::Evaluate() const {
+  Outcome o;
+  o.success = episode_error().empty() && NutOnPeg() && GripperFarFrom(NutPos());
+  o.reward = o.success ? 1.0 : 0.0;
+  o.score = o.reward;
+  return o;
+}
+
+nlohmann::json SquareTask::EpisodeMeta() const {
+  return {{"nut_init_xy", {init_xy_.x(), init_xy_.y()}}, {"nut_init_yaw", init_yaw_}};
+}
+
+std::unique_ptr<Expert> SquareTask::MakeExpert(const OperatorProfile& op, uint64_t seed) {
+  return std::make_unique<SquareExpert>(this, op, seed);
+}
+
+}  // namespace onedp
