@@ -8,31 +8,14 @@
 #include "tasks/can/can.h"
 #include "tasks/common/operators.h"
 #include "tasks/task_registry.h"
+#include "tests/task_test_util.h"
 
 namespace onedp {
 namespace {
 
-// Runs the expert for `steps` steps (or to success) and returns the number of steps taken.
-int RunExpert(CanTask& task, const OperatorProfile& op, uint64_t seed, int steps) {
-  task.Reset(seed);
-  auto expert = task.MakeExpert(op, seed);
-  for (int t = 0; t < steps; ++t) {
-    task.Step(expert->Act());
-    if (task.Evaluate().success) return t + 1;
-  }
-  return steps;
-}
-
 // Moves the can (free joint) to `pos`, upright, at rest.
 void SetCanPos(CanTask& task, const Eigen::Vector3d& pos) {
-  Sim& sim = task.sim();
-  const mjModel* m = sim.model();
-  const int adr = m->jnt_qposadr[task.can_joint()];
-  SimState s = sim.GetState();
-  for (int i = 0; i < 3; ++i) s.qpos[adr + i] = pos[i];
-  s.qpos[adr + 3] = 1;
-  s.qpos[adr + 4] = s.qpos[adr + 5] = s.qpos[adr + 6] = 0;
-  sim.SetState(s);
+  SetFreeJointPos(task.sim(), task.can_joint(), pos);
 }
 
 TEST(CanTest, RegistryListsBothVariants) {

@@ -11,23 +11,13 @@
 #include "tasks/common/operators.h"
 #include "tasks/lift/lift.h"
 #include "tasks/task_registry.h"
+#include "tests/task_test_util.h"
 
 namespace onedp {
 namespace {
 
 std::unique_ptr<LiftTask> MakeLift(const std::string& variant = "ph") {
   return std::make_unique<LiftTask>(variant);
-}
-
-// Runs the expert for `steps` steps (or to success) and returns the number of steps taken.
-int RunExpert(LiftTask& task, const OperatorProfile& op, uint64_t seed, int steps) {
-  task.Reset(seed);
-  auto expert = task.MakeExpert(op, seed);
-  for (int t = 0; t < steps; ++t) {
-    task.Step(expert->Act());
-    if (task.Evaluate().success) return t + 1;
-  }
-  return steps;
 }
 
 TEST(LiftTest, RegistryListsBothVariantsAndRejectsUnknown) {
