@@ -146,6 +146,7 @@ CollectReport Collect(const CollectOptions& options) {
 
   const int workers = o.workers > 0 ? o.workers
                                     : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<int> kept_per_op(n_ops, 0);  // demos kept so far, in attempt order
   std::mutex mu;
   std::condition_variable cv;
   std::map<int64_t, Attempt> finished;  // out-of-order results waiting for their turn
@@ -162,6 +163,11 @@ CollectReport Collect(const CollectOptions& options) {
           std::unique_lock<std::mutex> lock(mu);
           // Bounded look-ahead keeps memory flat while results wait to be written in order.
           cv.wait(lock, [&] { return done || g_stop || finished.size() < 4u * workers; });
+          // An operator whose quota is already filled (in attempt order) can never use a later
+          // attempt: skip it rather than simulate an episode that would be discarded.
+          while (next_issue < max_attempts && kept_per_op[next_issue % n_ops] >= quota[next_issue % n_ops]) {
+            ++next_issue;
+          }
           if (done || g_stop || next_issue >= max_attempts) return;
           k = next_issue++;
         }
@@ -188,7 +194,6 @@ CollectReport Collect(const CollectOptions& options) {
   Progress progress("collect " + spec.name, o.episodes);
   std::vector<std::string> demo_names;
   std::map<std::string, std::vector<std::string>> quality_masks;
-  std::vector<int> kept_per_op(n_ops, 0);
   int64_t next_write = 0;
   {
     std::unique_lock<std::mutex> lock(mu);
@@ -196,12 +201,19 @@ CollectReport Collect(const CollectOptions& options) {
       cv.wait_for(lock, std::chrono::milliseconds(200),
                   [&] { return done || finished.count(next_write); });
       if (g_stop) break;
-      while (finished.count(next_write)) {
-        Attempt a = std::move(finished.at(next_write));
-        finished.erase(next_write);
+      while (!done && next_write < max_attempts) {
         const int j = static_cast<int>(next_write % n_ops);
+        // A filled operator's later attempts do not count: workers skip them, and a result that
+        // was already running is dropped.
+        const bool full = kept_per_op[j] >= quota[j];
+        if (!full && !finished.count(next_write)) break;
+        Attempt a;
+        if (finished.count(next_write)) {
+          a = std::move(finished.at(next_write));
+          finished.erase(next_write);
+        }
         ++next_write;
-        if (kept_per_op[j] >= quota[j]) continue;  // this operator is full: not an attempt
+        if (full) continue;
         ++report.attempts;
         if (!a.success) {
           ++report.rejected;
@@ -218,6 +230,7 @@ CollectReport Collect(const CollectOptions& options) {
         if (spec.variant == "mh") quality_masks[ops[j].quality].push_back(name);
         if (report.kept == o.episodes) done = true;
       }
+      finished.erase(finished.begin(), finished.lower_bound(next_write));  // late skipped results
       cv.notify_all();
       progress.Update(report.kept, "attempts " + std::to_string(report.attempts) + ", rejected " +
                                        std::to_string(report.rejected));

@@ -152,5 +152,23 @@ TEST_F(CliTest, MultiHumanCollectRecordsOperatorMasks) {
   EXPECT_EQ(operators.size(), 6u);
 }
 
+TEST_F(CliTest, SameFileForAnyWorkerCount) {
+  // MH: operators fill their quotas at different attempts, so skipped attempts must not depend
+  // on thread timing.
+  std::vector<std::vector<int64_t>> attempts;
+  for (const char* workers : {"1", "2"}) {
+    const fs::path out = dir_ / (std::string("w") + workers + ".hdf5");
+    const CliRun r = Harness(std::string("collect --task lift-mh --episodes 12 --no-images --seed 3 ") +
+                             "--workers " + workers + " --out " + out.string());
+    ASSERT_EQ(r.code, 0) << r.output;
+    const EpisodeStore store = EpisodeStore::Load(out.string());
+    std::vector<int64_t> a;
+    for (const auto& m : store.ep_meta) a.push_back(m["attempt"].get<int64_t>());
+    attempts.push_back(a);
+    ASSERT_EQ(store.num_episodes(), 12);
+  }
+  EXPECT_EQ(attempts[0], attempts[1]);
+}
+
 }  // namespace
 }  // namespace onedp
