@@ -50,15 +50,8 @@ void CanTask::PlaceObjects(Rng* rng) {
 }
 
 std::vector<double> CanTask::ObjectObs() const {
-  const Eigen::Vector3d p = CanPos();
-  const Eigen::Vector4d q = BodyQuatXyzw(can_body_);
-  // robosuite's Can_to_robot0_eef_pos / _quat: the can's pose in the end-effector frame.
-  const Eigen::Matrix3d eef_rot = robot().EefRot();
-  const Eigen::Vector3d rel_p = eef_rot.transpose() * (p - robot().EefPos());
-  Eigen::Quaterniond rel_q(eef_rot.transpose() * CanRot());
-  if (rel_q.w() < 0) rel_q.coeffs() *= -1.0;
-  return {p[0],       p[1],       p[2],       q[0],       q[1],       q[2],       q[3],
-          rel_p[0],   rel_p[1],   rel_p[2],   rel_q.x(),  rel_q.y(),  rel_q.z(),  rel_q.w()};
+  // robosuite's observables: pose, and pose in the end-effector frame
+  return BodyPoseObs(can_body_);
 }
 
 Outcome CanTask::Evaluate() const {

@@ -157,6 +157,21 @@ bool RobomimicTask::GripperFarFrom(const Eigen::Vector3d& p, int robot_index) co
   return 1.0 - std::tanh(10.0 * dist) < 0.6;
 }
 
+std::vector<double> RobomimicTask::BodyPoseObs(int body, int robot_index) const {
+  const Eigen::Vector3d p = BodyPos(body);
+  const Eigen::Vector4d q = BodyQuatXyzw(body);
+  const Eigen::Matrix3d rot =
+      Eigen::Map<const Eigen::Matrix<double, 3, 3, Eigen::RowMajor>>(sim_->data()->xmat + 9 * body);
+  const PandaRobot& r = *robots_.at(robot_index);
+  const Eigen::Matrix3d eef_rot = r.EefRot();
+  const Eigen::Vector3d rel_p = eef_rot.transpose() * (p - r.EefPos());
+  Eigen::Quaterniond rel_q(eef_rot.transpose() * rot);
+  rel_q.normalize();
+  if (rel_q.w() < 0) rel_q.coeffs() *= -1.0;
+  return {p[0],     p[1],     p[2],     q[0],      q[1],      q[2],      q[3],
+          rel_p[0], rel_p[1], rel_p[2], rel_q.x(), rel_q.y(), rel_q.z(), rel_q.w()};
+}
+
 Eigen::Vector3d RobomimicTask::BodyPos(int body) const {
   return Eigen::Map<const Eigen::Vector3d>(sim_->data()->xpos + 3 * body);
 }

@@ -55,6 +55,9 @@ class RobomimicTask : public Task {
   // The "object" low-dim vector (spec().obs entry of size object_dim).
   virtual std::vector<double> ObjectObs() const = 0;
 
+  // robosuite's object observables for one body, 14 values: [pos 3, quat 4 (xyzw), pos in the
+  // grip-site frame 3, quat in the grip-site frame 4 (xyzw, w >= 0)].
+  std::vector<double> BodyPoseObs(int body, int robot_index = 0) const;
   Eigen::Vector3d BodyPos(int body) const;
   Eigen::Vector4d BodyQuatXyzw(int body) const;
   // Sets a free joint's pose (pos + quat wxyz) and zero velocity.

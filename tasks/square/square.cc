@@ -43,17 +43,8 @@ void SquareTask::PlaceObjects(Rng* rng) {
 }
 
 std::vector<double> SquareTask::ObjectObs() const {
-  const Eigen::Vector3d p = NutPos();
-  const Eigen::Vector4d q = BodyQuatXyzw(nut_body_);
-  const Eigen::Vector3d eef = robot().EefPos();
-  const Eigen::Matrix3d reef = robot().EefRot();
-  // nut pose in the grip-site frame
-  const Eigen::Vector3d rel_p = reef.transpose() * (p - eef);
-  Eigen::Quaterniond rel_q(reef.transpose() * NutRot());
-  rel_q.normalize();
-  if (rel_q.w() < 0) rel_q.coeffs() *= -1.0;
-  return {p[0],       p[1],       p[2],       q[0],       q[1],       q[2],       q[3],
-          rel_p[0],   rel_p[1],   rel_p[2],   rel_q.x(), rel_q.y(), rel_q.z(), rel_q.w()};
+  // robosuite's observables: pose, and pose in the end-effector frame
+  return BodyPoseObs(nut_body_);
 }
 
 bool SquareTask::NutOnPeg() const {
