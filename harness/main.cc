@@ -4,6 +4,9 @@
 //   harness collect --task lift-ph --episodes 200 --seed 0 --out data/lift_ph.hdf5
 //   harness bench sim --task lift-ph
 //   harness sheet --in data/lift_ph.hdf5 --out results/lift_ph_demos.png
+//   harness train --task pusht --policy dp-ddpm --preset cpu --seed 0
+//   harness eval --ckpt runs/pusht/dp-ddpm/seed0 --sampler ddim:10 --episodes 100
+//   harness bench policy --ckpt runs/pusht/dp-ddpm/seed0
 //
 // Exit codes: 0 ok, 1 a failure while running, 2 bad command-line input, 130 interrupted.
 #include <csignal>
@@ -16,6 +19,10 @@
 #include "harness/collect.h"
 #include "harness/contact_sheet.h"
 #include "tasks/task_registry.h"
+#ifdef BENCH_WITH_POLICIES
+#include "harness/policy_jobs.h"
+#include "policies/registry.h"
+#endif
 
 namespace {
 
@@ -66,6 +73,50 @@ int main(int argc, char** argv) {
   sh->add_option("--frames", sheet.frames, "Frames per camera")->check(CLI::PositiveNumber);
   sh->add_option("--scale", sheet.scale, "Pixel upscaling")->check(CLI::PositiveNumber);
 
+#ifdef BENCH_WITH_POLICIES
+  std::string policy_names, preset_names;
+  for (const auto& p : onedp::RegisteredPolicies()) policy_names += (policy_names.empty() ? "" : "|") + p.name;
+  for (const auto& p : onedp::PresetNames()) preset_names += (preset_names.empty() ? "" : "|") + p;
+
+  onedp::TrainOptions train;
+  CLI::App* tr = app.add_subcommand("train", "Train a policy on a task's demonstrations");
+  tr->add_option("--task", train.task, "Task name (see `harness tasks`)")->required();
+  tr->add_option("--policy", train.policy, policy_names)->capture_default_str();
+  tr->add_option("--preset", train.preset, "Network/epoch preset: " + preset_names)->capture_default_str();
+  tr->add_option("--seed", train.seed, "Training seed (weights, batches, noise)")->capture_default_str();
+  tr->add_option("--dataset", train.dataset, "Dataset .hdf5 (default data/<task>.hdf5)");
+  tr->add_option("--out", train.out, "Run directory (default runs/<task>/<policy>/seed<S>)");
+  tr->add_option("--obs", train.obs, "Observations: image|lowdim")->capture_default_str();
+  tr->add_option("--device", train.device, "cpu|cuda[:i]")->capture_default_str();
+  tr->add_option("--epochs", train.epochs, "Override the preset's epochs")->check(CLI::PositiveNumber);
+  tr->add_option("--batch-size", train.batch_size, "Override the preset's batch size")->check(CLI::PositiveNumber);
+  tr->add_option("--max-batches", train.max_batches_per_epoch, "Cap batches per epoch")->check(CLI::PositiveNumber);
+  tr->add_option("--checkpoint-every", train.checkpoint_every, "Epochs between checkpoints")->check(CLI::PositiveNumber);
+  tr->add_option("--eval-every", train.eval_every, "Epochs between rollout evaluations (-1: none)");
+  tr->add_option("--eval-episodes", train.eval_episodes, "Episodes per evaluation")->check(CLI::PositiveNumber);
+  tr->add_option("--eval-sampler", train.eval_sampler, "Sampler for evaluations (default: the policy's)");
+  tr->add_option("--workers", train.workers, "Env threads for evaluations (default: one per core)");
+
+  onedp::EvalOptions eval;
+  CLI::App* ev = app.add_subcommand("eval", "Roll out a trained policy on fresh seeds");
+  ev->add_option("--ckpt", eval.ckpt, "Run directory or saved policy directory")->required();
+  ev->add_option("--task", eval.task, "Task (default: the run's)");
+  ev->add_option("--sampler", eval.sampler, "ddpm:100|ddim:10|ddim:1|edm:18|edm:10|edm:1 (default: the policy's first)");
+  ev->add_option("--episodes", eval.episodes, "Episodes")->capture_default_str()->check(CLI::PositiveNumber);
+  ev->add_option("--start-seed", eval.start_seed, "Seed of the first episode")->capture_default_str();
+  ev->add_option("--envs", eval.num_envs, "Environments batched per policy call (default min(episodes, 28))");
+  ev->add_option("--workers", eval.workers, "Env threads (default: one per core)");
+  ev->add_option("--device", eval.device, "cpu|cuda[:i]")->capture_default_str();
+  ev->add_option("--out", eval.out, "Per-episode CSV (default next to the checkpoint)");
+
+  onedp::BenchPolicyOptions bench_policy;
+  CLI::App* bp = bench->add_subcommand("policy", "Batch-1 latency: encoder, one U-Net call, DDPM/DDIM/EDM");
+  bp->add_option("--ckpt", bench_policy.ckpt, "Run directory or saved policy directory")->required();
+  bp->add_option("--device", bench_policy.device, "cpu|cuda[:i]")->capture_default_str();
+  bp->add_option("--repeats", bench_policy.repeats, "Timed calls per sampler")->capture_default_str()->check(CLI::PositiveNumber);
+  bp->add_option("--sampler", bench_policy.samplers, "Samplers to time (default: all)");
+#endif
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -96,6 +147,11 @@ int main(int argc, char** argv) {
       std::printf("wrote %s (%d demos)\n", sheet.out.c_str(), rows);
       return 0;
     }
+#ifdef BENCH_WITH_POLICIES
+    if (tr->parsed()) return onedp::RunTrain(train, std::cout);
+    if (ev->parsed()) return onedp::RunEval(eval, std::cout);
+    if (bp->parsed()) return onedp::RunBenchPolicy(bench_policy, std::cout);
+#endif
     if (bs->parsed()) {
       onedp::BenchSim(bench_sim, std::cout);
       return 0;

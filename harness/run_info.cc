@@ -1,5 +1,8 @@
 #include "harness/run_info.h"
 
+#include <cstdint>
+#include <cstdio>
+
 #include <mujoco/mujoco.h>
 
 namespace onedp {
@@ -15,6 +18,17 @@ nlohmann::json RunVersions() {
           {"mujoco", std::to_string(v / 100) + "." + std::to_string(v / 10 % 10) + "." +
                          std::to_string(v % 10)},
           {"compiler", __VERSION__}};
+}
+
+std::string ConfigHash(const nlohmann::json& config) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : config.dump()) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  return buf;
 }
 
 }  // namespace onedp

@@ -10,5 +10,7 @@ namespace onedp {
 std::string GitCommit();  // of the build, "-dirty" if it had uncommitted changes; "unknown" outside git
 // {"onedp": version, "git_commit": ..., "mujoco": "2.2.2", "compiler": ...}
 nlohmann::json RunVersions();
+// 16 hex digits (FNV-1a 64) of the JSON text: names a configuration in results rows.
+std::string ConfigHash(const nlohmann::json& config);
 
 }  // namespace onedp

@@ -1,0 +1,416 @@
+#include "harness/rollout.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+
+#include "harness/collect.h"
+#include "sim/rng.h"
+#include "tasks/task_registry.h"
+
+namespace onedp {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// A fixed set of threads: env e always runs on thread e % workers, so each Task (and its GL
+// context) is created, stepped and destroyed on one thread.
+class EnvWorkers {
+ public:
+  EnvWorkers(int workers, int envs) : workers_(workers), envs_(envs) {
+    for (int w = 0; w < workers_; ++w) threads_.emplace_back([this, w] { Loop(w); });
+  }
+  ~EnvWorkers() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      quit_ = true;
+    }
+    start_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  EnvWorkers(const EnvWorkers&) = delete;
+  EnvWorkers& operator=(const EnvWorkers&) = delete;
+
+  // Runs fn(e) for every env e on its thread and waits for all of them; rethrows the first
+  // failure as std::runtime_error.
+  void ForEach(const std::function<void(int)>& fn) {
+    std::unique_lock<std::mutex> lock(mu_);
+    job_ = &fn;
+    error_.clear();
+    pending_ = workers_;
+    ++generation_;
+    start_.notify_all();
+    done_.wait(lock, [&] { return pending_ == 0; });
+    job_ = nullptr;
+    if (!error_.empty()) throw std::runtime_error(error_);
+  }
+
+ private:
+  void Loop(int w) {
+    uint64_t seen = 0;
+    while (true) {
+      const std::function<void(int)>* job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        start_.wait(lock, [&] { return quit_ || generation_ != seen; });
+        if (quit_) return;
+        seen = generation_;
+        job = job_;
+      }
+      std::string error;
+      for (int e = w; e < envs_; e += workers_) {
+        try {
+          (*job)(e);
+        } catch (const std::exception& ex) {
+          if (error.empty()) error = "env " + std::to_string(e) + ": " + ex.what();
+        }
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!error.empty() && error_.empty()) error_ = error;
+        if (--pending_ == 0) done_.notify_all();
+      }
+    }
+  }
+
+  const int workers_, envs_;
+  std::mutex mu_;
+  std::condition_variable start_, done_;
+  const std::function<void(int)>* job_ = nullptr;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool quit_ = false;
+  std::string error_;
+  std::vector<std::thread> threads_;
+};
+
+struct Env {
+  std::unique_ptr<Task> task;
+  int episode = -1;  // index of the running episode; -1: idle
+  bool needs_reset = false;
+  bool done = false;
+  int chunk = 0;  // chunk steps taken in this episode
+  int row = -1;   // row in the current ObsBatch
+  EpisodeResult result;
+  // The last To observations per policy key, oldest first.
+  std::map<std::string, std::deque<std::vector<float>>> lowdim;
+  std::map<std::string, std::deque<std::vector<uint8_t>>> images;
+  Observation obs;  // scratch
+};
+
+// Appends the current observation to env's histories (keeping To frames); `fill` replaces the
+// histories by To copies of it (reset).
+void PushObservation(const PolicySpec& spec, bool fill, Env* env) {
+  const size_t to = static_cast<size_t>(spec.obs_steps);
+  for (const PolicyObsKey& k : spec.obs) {
+    if (k.is_image) {
+      auto it = env->obs.images.find(k.key);
+      if (it == env->obs.images.end())
+        throw std::runtime_error("task gave no image '" + k.key + "'");
+      const Image& img = it->second;
+      if (img.height != k.shape[0] || img.width != k.shape[1] ||
+          img.pixels.size() != static_cast<size_t>(img.height) * img.width * 3) {
+        throw std::runtime_error("image '" + k.key + "' is " + std::to_string(img.height) + "x" +
+                                 std::to_string(img.width) + ", the policy expects " +
+                                 std::to_string(k.shape[0]) + "x" + std::to_string(k.shape[1]));
+      }
+      auto& h = env->images[k.key];
+      if (fill)
+        h.assign(to, img.pixels);
+      else {
+        h.push_back(img.pixels);
+        while (h.size() > to) h.pop_front();
+      }
+    } else {
+      auto it = env->obs.lowdim.find(k.key);
+      if (it == env->obs.lowdim.end())
+        throw std::runtime_error("task gave no low-dim '" + k.key + "'");
+      if (static_cast<int>(it->second.size()) != k.shape[0]) {
+        throw std::runtime_error("low-dim '" + k.key + "' has " +
+                                 std::to_string(it->second.size()) +
+                                 " values, the policy expects " + std::to_string(k.shape[0]));
+      }
+      std::vector<float> v(it->second.begin(), it->second.end());
+      auto& h = env->lowdim[k.key];
+      if (fill)
+        h.assign(to, v);
+      else {
+        h.push_back(std::move(v));
+        while (h.size() > to) h.pop_front();
+      }
+    }
+  }
+}
+
+// Throws std::invalid_argument unless every policy key is an observation of the task with the
+// same kind and shape, and the action dims agree.
+void CheckPolicyFitsTask(const PolicySpec& ps, const TaskSpec& ts, bool absolute) {
+  std::string task_keys;
+  for (const FeatureSpec& f : ts.obs) task_keys += (task_keys.empty() ? "" : ", ") + f.key;
+  auto shape_string = [](const std::vector<int>& s) {
+    std::string out = "{";
+    for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+    return out + "}";
+  };
+  for (const PolicyObsKey& k : ps.obs) {
+    auto it = std::find_if(ts.obs.begin(), ts.obs.end(),
+                           [&](const FeatureSpec& f) { return f.key == k.key; });
+    if (it == ts.obs.end()) {
+      throw std::invalid_argument("rollout: task " + ts.name + " has no observation '" + k.key +
+                                  "' (it has: " + task_keys + ")");
+    }
+    if (it->is_image != k.is_image || it->shape != k.shape) {
+      throw std::invalid_argument("rollout: observation '" + k.key + "' of task " + ts.name +
+                                  " is " + (it->is_image ? "an image " : "low-dim ") +
+                                  shape_string(it->shape) + ", the policy expects " +
+                                  (k.is_image ? "an image " : "low-dim ") + shape_string(k.shape));
+    }
+  }
+  const int want = absolute ? ts.abs_action_dim : ts.action_dim;
+  if (ps.action_dim != want) {
+    throw std::invalid_argument("rollout: the policy's action_dim is " +
+                                std::to_string(ps.action_dim) + ", task " + ts.name + " takes " +
+                                std::to_string(want) + "-D " + (absolute ? "absolute" : "delta") +
+                                " actions");
+  }
+}
+
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+uint64_t ChunkNoiseSeed(uint64_t episode_seed, int chunk) {
+  return MixSeed(MixSeed(episode_seed, /*stream=*/0x524f4c4cull) + static_cast<uint64_t>(chunk));
+}
+
+RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
+                          const RolloutOptions& options,
+                          const std::function<void(int done, int total)>& progress) {
+  const RolloutOptions& o = options;
+  if (o.episodes < 1)
+    throw std::invalid_argument("rollout: episodes must be >= 1 (got " +
+                                std::to_string(o.episodes) + ")");
+  if (o.num_envs < 0) throw std::invalid_argument("rollout: num_envs must be >= 0");
+  if (o.workers < 0) throw std::invalid_argument("rollout: workers must be >= 0");
+  if (o.max_steps < 0) throw std::invalid_argument("rollout: max_steps must be >= 0");
+  const PolicySpec& ps = policy.spec();
+  ps.Validate();
+  const TaskEntry& entry = FindTask(task_name);
+  TaskSpec ts;
+  {
+    std::unique_ptr<Task> probe = entry.make();
+    ts = probe->spec();
+  }
+  CheckPolicyFitsTask(ps, ts, o.absolute_actions);
+  const bool render =
+      std::any_of(ps.obs.begin(), ps.obs.end(), [](const PolicyObsKey& k) { return k.is_image; });
+  const int max_steps = o.max_steps > 0 ? o.max_steps : ts.max_steps;
+  const int total = o.episodes;
+  const int num_envs = o.num_envs > 0 ? std::min(o.num_envs, total) : std::min(total, 28);
+  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int workers = std::min(o.workers > 0 ? o.workers : hw, num_envs);
+  const int to = ps.obs_steps;
+  const ActionMode mode = o.absolute_actions ? ActionMode::kAbsolute : ActionMode::kDelta;
+
+  const Clock::time_point start = Clock::now();
+  RolloutReport report;
+  report.episodes.resize(total);
+  std::vector<Env> envs(num_envs);
+  EnvWorkers pool(workers, num_envs);
+  // Tasks are destroyed on the threads that made them, also when the run ends by an exception.
+  struct DestroyTasks {
+    EnvWorkers& pool;
+    std::vector<Env>& envs;
+    ~DestroyTasks() {
+      try {
+        pool.ForEach([&](int e) { envs[e].task.reset(); });
+      } catch (...) {
+      }
+    }
+  } destroy_tasks{pool, envs};
+
+  pool.ForEach([&](int e) {
+    envs[e].task = entry.make();
+    envs[e].task->SetActionMode(mode);
+  });
+
+  int next_episode = 0, finished = 0;
+  while (finished < total) {
+    if (StopRequested()) {
+      throw std::runtime_error("rollouts on " + ts.name + " interrupted after " +
+                               std::to_string(finished) + " of " + std::to_string(total) +
+                               " episodes");
+    }
+    // Free envs take the next episodes in seed order.
+    for (Env& env : envs) {
+      if (env.episode < 0 && next_episode < total) {
+        env.episode = next_episode++;
+        env.needs_reset = true;
+      }
+    }
+    pool.ForEach([&](int e) {
+      Env& env = envs[e];
+      if (!env.needs_reset) return;
+      env.needs_reset = false;
+      env.done = false;
+      env.chunk = 0;
+      env.result = EpisodeResult();
+      env.result.seed = o.start_seed + static_cast<uint64_t>(env.episode);
+      try {
+        env.task->SetActionMode(mode);
+        env.task->Reset(env.result.seed);
+        env.task->Observe(&env.obs, render);
+        PushObservation(ps, /*fill=*/true, &env);
+      } catch (const std::exception& ex) {
+        env.result.error = std::string("reset failed: ") + ex.what();
+        env.done = true;
+      }
+    });
+
+    // One batch from every active env's history.
+    ObsBatch batch;
+    batch.steps = to;
+    SampleOptions sample = o.sample;
+    sample.seeds.clear();
+    for (Env& env : envs) {
+      env.row = -1;
+      if (env.episode < 0 || env.done) continue;
+      env.row = batch.batch++;
+      sample.seeds.push_back(ChunkNoiseSeed(env.result.seed, env.chunk));
+      for (const PolicyObsKey& k : ps.obs) {
+        if (k.is_image) {
+          std::vector<uint8_t>& dst = batch.images[k.key];
+          for (const auto& frame : env.images.at(k.key))
+            dst.insert(dst.end(), frame.begin(), frame.end());
+        } else {
+          std::vector<float>& dst = batch.lowdim[k.key];
+          for (const auto& frame : env.lowdim.at(k.key))
+            dst.insert(dst.end(), frame.begin(), frame.end());
+        }
+      }
+    }
+    ActionChunk chunk;
+    if (batch.batch > 0) {
+      const Clock::time_point t0 = Clock::now();
+      chunk = policy.PredictChunk(batch, sample);
+      report.predict_seconds.push_back(SecondsSince(t0));
+      report.predict_batch.push_back(batch.batch);
+      if (chunk.batch != batch.batch || chunk.dim != ps.action_dim || chunk.steps < 1 ||
+          chunk.data.size() != static_cast<size_t>(chunk.batch) * chunk.steps * chunk.dim) {
+        throw std::runtime_error("rollout: policy " + policy.Name() + " returned a chunk of (" +
+                                 std::to_string(chunk.batch) + ", " + std::to_string(chunk.steps) +
+                                 ", " + std::to_string(chunk.dim) + ") with " +
+                                 std::to_string(chunk.data.size()) + " values for a batch of " +
+                                 std::to_string(batch.batch) + " and " +
+                                 std::to_string(ps.action_dim) + "-D actions");
+      }
+    }
+
+    pool.ForEach([&](int e) {
+      Env& env = envs[e];
+      if (env.row < 0) return;
+      Task& task = *env.task;
+      EpisodeResult& r = env.result;
+      std::vector<double> action(chunk.dim);
+      try {
+        for (int t = 0; t < chunk.steps && !env.done; ++t) {
+          const float* a = chunk.at(env.row, t);
+          action.assign(a, a + chunk.dim);
+          task.Step(action);
+          ++r.steps;
+          if (!task.episode_error().empty()) {
+            r.error = task.episode_error();
+            env.done = true;
+            break;
+          }
+          const Outcome out = task.Evaluate();
+          r.score = std::max(r.score, out.score);
+          if (out.success) r.success = env.done = true;
+          if (r.steps >= max_steps) env.done = true;
+          // Only the last To frames of the chunk end up in the history.
+          if (!env.done && t >= chunk.steps - to) {
+            task.Observe(&env.obs, render);
+            PushObservation(ps, /*fill=*/false, &env);
+          }
+        }
+      } catch (const std::exception& ex) {
+        r.error = ex.what();
+        env.done = true;
+      }
+      if (!r.error.empty()) r.success = false;
+      ++env.chunk;
+    });
+
+    for (Env& env : envs) {
+      if (env.episode < 0 || !env.done) continue;
+      env.task->TakeWarnings();
+      report.episodes[env.episode] = env.result;
+      env.episode = -1;
+      ++finished;
+      if (progress) progress(finished, total);
+    }
+  }
+
+  int successes = 0;
+  double score_sum = 0;
+  for (const EpisodeResult& r : report.episodes) {
+    successes += r.success ? 1 : 0;
+    score_sum += r.score;
+  }
+  report.success_rate = static_cast<double>(successes) / total;
+  report.mean_score = score_sum / total;
+  report.wall_seconds = SecondsSince(start);
+  return report;
+}
+
+void WriteRolloutCsv(const RolloutReport& report, const std::string& path) {
+  namespace fs = std::filesystem;
+  if (path.empty()) throw std::runtime_error("rollout csv: empty path");
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    if (!f) throw std::runtime_error("cannot write " + tmp);
+    f << "seed,success,score,steps,error\n";
+    f << std::setprecision(10);
+    for (const EpisodeResult& r : report.episodes) {
+      f << r.seed << ',' << (r.success ? 1 : 0) << ',' << r.score << ',' << r.steps << ','
+        << CsvField(r.error) << '\n';
+    }
+    f.flush();
+    if (!f) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      throw std::runtime_error("error writing " + tmp);
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + ec.message());
+  }
+}
+
+}  // namespace onedp

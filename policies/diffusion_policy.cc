@@ -1,0 +1,307 @@
+// Diffusion Policy (Chi et al. 2023) with a DDPM (epsilon) or an EDM (x0, preconditioned) denoiser.
+//
+//   obs (B, To, ...) -> ObsEncoder -> global_cond (B, To*Do)
+//   DDPM family: eps_theta(x_k, k, cond); samplers ddpm:100, ddim:N   (ALGORITHMS.md section 3)
+//   EDM family:  D(x; sigma) = c_skip x + c_out F(c_in x, c_noise, cond); sampler edm:N (Heun,
+//                NFE 2N-1)                                              (ALGORITHMS.md section 4)
+// Inference always uses the EMA copy of the networks.
+#include <chrono>
+#include <stdexcept>
+
+#include "policies/diffusion_policy.h"
+#include "policies/nets/conditional_unet1d.h"
+#include "policies/nets/obs_encoder.h"
+#include "policies/noise_schedule.h"
+#include "policies/samplers.h"
+#include "policies/torch_policy.h"
+
+namespace onedp {
+namespace {
+
+// Encoder + denoiser, the unit that is trained, EMA-averaged and saved.
+struct DpNetsImpl : torch::nn::Module {
+  DpNetsImpl(const ObsEncoderOptions& eo, const ConditionalUnet1DOptions& uo) {
+    encoder = register_module("encoder", ObsEncoder(eo));
+    unet = register_module("unet", ConditionalUnet1D(uo));
+  }
+  ObsEncoder encoder{nullptr};
+  ConditionalUnet1D unet{nullptr};
+};
+TORCH_MODULE(DpNets);
+
+double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+class DiffusionPolicy final : public TorchPolicy {
+ public:
+  DiffusionPolicy(const std::string& name, const PolicySpec& spec, const nlohmann::json& config,
+                  const Normalizer& normalizer, uint64_t seed)
+      : name_(name), spec_(spec), config_(config) {
+    spec_.Validate();
+    normalizer_ = normalizer;
+    family_ = config_.at("family").get<std::string>();
+    if (family_ != "ddpm" && family_ != "edm") {
+      throw std::invalid_argument("diffusion policy family must be ddpm or edm, got '" + family_ + "'");
+    }
+    if (!normalizer_.has("action")) throw std::invalid_argument("normaliser has no 'action' key");
+    for (const auto& k : spec_.obs) {
+      if (!k.is_image && !normalizer_.has(k.key)) {
+        throw std::invalid_argument("normaliser has no entry for observation key '" + k.key + "'");
+      }
+    }
+    schedule_ = DdpmSchedule::SquaredCosCapV2(config_.at("ddpm").at("num_train_timesteps").get<int>());
+    edm_ = EdmConfig::FromJson(config_.at("edm"));
+
+    ObsEncoderOptions eo;
+    eo.keys = spec_.obs;
+    eo.crop = spec_.crop;
+    const auto& enc = config_.at("encoder");
+    eo.backbone = enc.at("backbone").get<std::string>();
+    eo.num_keypoints = enc.at("num_keypoints").get<int>();
+    eo.feature_dim = enc.at("feature_dim").get<int>();
+    ConditionalUnet1DOptions uo;
+    const auto& un = config_.at("unet");
+    uo.input_dim = spec_.action_dim;
+    uo.step_embed_dim = un.at("step_embed_dim").get<int>();
+    uo.down_dims = un.at("down_dims").get<std::vector<int>>();
+    uo.kernel_size = un.at("kernel_size").get<int>();
+    uo.n_groups = un.at("n_groups").get<int>();
+    uo.cond_predict_scale = true;
+
+    torch::manual_seed(seed);  // parameter initialisation
+    // The encoder's output size (feature_dim per camera + the low-dim sizes) fixes the U-Net's
+    // condition size; the constructor below checks it against the built encoder.
+    int obs_dim = 0;
+    for (const auto& k : spec_.obs) obs_dim += k.is_image ? eo.feature_dim : k.shape[0];
+    uo.global_cond_dim = spec_.obs_steps * obs_dim;
+    model_ = DpNets(eo, uo);
+    if (model_->encoder->output_dim() != obs_dim) {
+      throw std::logic_error("encoder output " + std::to_string(model_->encoder->output_dim()) +
+                             " != expected " + std::to_string(obs_dim));
+    }
+    ema_ = DpNets(eo, uo);
+    CopyInto(*model_, *ema_);
+    for (auto& p : ema_->parameters()) p.set_requires_grad(false);
+    ema_->eval();
+  }
+
+  std::string Name() const override { return name_; }
+  const PolicySpec& spec() const override { return spec_; }
+  nlohmann::json Config() const override { return config_; }
+
+  std::vector<std::string> Samplers() const override {
+    if (family_ == "ddpm") return {"ddpm:100", "ddim:10", "ddim:1"};
+    return {"edm:18", "edm:10", "edm:1"};
+  }
+
+  int Nfe(const SamplerSpec& s) const override {
+    const SamplerSpec r = Resolve(s);
+    if (r.family == "ddpm") return schedule_.num_train_timesteps;
+    if (r.family == "ddim") return r.steps;
+    return 2 * r.steps - 1;  // edm Heun with a final Euler step
+  }
+
+  ActionChunk PredictChunk(const ObsBatch& obs, const SampleOptions& options,
+                           PredictTiming* timing) override {
+    const SamplerSpec s = Resolve(options.sampler);
+    torch::NoGradGuard no_grad;
+    ema_->eval();
+    const auto t0 = std::chrono::steady_clock::now();
+    const torch::Tensor cond = Encode(*ema_, obs, c10::nullopt);
+    Sync();
+    const auto t1 = std::chrono::steady_clock::now();
+
+    const int64_t b = obs.batch;
+    RowNoise noise(b, options.seeds);
+    const auto draw = [&] { return noise.Next(spec_.horizon, spec_.action_dim).to(device_); };
+    torch::Tensor x = draw();
+    int nfe = 0;
+    if (family_ == "ddpm") {
+      const EpsModel eps = [&](const torch::Tensor& xk, const torch::Tensor& k) {
+        return ema_->unet->forward(xk, k, cond);
+      };
+      if (s.family == "ddpm") {
+        x = DdpmSample(eps, schedule_, x, [&](const torch::Tensor&) { return draw(); }, &nfe);
+      } else {
+        x = DdimSample(eps, schedule_, s.steps, x, &nfe);
+      }
+    } else {
+      const Denoiser d = [&](const torch::Tensor& xs, const torch::Tensor& sigma) {
+        return EdmDenoise(
+            [&](const torch::Tensor& x_in, const torch::Tensor& c_noise) {
+              return ema_->unet->forward(x_in, c_noise, cond);
+            },
+            xs, sigma, edm_);
+      };
+      const auto sigmas = KarrasSigmas(s.steps, edm_.sigma_min, edm_.sigma_max, edm_.rho);
+      x = EdmHeunSample(d, sigmas, x * edm_.init_std, edm_, &nfe);
+    }
+    Sync();
+    const auto t2 = std::chrono::steady_clock::now();
+    if (timing) {
+      timing->encode_s = Seconds(t0, t1);
+      timing->sample_s = Seconds(t1, t2);
+      timing->nfe = nfe;
+    }
+
+    // Unnormalise and keep the executed steps [To-1, To-1+Ta).
+    torch::Tensor a = x.slice(1, spec_.obs_steps - 1, spec_.obs_steps - 1 + spec_.action_steps)
+                          .to(torch::kCPU, torch::kFloat32)
+                          .contiguous();
+    ActionChunk out;
+    out.batch = static_cast<int>(b);
+    out.steps = spec_.action_steps;
+    out.dim = spec_.action_dim;
+    out.data.assign(a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
+    normalizer_.Unnormalize("action", out.data.data(), static_cast<int64_t>(out.data.size()));
+    return out;
+  }
+
+  std::map<std::string, int64_t> ParameterCounts() const override {
+    auto count = [](const std::vector<torch::Tensor>& ps) {
+      int64_t n = 0;
+      for (const auto& p : ps) n += p.numel();
+      return n;
+    };
+    const int64_t enc = count(model_->encoder->parameters());
+    const int64_t unet = count(model_->unet->parameters());
+    return {{"encoder", enc}, {"unet", unet}, {"total", enc + unet}};
+  }
+
+  void To(const std::string& device) override {
+    device_ = ParseDevice(device);
+    model_->to(device_);
+    ema_->to(device_);
+  }
+
+  std::vector<torch::Tensor> TrainableParameters() override { return model_->parameters(); }
+
+  torch::Tensor Loss(const TrainBatch& batch, at::Generator gen, bool train) override {
+    model_->train(train);
+    const int64_t b = batch.obs.batch;
+    const torch::Tensor cond = Encode(*model_, batch.obs, gen);
+    const torch::Tensor x0 = ActionTensor(batch, spec_, normalizer_, device_);
+    const torch::Tensor noise = torch::randn(x0.sizes(), gen).to(device_);
+    if (family_ == "ddpm") {
+      const torch::Tensor k = torch::randint(0, schedule_.num_train_timesteps, {b}, gen,
+                                             torch::TensorOptions().dtype(torch::kLong))
+                                  .to(device_);
+      const torch::Tensor xk = DdpmAddNoise(schedule_, x0, noise, k);
+      const torch::Tensor pred = model_->unet->forward(xk, k.to(torch::kFloat32), cond);
+      return torch::mse_loss(pred, noise);
+    }
+    const torch::Tensor sigma = EdmSampleTrainingSigma(b, edm_, gen).to(device_);
+    const torch::Tensor xs = x0 + sigma.view({b, 1, 1}) * noise;
+    const torch::Tensor d = EdmDenoise(
+        [&](const torch::Tensor& x_in, const torch::Tensor& c_noise) {
+          return model_->unet->forward(x_in, c_noise, cond);
+        },
+        xs, sigma, edm_);
+    const torch::Tensor w = EdmLossWeightTensor(sigma, edm_).view({b, 1, 1});
+    return (w * (d - x0).pow(2)).mean();
+  }
+
+  void AfterOptimizerStep(int64_t step) override {
+    torch::NoGradGuard no_grad;
+    const auto& e = config_.at("ema");
+    const double decay = EmaDecay(ema_steps_, e.at("inv_gamma").get<double>(), e.at("power").get<double>(),
+                                  0.0, e.at("max_value").get<double>());
+    auto src = model_->parameters();
+    auto dst = ema_->parameters();
+    for (size_t i = 0; i < src.size(); ++i) dst[i].mul_(decay).add_(src[i].detach(), 1.0 - decay);
+    auto sb = model_->buffers();
+    auto db = ema_->buffers();
+    for (size_t i = 0; i < sb.size(); ++i) db[i].copy_(sb[i]);
+    ++ema_steps_;
+  }
+  int64_t ema_steps() const override { return ema_steps_; }
+  void set_ema_steps(int64_t steps) override { ema_steps_ = steps; }
+
+  void SaveWeights(torch::serialize::OutputArchive& archive) const override {
+    torch::serialize::OutputArchive m, e;
+    model_->save(m);
+    ema_->save(e);
+    archive.write("model", m);
+    archive.write("ema", e);
+  }
+  void LoadWeights(torch::serialize::InputArchive& archive) override {
+    torch::serialize::InputArchive m, e;
+    archive.read("model", m);
+    archive.read("ema", e);
+    model_->load(m);
+    ema_->load(e);
+    model_->to(device_);
+    ema_->to(device_);
+    for (auto& p : ema_->parameters()) p.set_requires_grad(false);
+  }
+
+ private:
+  SamplerSpec Resolve(const SamplerSpec& asked) const {
+    SamplerSpec s = asked.family.empty() ? SamplerSpec::Parse(Samplers().front()) : asked;
+    const bool ddpm_family = family_ == "ddpm";
+    const auto valid = [&] {
+      std::string v;
+      for (const auto& n : Samplers()) v += (v.empty() ? "" : ", ") + n;
+      return v + (ddpm_family ? " (ddim:N for any N dividing " + std::to_string(schedule_.num_train_timesteps) + ")"
+                              : " (edm:N for any N >= 1)");
+    };
+    if (ddpm_family && s.family == "ddpm") {
+      if (s.steps == 0) s.steps = schedule_.num_train_timesteps;
+      if (s.steps != schedule_.num_train_timesteps) {
+        throw std::invalid_argument("ddpm samples with all " + std::to_string(schedule_.num_train_timesteps) +
+                                    " steps (diffusers 0.11 semantics); use ddim:N for fewer. Valid: " + valid());
+      }
+      return s;
+    }
+    if (ddpm_family && s.family == "ddim") {
+      if (s.steps == 0) s.steps = 10;
+      if (s.steps > schedule_.num_train_timesteps) throw std::invalid_argument("ddim steps too large; valid: " + valid());
+      return s;
+    }
+    if (!ddpm_family && s.family == "edm") {
+      if (s.steps == 0) s.steps = 18;
+      return s;
+    }
+    throw std::invalid_argument("policy " + name_ + " cannot sample with '" + asked.ToString() + "'; valid: " + valid());
+  }
+
+  torch::Tensor Encode(DpNetsImpl& nets, const ObsBatch& obs, c10::optional<at::Generator> gen) const {
+    const auto tensors = ObsTensors(obs, spec_, normalizer_, device_);
+    const torch::Tensor feats = nets.encoder->forward(tensors, gen);  // (B*To, Do)
+    return feats.reshape({obs.batch, -1});
+  }
+
+  void Sync() const {
+    if (device_.is_cuda()) torch::cuda::synchronize();
+  }
+
+  static void CopyInto(DpNetsImpl& from, DpNetsImpl& to) {
+    torch::NoGradGuard no_grad;
+    auto src = from.parameters();
+    auto dst = to.parameters();
+    for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+    auto sb = from.buffers();
+    auto db = to.buffers();
+    for (size_t i = 0; i < sb.size(); ++i) db[i].copy_(sb[i]);
+  }
+
+  std::string name_;
+  PolicySpec spec_;
+  nlohmann::json config_;
+  std::string family_;
+  DdpmSchedule schedule_;
+  EdmConfig edm_;
+  DpNets model_{nullptr}, ema_{nullptr};
+  int64_t ema_steps_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<TorchPolicy> MakeDiffusionPolicy(const std::string& name, const PolicySpec& spec,
+                                                 const nlohmann::json& config,
+                                                 const Normalizer& normalizer, uint64_t seed) {
+  return std::make_unique<DiffusionPolicy>(name, spec, config, normalizer, seed);
+}
+
+}  // namespace onedp

@@ -1,0 +1,164 @@
+#include "policies/registry.h"
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "policies/diffusion_policy.h"
+#include "policies/noise_schedule.h"
+#include "policies/torch_policy.h"
+
+namespace onedp {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kFormat = 1;
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+std::vector<std::string> Names() {
+  std::vector<std::string> n;
+  for (const auto& p : RegisteredPolicies()) n.push_back(p.name);
+  return n;
+}
+
+void CheckPolicyName(const std::string& name) {
+  for (const auto& p : RegisteredPolicies()) {
+    if (p.name == name) return;
+  }
+  throw std::invalid_argument("unknown policy '" + name + "'. Valid values: " + Join(Names()));
+}
+
+}  // namespace
+
+const std::vector<PolicyInfo>& RegisteredPolicies() {
+  static const std::vector<PolicyInfo> policies = {
+      {"dp-ddpm", "Diffusion Policy, DDPM epsilon model (ddpm:100, ddim:N)"},
+      {"dp-edm", "Diffusion Policy, EDM-preconditioned denoiser (edm:N Heun, NFE 2N-1)"},
+  };
+  return policies;
+}
+
+std::vector<std::string> PresetNames() { return {"tiny", "cpu", "paper"}; }
+
+nlohmann::json PresetConfig(const std::string& policy, const std::string& preset) {
+  CheckPolicyName(policy);
+  nlohmann::json c;
+  c["family"] = policy == "dp-edm" ? "edm" : "ddpm";
+  c["ddpm"] = {{"num_train_timesteps", 100}};
+  // EDM teacher as CP trains it (boundary scaling, sigma_min 0.02, c_noise 250 ln sigma), but
+  // sampling starts from N(0, sigma_max^2) as in EDM: CP's "reduced initial variance" N(0, 1)
+  // collapses multimodal action distributions onto one mode (tests/sampler_test.cc).
+  EdmConfig edm;
+  edm.init_std = edm.sigma_max;
+  c["edm"] = edm.ToJson();
+  c["ema"] = {{"inv_gamma", 1.0}, {"power", 0.75}, {"max_value", 0.9999}};
+  c["unet"] = {{"kernel_size", 5}, {"n_groups", 8}};
+  if (preset == "tiny") {
+    // Seconds per epoch on a tiny dataset: for tests and smoke runs, not for results.
+    c["unet"]["down_dims"] = {16, 32, 64};
+    c["unet"]["step_embed_dim"] = 16;
+    c["encoder"] = {{"backbone", "small"}, {"num_keypoints", 8}, {"feature_dim", 16}};
+  } else if (preset == "cpu") {
+    // Reduced networks for the 2-core CPU machine (TOOLCHAIN.md: [64,128,256] U-Net ~0.4 s per
+    // batch-64 step).
+    c["unet"]["down_dims"] = {64, 128, 256};
+    c["unet"]["step_embed_dim"] = 64;
+    c["encoder"] = {{"backbone", "small"}, {"num_keypoints", 32}, {"feature_dim", 64}};
+  } else if (preset == "paper") {
+    // OneDP: 256M (down_dims [512,1024,2048]) for DDPM, 67M ([256,512,1024]) for EDM.
+    if (policy == "dp-edm") {
+      c["unet"]["down_dims"] = {256, 512, 1024};
+    } else {
+      c["unet"]["down_dims"] = {512, 1024, 2048};
+    }
+    c["unet"]["step_embed_dim"] = 128;
+    c["encoder"] = {{"backbone", "resnet18"}, {"num_keypoints", 32}, {"feature_dim", 64}};
+  } else {
+    throw std::invalid_argument("unknown preset '" + preset + "'. Valid values: " + Join(PresetNames()));
+  }
+  return c;
+}
+
+std::unique_ptr<Policy> CreatePolicy(const std::string& name, const PolicySpec& spec,
+                                     const nlohmann::json& config, const Normalizer& normalizer,
+                                     uint64_t seed) {
+  CheckPolicyName(name);
+  return MakeDiffusionPolicy(name, spec, config, normalizer, seed);
+}
+
+void WritePolicyFiles(const Policy& policy, const std::string& dir) {
+  auto& t = AsTorchPolicy(const_cast<Policy&>(policy));
+  const fs::path d(dir);
+  nlohmann::json j = {{"format", kFormat},
+                      {"name", policy.Name()},
+                      {"spec", policy.spec().ToJson()},
+                      {"config", policy.Config()},
+                      {"normalizer", t.normalizer().ToJson()},
+                      {"ema_steps", t.ema_steps()}};
+  {
+    std::ofstream f(d / "policy.json");
+    f << j.dump(2) << "\n";
+    if (!f) throw std::runtime_error("cannot write " + (d / "policy.json").string());
+  }
+  torch::serialize::OutputArchive archive;
+  t.SaveWeights(archive);
+  archive.save_to((d / "weights.pt").string());
+}
+
+void ReplaceDirectory(const std::string& from, const std::string& to) {
+  const fs::path old = to + ".old";
+  fs::remove_all(old);
+  if (fs::exists(to)) fs::rename(to, old);
+  fs::rename(from, to);
+  fs::remove_all(old);
+}
+
+void SavePolicy(const Policy& policy, const std::string& dir) {
+  const std::string tmp = dir + ".tmp";
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  WritePolicyFiles(policy, tmp);
+  ReplaceDirectory(tmp, dir);
+}
+
+void ReadPolicyWeights(TorchPolicy& policy, const std::string& dir) {
+  const nlohmann::json j = ReadPolicyJson(dir);
+  torch::serialize::InputArchive archive;
+  archive.load_from((fs::path(dir) / "weights.pt").string(), policy.torch_device());
+  policy.LoadWeights(archive);
+  policy.set_ema_steps(j.value("ema_steps", int64_t{0}));
+}
+
+nlohmann::json ReadPolicyJson(const std::string& dir) {
+  const fs::path p = fs::path(dir) / "policy.json";
+  std::ifstream f(p);
+  if (!f) throw std::invalid_argument("no saved policy at '" + dir + "' (missing " + p.string() + ")");
+  nlohmann::json j;
+  try {
+    f >> j;
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot parse " + p.string() + ": " + e.what());
+  }
+  if (j.value("format", 0) != kFormat) {
+    throw std::runtime_error(p.string() + ": unsupported format " + std::to_string(j.value("format", 0)));
+  }
+  return j;
+}
+
+std::unique_ptr<Policy> LoadPolicy(const std::string& dir, const std::string& device) {
+  const nlohmann::json j = ReadPolicyJson(dir);
+  const std::string name = j.at("name").get<std::string>();
+  auto policy = CreatePolicy(name, PolicySpec::FromJson(j.at("spec")), j.at("config"),
+                             Normalizer::FromJson(j.at("normalizer")), /*seed=*/0);
+  policy->To(device);
+  ReadPolicyWeights(AsTorchPolicy(*policy), dir);
+  return policy;
+}
+
+}  // namespace onedp

@@ -1,0 +1,51 @@
+// Creating, saving and loading policies by name. Torch-free header.
+//
+// Registered policies (one explicit list in registry.cc):
+//   dp-ddpm  Diffusion Policy, epsilon-prediction DDPM (samplers ddpm:100, ddim:N)
+//   dp-edm   Diffusion Policy, EDM-preconditioned x0 denoiser (sampler edm:N, Heun)
+// Presets size the networks: "tiny" (seconds; tests), "cpu" (this 2-core machine),
+// "paper" (the paper's networks; GPU machines).
+//
+// A saved policy is a directory:
+//   policy.json   {"format": 1, "name", "spec", "config", "normalizer", "ema_steps"}
+//   weights.pt    libtorch archive: "model" and "ema" sub-archives
+// written to <dir>.tmp and renamed into place.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "policies/normalizer.h"
+#include "policies/policy.h"
+
+namespace onedp {
+
+struct PolicyInfo {
+  std::string name;
+  std::string description;
+};
+
+const std::vector<PolicyInfo>& RegisteredPolicies();
+std::vector<std::string> PresetNames();  // tiny, cpu, paper
+
+// The network configuration of `policy` under `preset` (throws std::invalid_argument listing
+// the valid names). The result may be edited before CreatePolicy.
+nlohmann::json PresetConfig(const std::string& policy, const std::string& preset);
+
+// A freshly initialised policy (weights from `seed`) on the CPU.
+std::unique_ptr<Policy> CreatePolicy(const std::string& name, const PolicySpec& spec,
+                                     const nlohmann::json& config, const Normalizer& normalizer,
+                                     uint64_t seed);
+
+// Writes `policy` to `dir` atomically (replacing an existing policy there).
+void SavePolicy(const Policy& policy, const std::string& dir);
+// Loads a policy saved by SavePolicy onto `device` ("cpu", "cuda", "cuda:1").
+std::unique_ptr<Policy> LoadPolicy(const std::string& dir, const std::string& device = "cpu");
+// policy.json of a saved policy (name, spec, config, normaliser) without loading weights.
+nlohmann::json ReadPolicyJson(const std::string& dir);
+
+}  // namespace onedp
