@@ -219,11 +219,6 @@ int RunTrain(const TrainOptions& o, std::ostream& out) {
   const TaskEntry& entry = FindTask(o.task);
   const TaskSpec task = entry.make()->spec();
   const PolicySpec spec = PolicySpecForTask(task, o.obs);
-  const std::string dataset = o.dataset.empty() ? DefaultDatasetPath(entry.name) : o.dataset;
-  if (!fs::exists(dataset)) {
-    throw std::invalid_argument("dataset " + dataset + " not found; make it with `harness collect --task " +
-                                entry.name + " --out " + dataset + "` or pass --dataset");
-  }
   const std::string run_dir =
       o.out.empty() ? "runs/" + entry.name + "/" + o.policy + "/seed" + std::to_string(o.seed) : o.out;
 
@@ -239,6 +234,11 @@ int RunTrain(const TrainOptions& o, std::ostream& out) {
   tc.seed = o.seed;
   tc.device = o.device;
   tc.Validate();
+  const std::string dataset = o.dataset.empty() ? DefaultDatasetPath(entry.name) : o.dataset;
+  if (!fs::exists(dataset)) {
+    throw std::invalid_argument("dataset " + dataset + " not found; make it with `harness collect --task " +
+                                entry.name + " --out " + dataset + "` or pass --dataset");
+  }
 
   SequenceDatasetOptions so;
   so.path = dataset;

@@ -170,5 +170,65 @@ TEST_F(CliTest, SameFileForAnyWorkerCount) {
   EXPECT_EQ(attempts[0], attempts[1]);
 }
 
+#ifdef BENCH_WITH_POLICIES
+// train -> eval -> bench policy on a 3-demo PushT file with the tiny preset; a killed run
+// resumes; bad names list the valid ones.
+TEST_F(CliTest, TrainEvalBenchPolicyEndToEnd) {
+  const fs::path data = dir_ / "pusht.hdf5";
+  CliRun r = Harness("collect --task pusht --episodes 3 --seed 0 --valid-ratio 0.34 --out " + data.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fs::path run = dir_ / "run";
+  const std::string train = "train --task pusht --preset tiny --seed 1 --dataset " + data.string() +
+                            " --out " + run.string();
+  r = Harness(train);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(run / "run.json"));
+  EXPECT_TRUE(fs::exists(run / "checkpoint" / "policy.json"));
+  std::ifstream log(run / "train_log.csv");
+  std::string header;
+  std::getline(log, header);
+  EXPECT_EQ(header.rfind("epoch,step,train_loss,valid_loss", 0), 0u) << header;
+  int rows = 0;
+  for (std::string line; std::getline(log, line);) ++rows;
+  EXPECT_EQ(rows, 2);
+
+  // A finished run run again resumes at its last epoch and trains nothing more.
+  r = Harness(train);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("resumed from epoch 2"), std::string::npos) << r.output;
+  // Another config in the same directory is refused.
+  r = Harness(train + " --epochs 5");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("another configuration"), std::string::npos) << r.output;
+
+  r = Harness("eval --ckpt " + run.string() + " --sampler ddim:1 --episodes 2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("2 episodes from seed 100000"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(run / "eval_ddim_1_seed100000.csv"));
+  r = Harness("eval --ckpt " + run.string() + " --sampler edm:10 --episodes 1");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("ddim:10"), std::string::npos) << r.output;
+
+  r = Harness("bench policy --ckpt " + run.string() + " --repeats 1 --sampler ddim:1 --sampler edm:1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("| dp-ddpm ddim:1 | 1 |"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("| dp-edm edm:1 | 1 |"), std::string::npos) << r.output;
+}
+
+TEST_F(CliTest, TrainRejectsBadNames) {
+  CliRun r = Harness("train --task pusht --policy dp-foo --out " + (dir_ / "x").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("dp-ddpm, dp-edm"), std::string::npos) << r.output;
+  r = Harness("train --task pusht --preset huge --out " + (dir_ / "x").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("tiny, cpu, paper"), std::string::npos) << r.output;
+  r = Harness("train --task pusht --dataset " + (dir_ / "absent.hdf5").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("harness collect --task pusht"), std::string::npos) << r.output;
+  r = Harness("eval --ckpt " + (dir_ / "nothing").string());
+  EXPECT_EQ(r.code, 2);
+}
+#endif  // BENCH_WITH_POLICIES
+
 }  // namespace
 }  // namespace onedp
