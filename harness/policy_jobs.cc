@@ -316,9 +316,10 @@ int RunTrain(const TrainOptions& o, std::ostream& out) {
     RolloutReport r = Evaluate(p, entry.name, o.eval_sampler, eval_episodes, 100000, 0, o.workers,
                                "eval epoch " + std::to_string(epoch));
     WriteRolloutCsv(r, (fs::path(run_dir) / ("eval_epoch" + std::to_string(epoch) + ".csv")).string());
-    out << "epoch " << epoch << ": success " << r.success_rate << ", score " << r.mean_score << " over "
-        << r.episodes.size() << " episodes (" << std::fixed << std::setprecision(1) << r.wall_seconds
-        << " s)\n" << std::defaultfloat;
+    char line[160];
+    std::snprintf(line, sizeof(line), "epoch %d: success %.3f, score %.3f over %zu episodes (%.1f s)\n",
+                  epoch, r.success_rate, r.mean_score, r.episodes.size(), r.wall_seconds);
+    out << line;
     return {{"success", r.success_rate}, {"score", r.mean_score}, {"eval_seconds", r.wall_seconds},
             {"eval_episodes", static_cast<int>(r.episodes.size())}};
   };
