@@ -6,6 +6,8 @@
 //                NFE 2N-1)                                              (ALGORITHMS.md section 4)
 // Inference always uses the EMA copy of the networks.
 #include <chrono>
+
+#include <torch/torch.h>
 #include <stdexcept>
 
 #include "policies/diffusion_policy.h"

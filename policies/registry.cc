@@ -1,5 +1,7 @@
 #include "policies/registry.h"
 
+#include <torch/torch.h>
+
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>

@@ -1,5 +1,7 @@
 #include "policies/samplers.h"
 
+#include <torch/torch.h>
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>

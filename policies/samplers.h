@@ -15,7 +15,8 @@
 #include <functional>
 #include <vector>
 
-#include <torch/torch.h>
+#include <ATen/core/Generator.h>
+#include <torch/types.h>
 
 #include "policies/noise_schedule.h"
 

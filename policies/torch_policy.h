@@ -5,7 +5,9 @@
 // registry.h and trainer.h, which are torch-free.
 #pragma once
 
-#include <torch/torch.h>
+#include <ATen/core/Generator.h>
+#include <torch/serialize/archive.h>
+#include <torch/types.h>
 
 #include <map>
 #include <string>

@@ -1,6 +1,8 @@
 // Tensor conversions shared by every torch policy (see torch_policy.h).
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <torch/torch.h>
+
 #include <cmath>
 #include <stdexcept>
 

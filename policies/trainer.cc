@@ -1,5 +1,7 @@
 #include "policies/trainer.h"
 
+#include <torch/torch.h>
+
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <chrono>

@@ -1,5 +1,7 @@
 #include "policies/nets/conditional_unet1d.h"
 
+#include <torch/torch.h>
+
 #include <cmath>
 #include <stdexcept>
 #include <string>

@@ -1,5 +1,7 @@
 #include "policies/nets/obs_encoder.h"
 
+#include <torch/torch.h>
+
 #include <cmath>
 #include <set>
 #include <stdexcept>
