@@ -5,6 +5,7 @@
 //   harness bench sim --task lift-ph
 //   harness sheet --in data/lift_ph.hdf5 --out results/lift_ph_demos.png
 //   harness train --task pusht --policy dp-ddpm --preset cpu --seed 0
+//   harness distill --teacher runs/pusht/dp-ddpm/seed0 --method onedp-s --seed 0
 //   harness eval --ckpt runs/pusht/dp-ddpm/seed0 --sampler ddim:10 --episodes 100
 //   harness bench policy --ckpt runs/pusht/dp-ddpm/seed0
 //
@@ -27,6 +28,31 @@
 namespace {
 
 void OnSignal(int) { onedp::RequestStop(); }
+
+#ifdef BENCH_WITH_POLICIES
+// The options `train` and `distill` share (policy_jobs.h LoopOptions).
+void AddLoopOptions(CLI::App* app, onedp::LoopOptions& o, const std::string& out_help, const std::string& dataset_help,
+                    const std::string& loop_fields, const std::string& model_example) {
+  std::string presets;
+  for (const auto& p : onedp::PresetNames()) presets += (presets.empty() ? "" : "|") + p;
+  app->add_option("--preset", o.preset, "Preset: " + presets)->capture_default_str();
+  app->add_option("--seed", o.seed, "Seed (weights, batches, noise)")->capture_default_str();
+  app->add_option("--dataset", o.dataset, dataset_help);
+  app->add_option("--out", o.out, out_help);
+  app->add_option("--device", o.device, "cpu|cuda[:i]")->capture_default_str();
+  app->add_option("--epochs", o.epochs, "Override the preset's epochs")->check(CLI::PositiveNumber);
+  app->add_option("--batch-size", o.batch_size, "Override the preset's batch size")->check(CLI::PositiveNumber);
+  app->add_option("--max-batches", o.max_batches_per_epoch, "Cap batches per epoch")->check(CLI::PositiveNumber);
+  app->add_option("--checkpoint-every", o.checkpoint_every, "Epochs between checkpoints")->check(CLI::PositiveNumber);
+  app->add_option("--eval-every", o.eval_every, "Epochs between rollout evaluations (-1: none)");
+  app->add_option("--eval-episodes", o.eval_episodes, "Episodes per evaluation")->check(CLI::PositiveNumber);
+  app->add_option("--eval-sampler", o.eval_sampler, "Sampler for evaluations (default: the policy's)");
+  app->add_option("--workers", o.workers, "Env threads for evaluations (default: one per core)");
+  app->add_option("--set", o.overrides,
+                  "Override a config field: train.<field>=V (" + loop_fields + ") or a policy config path such as " +
+                      model_example + "; repeatable");
+}
+#endif
 
 int ListTasks() {
   for (const auto& t : onedp::RegisteredTasks()) {
@@ -74,34 +100,31 @@ int main(int argc, char** argv) {
   sh->add_option("--scale", sheet.scale, "Pixel upscaling")->check(CLI::PositiveNumber);
 
 #ifdef BENCH_WITH_POLICIES
-  std::string policy_names, preset_names;
+  std::string policy_names;
   for (const auto& p : onedp::RegisteredPolicies()) policy_names += (policy_names.empty() ? "" : "|") + p.name;
-  for (const auto& p : onedp::PresetNames()) preset_names += (preset_names.empty() ? "" : "|") + p;
 
   onedp::TrainOptions train;
   CLI::App* tr = app.add_subcommand("train", "Train a policy on a task's demonstrations");
   tr->add_option("--task", train.task, "Task name (see `harness tasks`)")->required();
   tr->add_option("--policy", train.policy, policy_names)->capture_default_str();
-  tr->add_option("--preset", train.preset, "Network/epoch preset: " + preset_names)->capture_default_str();
-  tr->add_option("--seed", train.seed, "Training seed (weights, batches, noise)")->capture_default_str();
-  tr->add_option("--dataset", train.dataset, "Dataset .hdf5 (default data/<task>.hdf5)");
-  tr->add_option("--out", train.out, "Run directory (default runs/<task>/<policy>/seed<S>)");
-  tr->add_option("--obs", train.obs, "Observations: image|lowdim")->capture_default_str();
-  tr->add_option("--device", train.device, "cpu|cuda[:i]")->capture_default_str();
-  tr->add_option("--epochs", train.epochs, "Override the preset's epochs")->check(CLI::PositiveNumber);
-  tr->add_option("--batch-size", train.batch_size, "Override the preset's batch size")->check(CLI::PositiveNumber);
-  tr->add_option("--max-batches", train.max_batches_per_epoch, "Cap batches per epoch")->check(CLI::PositiveNumber);
-  tr->add_option("--checkpoint-every", train.checkpoint_every, "Epochs between checkpoints")->check(CLI::PositiveNumber);
-  tr->add_option("--eval-every", train.eval_every, "Epochs between rollout evaluations (-1: none)");
-  tr->add_option("--eval-episodes", train.eval_episodes, "Episodes per evaluation")->check(CLI::PositiveNumber);
-  tr->add_option("--eval-sampler", train.eval_sampler, "Sampler for evaluations (default: the policy's)");
-  tr->add_option("--workers", train.workers, "Env threads for evaluations (default: one per core)");
+  tr->add_option("--obs", train.obs, "Observations: image|lowdim (default: lowdim for the cpu preset, image otherwise)");
+  AddLoopOptions(tr, train, "Run directory (default runs/<task>/<policy>/seed<S>)",
+                 "Dataset .hdf5 (default data/<task>.hdf5)", "lr, warmup_steps, ...", "unet.down_dims=[32,64,128]");
+
+  onedp::DistillOptions distill;
+  CLI::App* di = app.add_subcommand("distill", "Distil a trained Diffusion Policy into OneDP-S, OneDP-D or CP");
+  di->add_option("--teacher", distill.teacher, "Teacher run directory or saved policy directory")->required();
+  di->add_option("--method", distill.method, "onedp-s|onedp-d|cp (cp needs a dp-edm teacher)")->capture_default_str();
+  di->add_option("--task", distill.task, "Task (default: the teacher run's)");
+  AddLoopOptions(di, distill, "Run directory (default runs/<task>/<method>/seed<S>-from-<teacher>-seed<T>)",
+                 "Dataset .hdf5 (default: the teacher run's)", "epochs, batch_size, nan_at_step, ...",
+                 "onedp.lr_generator=1e-5, onedp.dmd_normalization=true, cp.dropout=0.1");
 
   onedp::EvalOptions eval;
   CLI::App* ev = app.add_subcommand("eval", "Roll out a trained policy on fresh seeds");
   ev->add_option("--ckpt", eval.ckpt, "Run directory or saved policy directory")->required();
   ev->add_option("--task", eval.task, "Task (default: the run's)");
-  ev->add_option("--sampler", eval.sampler, "ddpm:100|ddim:10|ddim:1|edm:18|edm:10|edm:1 (default: the policy's first)");
+  ev->add_option("--sampler", eval.sampler, "ddpm:100|ddim:10|ddim:1|edm:18|edm:10|edm:1|onestep|cp:1|cp:3 (default: the policy's first)");
   ev->add_option("--episodes", eval.episodes, "Episodes")->capture_default_str()->check(CLI::PositiveNumber);
   ev->add_option("--start-seed", eval.start_seed, "Seed of the first episode")->capture_default_str();
   ev->add_option("--envs", eval.num_envs, "Environments batched per policy call (default min(episodes, 28))");
@@ -149,6 +172,7 @@ int main(int argc, char** argv) {
     }
 #ifdef BENCH_WITH_POLICIES
     if (tr->parsed()) return onedp::RunTrain(train, std::cout);
+    if (di->parsed()) return onedp::RunDistill(distill, std::cout);
     if (ev->parsed()) return onedp::RunEval(eval, std::cout);
     if (bp->parsed()) return onedp::RunBenchPolicy(bench_policy, std::cout);
 #endif

@@ -1,5 +1,6 @@
-// `harness train`, `harness eval` and `harness bench policy`: the jobs that bind a task's dataset
-// and environments to a policy. Torch-free header (the policies library holds the tensors).
+// `harness train`, `harness distill`, `harness eval` and `harness bench policy`: the jobs that bind
+// a task's dataset and environments to a policy. Torch-free header (the policies library holds
+// the tensors). A distillation run directory has the same layout (see DistillOptions).
 //
 // A training run directory (default runs/<task>/<policy>/seed<S>):
 //   run.json         task, dataset, obs mode, action key, policy, preset, seeds, the resolved
@@ -31,14 +32,12 @@ std::string ActionKeyForTask(const TaskSpec& task);
 // data/<task with '-' as '_'>.hdf5, where `harness collect` examples write.
 std::string DefaultDatasetPath(const std::string& task_name);
 
-struct TrainOptions {
-  std::string task;
-  std::string policy = "dp-ddpm";
+// What `harness train` and `harness distill` share on the command line.
+struct LoopOptions {
   std::string preset = "cpu";
   uint64_t seed = 0;
-  std::string dataset;  // default DefaultDatasetPath(task)
-  std::string out;      // default runs/<task>/<policy>/seed<seed>
-  std::string obs = "image";
+  std::string dataset;  // train: default DefaultDatasetPath(task); distill: the teacher run's
+  std::string out;      // the run directory (defaults below)
   std::string device = "cpu";
   // Overrides of the preset (0 / empty: the preset's value).
   int epochs = 0;
@@ -49,7 +48,38 @@ struct TrainOptions {
   int eval_episodes = 0;
   std::string eval_sampler;  // default: the policy's default sampler
   int workers = 0;           // env threads for evaluation rollouts
+  // "path=value" overrides applied after the preset: "train.lr=3e-4" sets a field of the loop
+  // config (TrainConfig / DistillConfig), any other path a field of the policy config
+  // ("unet.down_dims=[32,64,128]"; distill: "onedp.lr_generator=1e-5", "cp.dropout=0.1"). The
+  // value is parsed as JSON (a bare word is a string); the path must name an existing field.
+  std::vector<std::string> overrides;
 };
+
+// Run directory default runs/<task>/<policy>/seed<seed>.
+struct TrainOptions : LoopOptions {
+  std::string task;
+  std::string policy = "dp-ddpm";
+  std::string obs;  // image | lowdim; empty: the preset's (cpu: lowdim, otherwise image)
+};
+
+// `harness distill`: a trained dp-* run (or saved policy) distilled into onedp-s, onedp-d or cp.
+// Run directory (default runs/<task>/<method>/seed<S>-from-<teacher policy>-seed<T>, T the
+// teacher's training seed): run.json (task, dataset, teacher dir, teacher policy and config hash,
+// method config, distill config, config hash, versions, teacher_train_seconds and, when done,
+// distill_seconds: cost relative to the teacher's pre-training), checkpoint/, train_log.csv
+// (train_loss = the generator / CP loss; score_loss, gap, ctm_loss, dsm_loss columns; rollout
+// success every eval_every epochs), eval_epoch<E>.csv.
+struct DistillOptions : LoopOptions {
+  std::string teacher;  // a training run directory or a saved policy directory
+  std::string method = "onedp-s";
+  std::string task;     // default: the teacher run's
+};
+
+// Applies one "a.b.c=value" override to `config`; throws std::invalid_argument naming the valid
+// fields when the path does not exist.
+// `shown_prefix` is prepended to field names in messages (e.g. "train.").
+void ApplyConfigOverride(nlohmann::json& config, const std::string& path, const std::string& value,
+                         const std::string& shown_prefix = "");
 
 struct EvalOptions {
   std::string ckpt;  // a run directory or a saved policy directory
@@ -73,6 +103,7 @@ struct BenchPolicyOptions {
 // Each returns 0; throws std::invalid_argument for bad input, std::runtime_error otherwise.
 // Progress goes to stderr, the summary to `out`.
 int RunTrain(const TrainOptions& options, std::ostream& out);
+int RunDistill(const DistillOptions& options, std::ostream& out);
 int RunEval(const EvalOptions& options, std::ostream& out);
 int RunBenchPolicy(const BenchPolicyOptions& options, std::ostream& out);
 

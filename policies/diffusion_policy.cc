@@ -20,22 +20,11 @@
 namespace onedp {
 namespace {
 
-// Encoder + denoiser, the unit that is trained, EMA-averaged and saved.
-struct DpNetsImpl : torch::nn::Module {
-  DpNetsImpl(const ObsEncoderOptions& eo, const ConditionalUnet1DOptions& uo) {
-    encoder = register_module("encoder", ObsEncoder(eo));
-    unet = register_module("unet", ConditionalUnet1D(uo));
-  }
-  ObsEncoder encoder{nullptr};
-  ConditionalUnet1D unet{nullptr};
-};
-TORCH_MODULE(DpNets);
-
 double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-class DiffusionPolicy final : public TorchPolicy {
+class DiffusionPolicy final : public DiffusionTeacher {
  public:
   DiffusionPolicy(const std::string& name, const PolicySpec& spec, const nlohmann::json& config,
                   const Normalizer& normalizer, uint64_t seed)
@@ -55,38 +44,23 @@ class DiffusionPolicy final : public TorchPolicy {
     schedule_ = DdpmSchedule::SquaredCosCapV2(config_.at("ddpm").at("num_train_timesteps").get<int>());
     edm_ = EdmConfig::FromJson(config_.at("edm"));
 
-    ObsEncoderOptions eo;
-    eo.keys = spec_.obs;
-    eo.crop = spec_.crop;
-    const auto& enc = config_.at("encoder");
-    eo.backbone = enc.at("backbone").get<std::string>();
-    eo.num_keypoints = enc.at("num_keypoints").get<int>();
-    eo.feature_dim = enc.at("feature_dim").get<int>();
-    ConditionalUnet1DOptions uo;
-    const auto& un = config_.at("unet");
-    uo.input_dim = spec_.action_dim;
-    uo.step_embed_dim = un.at("step_embed_dim").get<int>();
-    uo.down_dims = un.at("down_dims").get<std::vector<int>>();
-    uo.kernel_size = un.at("kernel_size").get<int>();
-    uo.n_groups = un.at("n_groups").get<int>();
-    uo.cond_predict_scale = true;
-
+    const DpNetOptions no = MakeDpNetOptions(spec_, config_);
     torch::manual_seed(seed);  // parameter initialisation
-    // The encoder's output size (feature_dim per camera + the low-dim sizes) fixes the U-Net's
-    // condition size; the constructor below checks it against the built encoder.
-    int obs_dim = 0;
-    for (const auto& k : spec_.obs) obs_dim += k.is_image ? eo.feature_dim : k.shape[0];
-    uo.global_cond_dim = spec_.obs_steps * obs_dim;
-    model_ = DpNets(eo, uo);
-    if (model_->encoder->output_dim() != obs_dim) {
+    model_ = DpNets(no.encoder, no.unet);
+    if (model_->encoder->output_dim() * spec_.obs_steps != no.unet.global_cond_dim) {
       throw std::logic_error("encoder output " + std::to_string(model_->encoder->output_dim()) +
-                             " != expected " + std::to_string(obs_dim));
+                             " does not match the U-Net's condition size");
     }
-    ema_ = DpNets(eo, uo);
-    CopyInto(*model_, *ema_);
+    ema_ = DpNets(no.encoder, no.unet);
+    CopyModuleInto(*model_, *ema_);
     for (auto& p : ema_->parameters()) p.set_requires_grad(false);
     ema_->eval();
   }
+
+  const std::string& family() const override { return family_; }
+  const DdpmSchedule& schedule() const override { return schedule_; }
+  const EdmConfig& edm() const override { return edm_; }
+  DpNets ema_nets() const override { return ema_; }
 
   std::string Name() const override { return name_; }
   const PolicySpec& spec() const override { return spec_; }
@@ -147,28 +121,11 @@ class DiffusionPolicy final : public TorchPolicy {
       timing->nfe = nfe;
     }
 
-    // Unnormalise and keep the executed steps [To-1, To-1+Ta).
-    torch::Tensor a = x.slice(1, spec_.obs_steps - 1, spec_.obs_steps - 1 + spec_.action_steps)
-                          .to(torch::kCPU, torch::kFloat32)
-                          .contiguous();
-    ActionChunk out;
-    out.batch = static_cast<int>(b);
-    out.steps = spec_.action_steps;
-    out.dim = spec_.action_dim;
-    out.data.assign(a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
-    normalizer_.Unnormalize("action", out.data.data(), static_cast<int64_t>(out.data.size()));
-    return out;
+    return ExecutedChunk(x, spec_, normalizer_);
   }
 
   std::map<std::string, int64_t> ParameterCounts() const override {
-    auto count = [](const std::vector<torch::Tensor>& ps) {
-      int64_t n = 0;
-      for (const auto& p : ps) n += p.numel();
-      return n;
-    };
-    const int64_t enc = count(model_->encoder->parameters());
-    const int64_t unet = count(model_->unet->parameters());
-    return {{"encoder", enc}, {"unet", unet}, {"total", enc + unet}};
+    return CountParameters(*model_->encoder, *model_->unet);
   }
 
   void To(const std::string& device) override {
@@ -221,18 +178,12 @@ class DiffusionPolicy final : public TorchPolicy {
   void set_ema_steps(int64_t steps) override { ema_steps_ = steps; }
 
   void SaveWeights(torch::serialize::OutputArchive& archive) const override {
-    torch::serialize::OutputArchive m, e;
-    model_->save(m);
-    ema_->save(e);
-    archive.write("model", m);
-    archive.write("ema", e);
+    WriteModule(archive, "model", *model_);
+    WriteModule(archive, "ema", *ema_);
   }
   void LoadWeights(torch::serialize::InputArchive& archive) override {
-    torch::serialize::InputArchive m, e;
-    archive.read("model", m);
-    archive.read("ema", e);
-    model_->load(m);
-    ema_->load(e);
+    ReadModule(archive, "model", *model_);
+    ReadModule(archive, "ema", *ema_);
     model_->to(device_);
     ema_->to(device_);
     for (auto& p : ema_->parameters()) p.set_requires_grad(false);
@@ -269,23 +220,11 @@ class DiffusionPolicy final : public TorchPolicy {
   }
 
   torch::Tensor Encode(DpNetsImpl& nets, const ObsBatch& obs, c10::optional<at::Generator> gen) const {
-    const auto tensors = ObsTensors(obs, spec_, normalizer_, device_);
-    const torch::Tensor feats = nets.encoder->forward(tensors, gen);  // (B*To, Do)
-    return feats.reshape({obs.batch, -1});
+    return EncodeObs(*nets.encoder, obs, spec_, normalizer_, device_, gen);
   }
 
   void Sync() const {
     if (device_.is_cuda()) torch::cuda::synchronize();
-  }
-
-  static void CopyInto(DpNetsImpl& from, DpNetsImpl& to) {
-    torch::NoGradGuard no_grad;
-    auto src = from.parameters();
-    auto dst = to.parameters();
-    for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
-    auto sb = from.buffers();
-    auto db = to.buffers();
-    for (size_t i = 0; i < sb.size(); ++i) db[i].copy_(sb[i]);
   }
 
   std::string name_;
@@ -299,6 +238,90 @@ class DiffusionPolicy final : public TorchPolicy {
 };
 
 }  // namespace
+
+DpNetOptions MakeDpNetOptions(const PolicySpec& spec, const nlohmann::json& config) {
+  DpNetOptions no;
+  ObsEncoderOptions& eo = no.encoder;
+  eo.keys = spec.obs;
+  eo.crop = spec.crop;
+  const auto& enc = config.at("encoder");
+  eo.backbone = enc.at("backbone").get<std::string>();
+  eo.num_keypoints = enc.at("num_keypoints").get<int>();
+  eo.feature_dim = enc.at("feature_dim").get<int>();
+  ConditionalUnet1DOptions& uo = no.unet;
+  const auto& un = config.at("unet");
+  uo.input_dim = spec.action_dim;
+  uo.step_embed_dim = un.at("step_embed_dim").get<int>();
+  uo.down_dims = un.at("down_dims").get<std::vector<int>>();
+  uo.kernel_size = un.at("kernel_size").get<int>();
+  uo.n_groups = un.at("n_groups").get<int>();
+  uo.cond_predict_scale = true;
+  // The encoder's output size (feature_dim per camera + the low-dim sizes) fixes the U-Net's
+  // condition size; DpNets' users check it against the built encoder.
+  int obs_dim = 0;
+  for (const auto& k : spec.obs) obs_dim += k.is_image ? eo.feature_dim : k.shape[0];
+  uo.global_cond_dim = spec.obs_steps * obs_dim;
+  return no;
+}
+
+std::map<std::string, int64_t> CountParameters(const torch::nn::Module& encoder, const torch::nn::Module& unet) {
+  const auto count = [](const std::vector<torch::Tensor>& ps) {
+    int64_t n = 0;
+    for (const auto& p : ps) n += p.numel();
+    return n;
+  };
+  const int64_t enc = count(encoder.parameters()), net = count(unet.parameters());
+  return {{"encoder", enc}, {"unet", net}, {"total", enc + net}};
+}
+
+void WriteModule(torch::serialize::OutputArchive& archive, const std::string& key, const torch::nn::Module& module) {
+  torch::serialize::OutputArchive a;
+  module.save(a);
+  archive.write(key, a);
+}
+
+void ReadModule(torch::serialize::InputArchive& archive, const std::string& key, torch::nn::Module& module) {
+  torch::serialize::InputArchive a;
+  archive.read(key, a);
+  module.load(a);
+}
+
+void CopyModuleInto(torch::nn::Module& from, torch::nn::Module& to) {
+  torch::NoGradGuard no_grad;
+  auto src = from.parameters();
+  auto dst = to.parameters();
+  if (src.size() != dst.size()) throw std::logic_error("CopyModuleInto: different architectures");
+  for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+  auto sb = from.buffers();
+  auto db = to.buffers();
+  for (size_t i = 0; i < sb.size(); ++i) db[i].copy_(sb[i]);
+}
+
+torch::Tensor EncodeObs(ObsEncoderImpl& encoder, const ObsBatch& obs, const PolicySpec& spec,
+                        const Normalizer& normalizer, const torch::Device& device,
+                        c10::optional<at::Generator> gen) {
+  const auto tensors = ObsTensors(obs, spec, normalizer, device);
+  return encoder.forward(tensors, gen).reshape({obs.batch, -1});  // (B*To, Do) -> (B, To*Do)
+}
+
+ActionChunk ExecutedChunk(const torch::Tensor& x, const PolicySpec& spec, const Normalizer& normalizer) {
+  const torch::Tensor a = x.slice(1, spec.obs_steps - 1, spec.obs_steps - 1 + spec.action_steps)
+                              .to(torch::kCPU, torch::kFloat32)
+                              .contiguous();
+  ActionChunk out;
+  out.batch = static_cast<int>(x.size(0));
+  out.steps = spec.action_steps;
+  out.dim = spec.action_dim;
+  out.data.assign(a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
+  normalizer.Unnormalize("action", out.data.data(), static_cast<int64_t>(out.data.size()));
+  return out;
+}
+
+DiffusionTeacher& AsDiffusionTeacher(Policy& policy) {
+  auto* t = dynamic_cast<DiffusionTeacher*>(&policy);
+  if (!t) throw std::invalid_argument("policy " + policy.Name() + " is not a Diffusion Policy (dp-ddpm or dp-edm)");
+  return *t;
+}
 
 std::unique_ptr<TorchPolicy> MakeDiffusionPolicy(const std::string& name, const PolicySpec& spec,
                                                  const nlohmann::json& config,

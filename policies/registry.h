@@ -3,12 +3,18 @@
 // Registered policies (one explicit list in registry.cc):
 //   dp-ddpm  Diffusion Policy, epsilon-prediction DDPM (samplers ddpm:100, ddim:N)
 //   dp-edm   Diffusion Policy, EDM-preconditioned x0 denoiser (sampler edm:N, Heun)
+//   onedp-s  OneDP-S (sampler onestep), distilled from dp-ddpm or dp-edm (policies/distill.h)
+//   onedp-d  OneDP-D (sampler onestep), likewise
+//   cp       Consistency Policy (samplers cp:1, cp:3), distilled from dp-edm
+// Students have no presets (PresetConfig throws): their config holds the teacher's.
 // Presets size the networks: "tiny" (seconds; tests), "cpu" (this 2-core machine),
 // "paper" (the paper's networks; GPU machines).
 //
 // A saved policy is a directory:
 //   policy.json   {"format": 1, "name", "spec", "config", "normalizer", "ema_steps"}
-//   weights.pt    libtorch archive: "model" and "ema" sub-archives
+//   weights.pt    libtorch archive: "model" and "ema" sub-archives (OneDP: "model" = generator,
+//                 "score" = psi for onedp-s, "ema" when generator_ema > 0; CP: "model" =
+//                 encoder + student U-Net, "target")
 // written to <dir>.tmp and renamed into place.
 #pragma once
 

@@ -79,6 +79,10 @@ class RowNoise {
   std::vector<at::Generator> gens_;
 };
 
+// nan_to_num(nan 0, +inf 1e5, -inf -1e5) on the gradient of every parameter that has one (DI /
+// SiD hygiene before each optimiser step).
+void SanitizeGradients(const std::vector<torch::Tensor>& params);
+
 // Parses "cpu", "cuda", "cuda:1"; throws std::invalid_argument if CUDA is asked for and absent.
 torch::Device ParseDevice(const std::string& device);
 

@@ -97,6 +97,13 @@ torch::Tensor RowNoise::Next(int64_t rows, int64_t cols) {
   return torch::stack(parts);
 }
 
+void SanitizeGradients(const std::vector<torch::Tensor>& params) {
+  torch::NoGradGuard no_grad;
+  for (const auto& p : params) {
+    if (p.grad().defined()) p.mutable_grad().nan_to_num_(0.0, 1e5, -1e5);
+  }
+}
+
 torch::Device ParseDevice(const std::string& device) {
   torch::Device d(torch::kCPU);
   try {

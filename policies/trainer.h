@@ -26,17 +26,26 @@
 
 namespace onedp {
 
-struct TrainConfig {
+// The fields every optimisation loop has (training here, distillation in distill.h).
+struct LoopConfig {
   int epochs = 100;
   int batch_size = 64;
+  int checkpoint_every = 10;          // epochs
+  int64_t max_batches_per_epoch = 0;  // 0: the whole dataset each epoch
+  uint64_t seed = 0;
+  std::string device = "cpu";
+
+ protected:
+  void ValidateLoop(const std::string& what) const;  // throws std::invalid_argument
+  void LoopToJson(nlohmann::json* j) const;           // adds these fields
+  void LoopFromJson(const nlohmann::json& j);         // reads them (missing: unchanged)
+};
+
+struct TrainConfig : LoopConfig {
   double lr = 1e-4;
   double beta1 = 0.95, beta2 = 0.999, eps = 1e-8, weight_decay = 1e-6;
   int warmup_steps = 500;
-  int checkpoint_every = 10;    // epochs
-  int64_t max_batches_per_epoch = 0;  // 0: the whole dataset each epoch
   int64_t valid_batches = 8;    // validation batches per epoch (0: none)
-  uint64_t seed = 0;
-  std::string device = "cpu";
 
   void Validate() const;
   nlohmann::json ToJson() const;
@@ -55,6 +64,8 @@ struct EpochRecord {
   int epoch = 0;  // 1-based
   int64_t step = 0;  // optimiser steps so far
   double train_loss = 0, valid_loss = 0, lr = 0, seconds = 0;
+  // Further loss columns (e.g. distillation's score-network loss), logged after valid_loss.
+  nlohmann::json losses = nlohmann::json::object();
   nlohmann::json metrics = nlohmann::json::object();  // from on_epoch
 };
 

@@ -8,6 +8,7 @@
 #include "tasks/lift/lift.h"
 #include "tasks/pusht/pusht.h"
 #include "tasks/square/square.h"
+#include "tasks/tool_hang/tool_hang.h"
 
 namespace onedp {
 
@@ -27,6 +28,8 @@ const std::vector<TaskEntry>& RegisteredTasks() {
        [] { return std::make_unique<SquareTask>("ph"); }},
       {"square-mh", "robomimic Square (NutAssemblySquare), six mixed-skill operators (300 demos), horizon 500",
        [] { return std::make_unique<SquareTask>("mh"); }},
+      {"tool-hang-ph", "robomimic ToolHang, proficient-human expert (200 demos), horizon 700",
+       [] { return std::make_unique<ToolHangTask>("ph"); }},
   };
   return tasks;
 }

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
 
@@ -227,6 +228,59 @@ TEST_F(CliTest, TrainRejectsBadNames) {
   EXPECT_NE(r.output.find("harness collect --task pusht"), std::string::npos) << r.output;
   r = Harness("eval --ckpt " + (dir_ / "nothing").string());
   EXPECT_EQ(r.code, 2);
+  // --set names an existing field: a typo lists the valid ones, a wrong type is refused.
+  r = Harness("train --task pusht --preset tiny --set unet.down_dim=[8] --out " + (dir_ / "x").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("unet.down_dims"), std::string::npos) << r.output;
+  r = Harness("train --task pusht --preset tiny --set train.lr=fast --out " + (dir_ / "x").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("train.lr"), std::string::npos) << r.output;
+}
+// train a tiny dp-ddpm teacher -> distill it into OneDP-S -> eval the student with onestep ->
+// bench policy times the student beside DP samplers; bad methods / teachers are refused.
+TEST_F(CliTest, DistillOneDpEndToEnd) {
+  const fs::path data = dir_ / "pusht.hdf5";
+  CliRun r = Harness("collect --task pusht --episodes 3 --seed 0 --valid-ratio 0.34 --out " + data.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fs::path teacher = dir_ / "teacher";
+  r = Harness("train --task pusht --preset tiny --seed 1 --dataset " + data.string() + " --out " + teacher.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+
+  const fs::path student = dir_ / "student";
+  r = Harness("distill --teacher " + teacher.string() + " --method onedp-s --preset tiny --seed 2 --out " +
+              student.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("ETA"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(student / "checkpoint" / "policy.json"));
+  std::ifstream run_json(student / "run.json");
+  std::string run_text((std::istreambuf_iterator<char>(run_json)), std::istreambuf_iterator<char>());
+  EXPECT_NE(run_text.find("\"distill_seconds\""), std::string::npos) << run_text;
+  EXPECT_NE(run_text.find("\"teacher_config_hash\""), std::string::npos) << run_text;
+  std::ifstream log(student / "train_log.csv");
+  std::string header;
+  std::getline(log, header);
+  EXPECT_EQ(header.rfind("epoch,step,train_loss,valid_loss,", 0), 0u) << header;
+  EXPECT_NE(header.find("score_loss"), std::string::npos) << header;
+  int rows = 0;
+  for (std::string line; std::getline(log, line);) ++rows;
+  EXPECT_EQ(rows, 2);
+
+  r = Harness("eval --ckpt " + student.string() + " --sampler onestep --episodes 2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("policy onedp-s, sampler onestep (NFE 1), 2 episodes from seed 100000"),
+            std::string::npos) << r.output;
+
+  r = Harness("bench policy --ckpt " + student.string() + " --repeats 1 --sampler onestep --sampler ddim:1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("| onedp-s onestep | 1 |"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("| dp-ddpm ddim:1 | 1 |"), std::string::npos) << r.output;
+
+  r = Harness("distill --teacher " + teacher.string() + " --method cp --preset tiny --out " + (dir_ / "cp").string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("dp-edm"), std::string::npos) << r.output;
+  r = Harness("distill --teacher " + teacher.string() + " --method onedp --preset tiny");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("onedp-s, onedp-d, cp"), std::string::npos) << r.output;
 }
 #endif  // BENCH_WITH_POLICIES
 

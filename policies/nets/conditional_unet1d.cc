@@ -36,6 +36,7 @@ void ConditionalUnet1DOptions::Validate() const {
   if (num_time_inputs != 1 && num_time_inputs != 2) {
     fail("num_time_inputs must be 1 or 2, got " + std::to_string(num_time_inputs));
   }
+  if (dropout < 0 || dropout >= 1) fail("dropout must be in [0, 1)");
 }
 
 torch::Tensor Mish(const torch::Tensor& x) { return x * torch::tanh(torch::softplus(x)); }
@@ -76,14 +77,25 @@ torch::Tensor Conv1dBlockImpl::forward(const torch::Tensor& x) { return block->f
 // ---------------------------------------------------------------------------------------------
 ConditionalResidualBlock1DImpl::ConditionalResidualBlock1DImpl(int in, int out, int cond_dim,
                                                                int kernel_size, int n_groups,
-                                                               bool cond_predict_scale)
+                                                               bool cond_predict_scale,
+                                                               double dropout)
     : in_(in),
       out_(out),
       cond_dim_(cond_dim),
       kernel_size_(kernel_size),
       n_groups_(n_groups),
-      cond_predict_scale_(cond_predict_scale) {
+      cond_predict_scale_(cond_predict_scale),
+      dropout_(dropout) {
+  if (dropout < 0 || dropout >= 1) throw std::invalid_argument("dropout must be in [0, 1)");
   reset();
+}
+
+torch::Tensor ConditionalResidualBlock1DImpl::Drop(const torch::Tensor& h) {
+  if (dropout_ <= 0 || !is_training()) return h;
+  if (!dropout_gen_) return torch::dropout(h, dropout_, /*train=*/true);
+  const torch::Tensor keep =
+      torch::bernoulli(torch::full(h.sizes(), 1.0 - dropout_, torch::kFloat), *dropout_gen_);
+  return h * keep.to(h.device(), h.scalar_type()) / (1.0 - dropout_);
 }
 
 void ConditionalResidualBlock1DImpl::reset() {
@@ -102,7 +114,7 @@ void ConditionalResidualBlock1DImpl::reset() {
 
 torch::Tensor ConditionalResidualBlock1DImpl::forward(const torch::Tensor& x,
                                                       const torch::Tensor& cond) {
-  torch::Tensor h = blocks->at<Conv1dBlockImpl>(0).forward(x);
+  torch::Tensor h = Drop(blocks->at<Conv1dBlockImpl>(0).forward(x));
   torch::Tensor e = cond_encoder->forward(cond);
   if (cond_predict_scale_) {
     e = e.reshape({e.size(0), 2, out_, 1});
@@ -111,7 +123,7 @@ torch::Tensor ConditionalResidualBlock1DImpl::forward(const torch::Tensor& x,
     h = h + e.unsqueeze(-1);
   }
   h = blocks->at<Conv1dBlockImpl>(1).forward(h);
-  return h + (residual_conv ? residual_conv->forward(x) : x);
+  return Drop(h + (residual_conv ? residual_conv->forward(x) : x));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -127,7 +139,7 @@ void ConditionalUnet1DImpl::reset() {
   const int cond_dim = o.cond_dim();
   auto rb = [&](int in, int out) {
     return ConditionalResidualBlock1D(in, out, cond_dim, o.kernel_size, o.n_groups,
-                                      o.cond_predict_scale);
+                                      o.cond_predict_scale, o.dropout);
   };
 
   diffusion_step_encoder = register_module(
@@ -197,6 +209,10 @@ std::vector<ConditionalResidualBlock1D> ConditionalUnet1DImpl::ResidualBlocks() 
     for (int j = 0; j < 2; ++j) out.push_back(UpBlock(i, j));
   }
   return out;
+}
+
+void ConditionalUnet1DImpl::SetDropoutGenerator(c10::optional<at::Generator> gen) {
+  for (auto& b : ResidualBlocks()) b->set_dropout_generator(gen);
 }
 
 namespace {

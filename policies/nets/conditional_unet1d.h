@@ -22,6 +22,8 @@
 #include <cstdint>
 #include <vector>
 
+#include <ATen/core/Generator.h>
+#include <c10/util/Optional.h>
 #include <torch/nn/cloneable.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/activation.h>
@@ -46,6 +48,9 @@ struct ConditionalUnet1DOptions {
   bool cond_predict_scale = true;
   // 2 for Consistency Policy's (t, s): cond = [emb(t), emb(s), global_cond], shared step encoder.
   int num_time_inputs = 1;
+  // Dropout probability inside every ConditionalResidualBlock1D (Consistency Policy's student:
+  // 0.2). 0 (DP) adds nothing; dropout has no parameters, so names and counts do not change.
+  double dropout = 0.0;
 
   int cond_dim() const { return num_time_inputs * step_embed_dim + global_cond_dim; }
   // Horizon T must be a multiple of this (2^(len(down_dims)-1)).
@@ -86,13 +91,17 @@ TORCH_MODULE(Conv1dBlock);
 // x (B, in, T), cond (B, cond_dim) -> (B, out, T):
 //   h = blocks[0](x); e = cond_encoder(cond); h = scale * h + bias (scale = e[:, :out],
 //   bias = e[:, out:]) or h + e without cond_predict_scale; h = blocks[1](h); return h + R(x).
+// With dropout p > 0 (CP's student) and in training mode: h = drop(blocks[0](x)) before FiLM and
+// out = drop(h + R(x)). The masks are drawn on the CPU from the generator set with
+// set_dropout_generator (torch's default generator when none is set).
 class ConditionalResidualBlock1DImpl
     : public torch::nn::Cloneable<ConditionalResidualBlock1DImpl> {
  public:
   ConditionalResidualBlock1DImpl(int in, int out, int cond_dim, int kernel_size, int n_groups,
-                                 bool cond_predict_scale);
+                                 bool cond_predict_scale, double dropout = 0.0);
   void reset() override;
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cond);
+  void set_dropout_generator(c10::optional<at::Generator> gen) { dropout_gen_ = std::move(gen); }
 
   int in_channels() const { return in_; }
   int out_channels() const { return out_; }
@@ -102,8 +111,12 @@ class ConditionalResidualBlock1DImpl
   torch::nn::Conv1d residual_conv{nullptr};     // 1x1, only when in != out
 
  private:
+  torch::Tensor Drop(const torch::Tensor& h);
+
   int in_, out_, cond_dim_, kernel_size_, n_groups_;
   bool cond_predict_scale_;
+  double dropout_;
+  c10::optional<at::Generator> dropout_gen_;
 };
 TORCH_MODULE(ConditionalResidualBlock1D);
 
@@ -132,6 +145,8 @@ class ConditionalUnet1DImpl : public torch::nn::Cloneable<ConditionalUnet1DImpl>
   ConditionalResidualBlock1D UpBlock(int level, int index) const;
   // All residual blocks (down, mid, up order), e.g. to edit every FiLM cond_encoder.
   std::vector<ConditionalResidualBlock1D> ResidualBlocks() const;
+  // The generator of every block's dropout masks (options().dropout > 0 only).
+  void SetDropoutGenerator(c10::optional<at::Generator> gen);
 
   torch::nn::Sequential diffusion_step_encoder{nullptr};  // 0: PosEmb, 1: Linear, 2: Mish, 3: Linear
   torch::nn::ModuleList down_modules{nullptr};  // per level: [RB, RB, Conv1d s2 | Identity]

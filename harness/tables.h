@@ -1,0 +1,84 @@
+// The paper's tables from evaluation results: per-checkpoint evaluation rows in, Table 1 / Table 2
+// shaped tables (methods x tasks, mean +- std over training seeds, an Avg column) out.
+//
+// Evaluation rows (evals.csv, one per method x sampler x training seed x evaluated checkpoint):
+//   task,table,method,epochs,nfe,sampler,train_seed,epoch,episodes,start_seed,success,score,
+//   config_hash,git_commit,device
+// `table` is "table1" (DDPM family) or "table2" (EDM family); `epochs` is the method's training
+// length (the Epochs column), `epoch` the checkpoint the row evaluates.
+//
+// Per cell (method row x task): each training seed gives one number, either the peak over its
+// evaluated checkpoints (the paper's protocol) or its final checkpoint's; the cell is the mean and
+// the population standard deviation (numpy's default) of those numbers over the seeds. The metric
+// is the PushT score (max-over-episode coverage reward) for PushT and the success rate elsewhere.
+// Avg is the mean of a row's cells and is printed only when every task has a cell; missing cells
+// print as "-".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace onedp {
+
+struct EvalRow {
+  std::string task;
+  std::string table;   // table1 | table2
+  std::string method;  // e.g. "DP (DDPM)", "OneDP-S"
+  int epochs = 0;      // the method's training epochs (the table's Epochs column)
+  int nfe = 0;
+  std::string sampler;  // e.g. ddpm:100, onestep
+  uint64_t train_seed = 0;
+  int epoch = 0;  // the evaluated checkpoint
+  int episodes = 0;
+  uint64_t start_seed = 100000;
+  double success = 0, score = 0;
+  std::string config_hash, git_commit, device;
+};
+
+// Reads / writes evals.csv (written to a temporary name and renamed). Fields must not contain
+// commas, quotes or newlines (checked on write). Throws std::invalid_argument on a malformed file,
+// naming the line.
+std::vector<EvalRow> ReadEvalRows(const std::string& path);
+void WriteEvalRows(const std::vector<EvalRow>& rows, const std::string& path);
+
+// The table's metric for a row: score for PushT, success otherwise.
+double RowMetric(const EvalRow& row);
+
+enum class Reduce { kPeak, kFinal };
+
+struct TableCell {
+  bool present = false;
+  double mean = 0, std = 0;
+  int seeds = 0;
+  int episodes = 0;  // per seed (the smallest if they differ)
+};
+
+struct TableLine {
+  std::string method;
+  int epochs = 0, nfe = 0;
+  std::vector<TableCell> cells;  // one per task
+  bool has_avg = false;
+  double avg = 0;
+};
+
+struct PaperTable {
+  std::string name;                // table1 | table2
+  std::vector<std::string> tasks;  // column order
+  Reduce reduce = Reduce::kPeak;
+  std::vector<TableLine> lines;
+};
+
+// Assembles table `name` over `tasks` from `rows` (rows of other tables or tasks are ignored).
+// Lines are the (method, epochs, nfe) combinations present, in the paper's method order (DP
+// variants, CP, OneDP-D, OneDP-S), then by epochs ascending and NFE descending.
+PaperTable AssembleTable(const std::vector<EvalRow>& rows, const std::string& name,
+                         const std::vector<std::string>& tasks, Reduce reduce);
+
+std::string TableMarkdown(const PaperTable& table);
+std::string TableCsv(const PaperTable& table);
+
+// Display name of a task column: pusht -> PushT, square-ph -> Square-ph, tool-hang-ph -> ToolHang-ph.
+std::string TaskColumnName(const std::string& task);
+
+}  // namespace onedp

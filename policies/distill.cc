@@ -1,0 +1,215 @@
+// The distillation loop (see distill.h). Its per-batch work is the student's Step; the loop
+// bookkeeping (seeds, permutation, log, checkpoints) comes from run_log.h, shared with trainer.cc.
+#include "policies/distill.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+
+#include "policies/consistency_policy.h"
+#include "policies/diffusion_policy.h"
+#include "policies/distill_student.h"
+#include "policies/onedp_policy.h"
+#include "policies/registry.h"
+#include "policies/run_log.h"
+#include "policies/torch_policy.h"
+
+namespace onedp {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string MethodKey(const std::string& method) { return method == "cp" ? "cp" : "onedp"; }
+
+// The parts of a DistillConfig that must match for a resume.
+nlohmann::json ResumeKey(const DistillConfig& c) {
+  nlohmann::json j = c.ToJson();
+  j.erase("device");
+  j.erase("nan_at_step");
+  return j;
+}
+
+}  // namespace
+
+void DistillConfig::Validate() const {
+  ValidateLoop("distill config");
+  CheckDistillMethod(method, method == "cp" ? "dp-edm" : "dp-ddpm");
+}
+
+nlohmann::json DistillConfig::ToJson() const {
+  nlohmann::json j = {{"method", method}, {"nan_at_step", nan_at_step}};
+  LoopToJson(&j);
+  return j;
+}
+
+DistillConfig DistillConfig::FromJson(const nlohmann::json& j) {
+  DistillConfig c;
+  c.LoopFromJson(j);
+  c.method = j.value("method", c.method);
+  c.nan_at_step = j.value("nan_at_step", c.nan_at_step);
+  c.Validate();
+  return c;
+}
+
+std::vector<std::string> DistillMethods() { return {"onedp-s", "onedp-d", "cp"}; }
+
+void CheckDistillMethod(const std::string& method, const std::string& teacher_policy) {
+  const auto methods = DistillMethods();
+  if (std::find(methods.begin(), methods.end(), method) == methods.end()) {
+    throw std::invalid_argument("unknown distillation method '" + method + "'. Valid values: onedp-s, onedp-d, cp");
+  }
+  if (teacher_policy != "dp-ddpm" && teacher_policy != "dp-edm") {
+    throw std::invalid_argument("the teacher must be a Diffusion Policy (dp-ddpm or dp-edm), got " + teacher_policy);
+  }
+  if (method == "cp" && teacher_policy != "dp-edm") {
+    throw std::invalid_argument("cp distils an EDM teacher (dp-edm); the teacher is " + teacher_policy +
+                                ". Use onedp-s or onedp-d for it");
+  }
+}
+
+nlohmann::json DistillMethodConfig(const std::string& method, const std::string& preset) {
+  CheckDistillMethod(method, method == "cp" ? "dp-edm" : "dp-ddpm");
+  PresetConfig("dp-ddpm", preset);  // throws, listing the valid presets
+  if (method != "cp") return OneDpOptions().ToJson();
+  CpOptions o;
+  if (preset == "tiny") o.warmup_steps = 2;
+  return o.ToJson();
+}
+
+DistillConfig DistillPresetConfig(const std::string& method, const std::string& preset, int* eval_every,
+                                  int* eval_episodes) {
+  DistillMethodConfig(method, preset);  // validates both names
+  DistillConfig c;
+  c.method = method;
+  if (preset == "tiny") {
+    c.epochs = 2;
+    c.batch_size = 8;
+    c.max_batches_per_epoch = 3;
+    c.checkpoint_every = 1;
+    *eval_every = 0;
+    *eval_episodes = 2;
+  } else if (preset == "cpu") {
+    c.epochs = 20;  // OneDP's 20 epochs; CP's longer schedule: --epochs 100
+    c.checkpoint_every = 5;
+    *eval_every = 5;
+    *eval_episodes = 20;
+  } else {
+    c.epochs = method == "cp" ? 450 : 20;  // OneDP: 20 sim epochs; CP: 450 as OneDP trained it
+    c.checkpoint_every = method == "cp" ? 50 : 5;
+    *eval_every = method == "cp" ? 50 : 2;
+    *eval_episodes = 50;
+  }
+  return c;
+}
+
+std::unique_ptr<Policy> MakeStudent(Policy& teacher, const std::string& method, const nlohmann::json& method_config,
+                                    uint64_t seed) {
+  CheckDistillMethod(method, teacher.Name());
+  DiffusionTeacher& t = AsDiffusionTeacher(teacher);
+  const nlohmann::json config = {{"teacher_policy", teacher.Name()},
+                                 {"teacher", teacher.Config()},
+                                 {MethodKey(method), method_config}};
+  auto student = CreatePolicy(method, teacher.spec(), config, t.normalizer(), seed);
+  student->To(teacher.device());
+  AsDistillStudent(*student).WarmStart(t);
+  return student;
+}
+
+TrainResult Distill(Policy& teacher, const nlohmann::json& method_config, const BatchSource& data,
+                    const DistillConfig& config, const std::string& out_dir, const TrainCallbacks& callbacks,
+                    std::unique_ptr<Policy>* student_out) {
+  config.Validate();
+  CheckDistillMethod(config.method, teacher.Name());
+  DiffusionTeacher& t = AsDiffusionTeacher(teacher);
+  teacher.To(config.device);
+  auto student = MakeStudent(teacher, config.method, method_config, config.seed);
+  student->To(config.device);
+  DistillStudent& ds = AsDistillStudent(*student);
+  const int64_t n = data.size();
+  if (n <= 0) throw std::invalid_argument("the distillation data set is empty");
+  const int64_t batches = BatchesPerEpoch(n, config.batch_size, config.max_batches_per_epoch);
+  const int64_t total_steps = batches * config.epochs;
+  ds.PrepareTraining(&t, total_steps);
+
+  fs::create_directories(out_dir);
+  const nlohmann::json key = ResumeKey(config);
+  TrainResult result;
+  LoopState state;
+  if (ReadCheckpoint(out_dir, *student, "distill_config", key, &state, [&](const std::string& dir) {
+        torch::serialize::InputArchive a;
+        a.load_from((fs::path(dir) / "optimizer.pt").string(), AsTorchPolicy(*student).torch_device());
+        ds.LoadOptimizers(a);
+      })) {
+    result.history = state.history;
+    result.resumed_from_epoch = state.epoch;
+  }
+  int64_t step = state.step;
+  const fs::path ckpt = fs::path(out_dir) / "checkpoint";
+
+  for (int epoch = result.resumed_from_epoch + 1; epoch <= config.epochs; ++epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto perm = Permutation(n, StreamSeed(config.seed, 1, static_cast<uint64_t>(epoch)));
+    std::map<std::string, double> sums;
+    int64_t count = 0;
+    for (int64_t i = 0; i < batches && !result.stopped; ++i) {
+      if (callbacks.should_stop && callbacks.should_stop()) {
+        result.stopped = true;
+        break;
+      }
+      TrainBatch batch;
+      data.Get(BatchIndices(perm, i, config.batch_size), &batch);
+      std::map<std::string, double> losses;
+      try {
+        losses = ds.Step(batch, at::detail::createCPUGenerator(BatchSeed(config.seed, epoch, i)), step,
+                         step == config.nan_at_step);
+      } catch (const NonFiniteLoss& e) {
+        throw std::runtime_error("non-finite loss at epoch " + std::to_string(epoch) + " batch " + std::to_string(i) +
+                                 " (" + e.what() + "); the last good checkpoint in " + ckpt.string() +
+                                 " is kept");
+      }
+      ++step;
+      ++count;
+      for (const auto& [k, v] : losses) sums[k] += v;
+      if (callbacks.on_step) callbacks.on_step(step, total_steps, losses.at("loss"));
+    }
+    if (result.stopped) break;
+
+    EpochRecord rec;
+    rec.epoch = epoch;
+    rec.step = step;
+    rec.valid_loss = std::nan("");
+    rec.lr = ds.lr();
+    for (const auto& [k, v] : sums) {
+      const double mean = v / static_cast<double>(std::max<int64_t>(1, count));
+      if (k == "loss") {
+        rec.train_loss = mean;
+      } else {
+        rec.losses[k] = mean;
+      }
+    }
+    if (CloseEpoch(rec, t0, *student, callbacks, out_dir, config.checkpoint_every, config.epochs, &result.history)) {
+      WriteCheckpoint(out_dir, *student, {epoch, step, result.history}, "distill_config", key,
+                      [&](const std::string& dir) {
+                        torch::serialize::OutputArchive a;
+                        ds.SaveOptimizers(a);
+                        a.save_to((fs::path(dir) / "optimizer.pt").string());
+                      });
+    }
+  }
+  if (student_out) *student_out = std::move(student);
+  return result;
+}
+
+DistillStudent& AsDistillStudent(Policy& policy) {
+  auto* s = dynamic_cast<DistillStudent*>(&policy);
+  if (!s) throw std::invalid_argument("policy " + policy.Name() + " is not a distillation student");
+  return *s;
+}
+
+}  // namespace onedp

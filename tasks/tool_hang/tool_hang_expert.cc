@@ -1,0 +1,379 @@
+#include "tasks/tool_hang/tool_hang_expert.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "sim/controllers.h"
+#include "tasks/common/expert_util.h"
+#include "tasks/tool_hang/tool_hang.h"
+
+namespace onedp {
+namespace {
+
+// Direction of the assembled hook bar (rod -> free end): +y. The rod's 0.75 cm square must line up with
+// the 1 cm square mount (it jams beyond ~19 deg), so the bar is along x or y. With the grasps used
+// (frame: fingers along the frame's body x, hand along its body y; wrench: hand along -tool z) the
+// frame's hand then points +x (reached with the wrist flipped, joint 5 near -2.8: the rod hangs
+// plumb from the fingers anyway) and the wrench's hand points -y (comfortable, joint 5 near -1.1).
+// A bar along -x (free end toward the robot) makes the frame easy and the wrench's forward-pointing
+// hand unreachable at the bar's height; +x and -y point a hand back at the robot.
+constexpr double kBarYaw = M_PI / 2;
+// Tip height above the wall tops before inserting.
+constexpr double kAboveWalls = 0.04;
+// Hole-1 centre height above the bar axis while passing the hook (the middle of the bar + hook profile,
+// 0.0075 + 0.012 tall) and after it (the ring's top face clear of the bar).
+constexpr double kOverHook = 0.006;
+constexpr double kOnBar = -0.003;
+// Hole-1 centre start and end along the bar, measured from the free end toward the rod.
+constexpr double kPreThread = -0.03;
+constexpr double kThreadEnd = 0.035;
+constexpr double kHookLength = 0.0075;  // the hook box along the bar
+
+Eigen::Vector3d Site(const ToolHangTask& t, int id) { return t.SitePos(id); }
+
+// Hand pose that brings a held object from its current pose (po, ro) to (pt, rt), keeping the grasp.
+void HandFor(const PandaRobot& robot, const Eigen::Vector3d& po, const Eigen::Matrix3d& ro,
+             const Eigen::Vector3d& pt, const Eigen::Matrix3d& rt, Eigen::Vector3d* ph, Eigen::Matrix3d* rh) {
+  const Eigen::Matrix3d delta = rt * ro.transpose();
+  *rh = delta * robot.EefRot();
+  *ph = pt + delta * (robot.EefPos() - po);
+}
+
+double RotErr(const Eigen::Matrix3d& a, const Eigen::Matrix3d& b) {
+  return RotationToAxisAngle(a * b.transpose()).norm();
+}
+
+}  // namespace
+
+ToolHangExpert::ToolHangExpert(ToolHangTask* task, const OperatorProfile& op, uint64_t seed)
+    : task_(task), op_(op, seed) {}
+
+std::string ToolHangExpert::Phase() const {
+  switch (stage_) {
+    case Stage::kFrameApproach: return "frame_approach";
+    case Stage::kFrameDescend: return "frame_descend";
+    case Stage::kFrameClose: return "frame_close";
+    case Stage::kFrameLift: return "frame_lift";
+    case Stage::kFrameOrient: return "frame_orient";
+    case Stage::kFrameAlign: return "frame_align";
+    case Stage::kFrameInsert: return "frame_insert";
+    case Stage::kFrameRelease: return "frame_release";
+    case Stage::kToolUnflip: return "tool_unflip";
+    case Stage::kToolApproach: return "tool_approach";
+    case Stage::kToolDescend: return "tool_descend";
+    case Stage::kToolClose: return "tool_close";
+    case Stage::kToolLift: return "tool_lift";
+    case Stage::kToolOrient: return "tool_orient";
+    case Stage::kToolThread: return "tool_thread";
+    case Stage::kToolRelease: return "tool_release";
+    case Stage::kDone: return "done";
+  }
+  return "?";
+}
+
+void ToolHangExpert::Go(Stage next) {
+  stage_ = next;
+  stage_steps_ = 0;
+}
+
+std::vector<double> ToolHangExpert::Act() {
+  const ToolHangTask& t = *task_;
+  const PandaRobot& robot = t.robot();
+  const Eigen::Vector3d eef = robot.EefPos();
+  const Eigen::Matrix3d eef_rot = robot.EefRot();
+  const double speed = op_.cruise_speed();
+  ++stage_steps_;
+
+  Eigen::Vector3d target = eef;
+  Eigen::Matrix3d target_rot = eef_rot;
+  double gripper = -1.0;
+  double move_speed = speed;
+  double rot_speed = 0.6;
+
+  const Eigen::Vector3d frame_pos = t.FramePos();
+  const Eigen::Matrix3d frame_rot = t.FrameRot();
+  const Eigen::Vector3d tool_pos = t.ToolPos();
+  const Eigen::Matrix3d tool_rot = t.ToolRot();
+  const Eigen::Vector3d grip = Site(t, t.site_id("frame_grip_site"));
+  const Eigen::Vector3d tip = Site(t, t.site_id("frame_tip_site"));
+  const Eigen::Vector3d mount(ToolHangTask::kMountX, ToolHangTask::kMountY, ToolHangTask::kWallTopZ);
+
+  // assembled frame orientation: rod up, hook bar (body -x) along kBarYaw
+  const Eigen::Vector3d bar(std::cos(kBarYaw), std::sin(kBarYaw), 0.0);
+  Eigen::Matrix3d frame_goal_rot;
+  frame_goal_rot.col(0) = -bar;
+  frame_goal_rot.col(2) = Eigen::Vector3d::UnitZ();
+  frame_goal_rot.col(1) = frame_goal_rot.col(2).cross(frame_goal_rot.col(0));
+  const Eigen::Vector3d tip_local(ToolHangTask::kRodX, 0.0, -0.13445);
+  // frame body position that puts the tip at `tip_goal` with the goal orientation
+  auto frame_origin_for_tip = [&](const Eigen::Vector3d& tip_goal) { return tip_goal - frame_goal_rot * tip_local; };
+  // the hand orientation that holds the frame at frame_goal_rot with the nominal grasp (fingers along
+  // the frame's body x, hand axis along its body y)
+  Eigen::Matrix3d hand_goal_rot;
+  hand_goal_rot.col(0) = frame_goal_rot.col(0);
+  hand_goal_rot.col(1) = -frame_goal_rot.col(2);
+  hand_goal_rot.col(2) = frame_goal_rot.col(1);
+  bool shaky = true;  // the operator's noise applies (not while lining up the insertion)
+  auto fingers_settled = [&]() {
+    const double finger = robot.GripperQpos()[0];
+    const bool settled = stage_steps_ >= 6 && std::abs(finger - last_finger_) < 2e-4;
+    last_finger_ = finger;
+    return settled;
+  };
+
+  switch (stage_) {
+    // ------------------------------------------------------------------ frame
+    case Stage::kFrameApproach: {
+      const Eigen::Vector3d bx = frame_rot.col(0);
+      grasp_yaw_ = std::atan2(bx.y(), bx.x());
+      target_rot = TopDownRotation(grasp_yaw_);
+      target = grip + Eigen::Vector3d(0, 0, 0.08);
+      if ((target - eef).norm() < 0.01 && RotErr(target_rot, eef_rot) < 0.1) Go(Stage::kFrameDescend);
+      break;
+    }
+    case Stage::kFrameDescend: {
+      target_rot = TopDownRotation(grasp_yaw_);
+      target = grip;
+      move_speed = 0.8 * speed;
+      if ((target - eef).norm() < 0.004 && RotErr(target_rot, eef_rot) < 0.08) Go(Stage::kFrameClose);
+      break;
+    }
+    case Stage::kFrameClose: {
+      gripper = 1.0;
+      target_rot = TopDownRotation(grasp_yaw_);
+      target = grip;
+      if (fingers_settled()) Go(Stage::kFrameLift);
+      break;
+    }
+    case Stage::kFrameLift: {
+      gripper = 1.0;
+      target_rot = TopDownRotation(grasp_yaw_);
+      target = Eigen::Vector3d(eef.x(), eef.y(), 1.12);
+      if (eef.z() > 1.06) Go(Stage::kFrameOrient);
+      break;
+    }
+    case Stage::kFrameOrient:
+    case Stage::kFrameAlign: {
+      gripper = 1.0;
+      const Eigen::Vector3d tip_goal = mount + Eigen::Vector3d(0, 0, kAboveWalls);
+      const double xy_err = (tip - tip_goal).head<2>().norm();
+      const double tip_speed = (tip - last_tip_).norm();
+      last_tip_ = tip;
+      rot_speed = 0.5;
+      if (stage_ == Stage::kFrameOrient) {
+        HandFor(robot, frame_pos, frame_rot, frame_origin_for_tip(tip_goal), frame_goal_rot, &target, &target_rot);
+        if (xy_err < 0.01 && RotErr(frame_goal_rot, frame_rot) < 0.1) {
+          hold_pos_ = eef;
+          Go(Stage::kFrameAlign);
+        }
+      } else {
+        // The frame can swing in the fingers about the closing axis (a pendulum hanging from the pads):
+        // hold the hand at the nominal grasp orientation and move it only by the tip's position error,
+        // gently, so the swing dies out instead of being chased.
+        // integral action on a fixed hand target: the wrist works near joint 5's limit here, so the
+        // hand does not go exactly where it is told; the target keeps moving until the tip does
+        target_rot = hand_goal_rot;
+        hold_pos_ += 0.3 * (tip_goal - tip);
+        target = hold_pos_;
+        move_speed = 0.3 * speed;
+        shaky = false;
+        if (xy_err < 0.002 && tip_speed < 0.0005 && std::abs(tip.z() - tip_goal.z()) < 0.01) {
+          insert_z_ = tip.z();
+          Go(Stage::kFrameInsert);
+        }
+      }
+      break;
+    }
+    case Stage::kFrameInsert: {
+      gripper = 1.0;
+      move_speed = 0.5 * speed;
+      rot_speed = 0.3;
+      insert_z_ = std::max(ToolHangTask::kBaseTopZ, insert_z_ - 0.004);
+      // line up the part of the rod that is entering the mount: the tip above the walls, then the rod
+      // bottom (mount site)
+      const Eigen::Vector3d rod_bottom = Site(t, t.site_id("frame_mount_site"));
+      const Eigen::Vector3d probe = tip.z() > ToolHangTask::kWallTopZ ? tip : rod_bottom;
+      const Eigen::Vector2d xy_err = mount.head<2>() - probe.head<2>();
+      target_rot = hand_goal_rot;
+      hold_pos_.x() += 0.3 * xy_err.x();
+      hold_pos_.y() += 0.3 * xy_err.y();
+      hold_pos_.z() = eef.z() + std::max(-0.01, insert_z_ - tip.z());
+      target = hold_pos_;
+      shaky = false;
+      // deep enough for the success test (tip within 5 cm of the base plate's centre, i.e. at most
+      // ~1.7 cm above its top) with a margin
+      if (tip.z() < ToolHangTask::kBaseTopZ + 0.013 && t.Checks().FrameAssembled()) Go(Stage::kFrameRelease);
+      if (stage_steps_ > 120) Go(Stage::kFrameOrient);  // jammed: lift back out and line up again
+      break;
+    }
+    case Stage::kFrameRelease: {
+      gripper = -1.0;
+      if (stage_steps_ == 1) {
+        hold_pos_ = eef;
+        hold_rot_ = eef_rot;
+      }
+      target_rot = hold_rot_;
+      // open in place, then back off along the hand axis and rise
+      target = hold_pos_;
+      if (stage_steps_ > 8) target = hold_pos_ - 0.10 * hold_rot_.col(2) + Eigen::Vector3d(0, 0, 0.05);
+      if (stage_steps_ > 30) {
+        frame_done_ = true;
+        Go(Stage::kToolUnflip);
+      }
+      break;
+    }
+    case Stage::kToolUnflip: {
+      // The frame's forward-pointing hand has the wrist flipped (joint 5 near -2.8); straight back to
+      // top-down it stalls on joint 6. Unflip through a hand pointing -y (fingers along -x), which the
+      // wrist reaches from both sides, then tilt down to top-down (yaw pi) before turning to the wrench.
+      rot_speed = 0.4;
+      if (!unflipped_) {
+        target = Eigen::Vector3d(-0.1, 0.2, 1.05);
+        target_rot.col(0) = -Eigen::Vector3d::UnitX();
+        target_rot.col(2) = -Eigen::Vector3d::UnitY();
+        target_rot.col(1) = target_rot.col(2).cross(target_rot.col(0));
+        if (RotErr(target_rot, eef_rot) < 0.1 && (target - eef).norm() < 0.03) unflipped_ = true;
+      } else {
+        target = Eigen::Vector3d(-0.05, -0.05, 1.05);
+        target_rot = TopDownRotation(M_PI);
+        if (RotErr(target_rot, eef_rot) < 0.1 && (target - eef).norm() < 0.03) Go(Stage::kToolApproach);
+      }
+      break;
+    }
+    // ------------------------------------------------------------------ tool
+    case Stage::kToolApproach: {
+      if (stage_steps_ == 1) {
+        // fingers across the handle, hand x = tool y (hand z = -tool z): the threading pose below then
+        // has the hand pointing along the bar toward the rod with its fingers closing vertically
+        const Eigen::Vector3d ty = tool_rot.col(1);
+        grasp_yaw_ = std::atan2(ty.y(), ty.x());
+      }
+      // turn the wrist toward the grasp yaw the negative way (from the unflip's yaw pi: joint 7 goes
+      // up from ~-0.9 to ~2.5; the short way round would run it into its lower limit)
+      const double cur = YawOf(eef_rot);
+      double rem = std::remainder(grasp_yaw_ - cur, 2.0 * M_PI);
+      if (rem > 0.5) rem -= 2.0 * M_PI;
+      target_rot = TopDownRotation(cur + std::max(-0.35, rem));
+      target = tool_pos + Eigen::Vector3d(0, 0, 0.08);
+      if ((target - eef).norm() < 0.01 && RotErr(target_rot, eef_rot) < 0.1) Go(Stage::kToolDescend);
+      break;
+    }
+    case Stage::kToolDescend: {
+      target_rot = TopDownRotation(grasp_yaw_);
+      target = tool_pos;
+      move_speed = 0.8 * speed;
+      if ((target - eef).norm() < 0.004 && RotErr(target_rot, eef_rot) < 0.08) Go(Stage::kToolClose);
+      break;
+    }
+    case Stage::kToolClose: {
+      gripper = 1.0;
+      target_rot = TopDownRotation(grasp_yaw_);
+      target = tool_pos;
+      if (fingers_settled()) Go(Stage::kToolLift);
+      break;
+    }
+    case Stage::kToolLift: {
+      gripper = 1.0;
+      target_rot = TopDownRotation(grasp_yaw_);
+      target = Eigen::Vector3d(eef.x(), eef.y(), 1.12);
+      if (eef.z() > 1.06) {
+        thread_u_ = kPreThread;
+        Go(Stage::kToolOrient);
+      }
+      break;
+    }
+    case Stage::kToolOrient:
+    case Stage::kToolThread: {
+      gripper = 1.0;
+      // measured hook line: from the free end (hang site) toward the rod (intersection site)
+      const Eigen::Vector3d hang = Site(t, t.site_id("frame_hang_site"));
+      const Eigen::Vector3d inter = Site(t, t.site_id("frame_intersection_site"));
+      const Eigen::Vector3d along = (inter - hang).normalized();  // free end -> rod
+      // wrench goal: plane perpendicular to the bar (tool z = -along), handle horizontal pointing away
+      // from the robot (tool x = z x along), so the fingers close vertically (hand x = tool y = -z) and
+      // gravity puts no torque on the wrench about the finger axis; once released it swings down and
+      // hangs from hole 1
+      Eigen::Matrix3d tool_goal;
+      tool_goal.col(2) = -along;
+      tool_goal.col(0) = Eigen::Vector3d::UnitZ().cross(along).normalized();
+      tool_goal.col(1) = tool_goal.col(2).cross(tool_goal.col(0));
+      if (stage_ == Stage::kToolThread) {
+        move_speed = 0.35 * speed;
+        thread_u_ = std::min(kThreadEnd, thread_u_ + 0.002);
+      }
+      const double lift = thread_u_ < kHookLength + 0.008 ? kOverHook : kOnBar;
+      const Eigen::Vector3d hole_goal = hang + thread_u_ * along + Eigen::Vector3d(0, 0, lift);
+      const Eigen::Vector3d tool_origin_goal = hole_goal + ToolHangTask::kHole1Offset * tool_goal.col(0);
+      // The hand follows the NOMINAL grasp (hand x = tool y, hand z = -tool z, grip centre at the
+      // grip site): the wrench can turn about the finger axis, and chasing its measured pose with the
+      // wrist spins it out of the fingers. The hole's measured position error is integrated into a
+      // correction of the hand position instead.
+      const Eigen::Vector3d hole = Site(t, t.site_id("tool_hole1_center"));
+      target_rot.col(0) = tool_goal.col(1);
+      target_rot.col(1) = tool_goal.col(0);
+      target_rot.col(2) = -tool_goal.col(2);
+      if ((hole - hole_goal).norm() < 0.02) hole_corr_ += 0.2 * (hole_goal - hole);
+      target = tool_origin_goal + hole_corr_;
+      rot_speed = 0.5;
+      const double rot_err = RotErr(tool_goal, tool_rot);
+      if (stage_ == Stage::kToolOrient) {
+        // 1. turn the wrench in place, high; 2. carry it above the frame (the wrench clears the hook's
+        // top by ~5 cm) until the hole is beyond the bar's free end; 3. down onto the bar line
+        if (stage_steps_ == 1) {
+          hold_pos_ = Eigen::Vector3d(eef.x(), eef.y(), 1.12);
+          hole_corr_.setZero();
+        }
+        const double beyond = (hole - hang).dot(-along);  // hole past the free end, along the bar
+        if (RotErr(target_rot, eef_rot) > 0.15 && !carried_) {
+          target = hold_pos_;
+          rot_speed = 0.15;
+        } else if (beyond < 0.012) {
+          carried_ = true;
+          target.z() = std::max(target.z(), 1.12);
+        } else {
+          carried_ = true;
+        }
+      }
+      if (stage_ == Stage::kToolOrient) {
+        if ((hole - hole_goal).norm() < 0.0015 && rot_err < 0.04) Go(Stage::kToolThread);
+      } else if (thread_u_ >= kThreadEnd && (hole - hole_goal).norm() < 0.004) {
+        Go(Stage::kToolRelease);
+      } else if (stage_steps_ > 150) {
+        thread_u_ = kPreThread;
+        carried_ = false;
+        ++retries_;
+        Go(Stage::kToolOrient);
+      }
+      break;
+    }
+    case Stage::kToolRelease: {
+      gripper = -1.0;
+      if (stage_steps_ == 1) {
+        hold_pos_ = eef;
+        hold_rot_ = eef_rot;
+      }
+      target_rot = hold_rot_;
+      target = hold_pos_;
+      if (stage_steps_ > 8) target = hold_pos_ - 0.08 * hold_rot_.col(2);
+      if (stage_steps_ > 30) Go(Stage::kDone);
+      break;
+    }
+    case Stage::kDone: {
+      gripper = -1.0;
+      target = eef;
+      target_rot = eef_rot;
+      break;
+    }
+  }
+
+  std::array<double, 6> arm = ServoToward(robot, target, target_rot, move_speed, rot_speed);
+  if (shaky) {
+    op_.Shape(arm.data());
+  } else {
+    std::array<double, 6> quiet = arm;
+    op_.Shape(quiet.data());  // keep the operator's random stream in step
+  }
+  return {arm[0], arm[1], arm[2], arm[3], arm[4], arm[5], gripper};
+}
+
+}  // namespace onedp

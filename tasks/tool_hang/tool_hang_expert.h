@@ -1,0 +1,99 @@
+// Scripted ToolHang expert (privileged: reads the frame, tool and stand poses). Two parts.
+//
+// The assembled hook bar is made to point +y (kBarYaw in the .cc): the rod's 0.75 cm square only enters
+// the 1 cm square mount lined up with the walls (it jams beyond ~19 deg), so the bar is along x or y;
+// with the grasps below, +y is the only choice where both hands can reach (the frame's hand points +x
+// with the wrist flipped, joint 5 near -2.8; the wrench's hand points -y, joint 5 near -1.1).
+//
+// Frame (insert it into the stand's mount) -- works:
+//   frame_approach  above the frame's grip (a box on the rod), top-down, fingers closing along the
+//                   frame's body x (the grip's width in the plane of the lying L)
+//   frame_descend   to the grip;  frame_close  until the fingers stop;  frame_lift  straight up
+//   frame_orient    carry the frame to its insertion pose (rod vertical, tip 4 cm above the mount), the
+//                   hand target computed from the frame's measured pose and the measured grasp
+//   frame_align     hold the hand at the NOMINAL grasp orientation and move it by the tip's xy error only,
+//                   integrated into a fixed hand target (the frame swings in the fingers like a pendulum:
+//                   chasing it with the wrist makes it worse; the wrist works near joint 5's limit), until
+//                   the tip is over the mount and still
+//   frame_insert    down, xy on the tip above the walls and on the rod bottom below them, until the
+//                   frame-assembled test passes with the tip < 1.3 cm above the base plate
+//   frame_release   open, back off along the hand axis, rise
+// Tool (hang the wrench on the hook) -- UNFINISHED: the wrench is grasped and lifted, but it turns out
+// of the fingers while the hand tilts from top-down to the threading pose, so no episode succeeds yet.
+//   tool_unflip     through a hand pointing -y back to top-down (yaw pi): straight from the flipped
+//                   frame pose to top-down the wrist stalls on joint 6
+//   tool_approach   turn (the negative way, joint 7 upward) to hand x = tool y, above the wrench's grip
+//   tool_descend / tool_close / tool_lift: top-down grasp of the grip, fingers across the handle
+//   tool_orient     turn in place to the threading pose (wrench plane perpendicular to the bar, handle
+//                   horizontal pointing +x, fingers vertical, hand pointing -y), carry it above the frame
+//                   until hole 1 is beyond the bar's free end, then down onto the bar line (hand target
+//                   from the nominal grasp plus an integrated hole-position correction)
+//   tool_thread     slide the hole along the bar past the hook (over it: hole 6 mm above the bar axis,
+//                   the bar + hook profile being 0.1 mm taller than the ring's hole)
+//   tool_release    open and back off along the bar; done (retry from tool_orient on a timeout)
+// Deterministic given (seed, operator); the PH operator's noise applies except while lining up and
+// inserting the frame (its random stream still advances there).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "tasks/common/operators.h"
+
+namespace onedp {
+
+class ToolHangTask;
+
+class ToolHangExpert : public Expert {
+ public:
+  ToolHangExpert(ToolHangTask* task, const OperatorProfile& op, uint64_t seed);
+  std::vector<double> Act() override;
+  std::string Phase() const override;
+
+  // Stage index (for tests and stage statistics): 0 frame_approach ... see Phase().
+  int stage() const { return static_cast<int>(stage_); }
+  bool frame_done() const { return frame_done_; }
+
+ private:
+  enum class Stage {
+    kFrameApproach,
+    kFrameDescend,
+    kFrameClose,
+    kFrameLift,
+    kFrameOrient,
+    kFrameAlign,
+    kFrameInsert,
+    kFrameRelease,
+    kToolUnflip,
+    kToolApproach,
+    kToolDescend,
+    kToolClose,
+    kToolLift,
+    kToolOrient,
+    kToolThread,
+    kToolRelease,
+    kDone,
+  };
+  void Go(Stage next);
+
+  ToolHangTask* task_;
+  OperatorBehaviour op_;
+  Stage stage_ = Stage::kFrameApproach;
+  int stage_steps_ = 0;
+  bool frame_done_ = false;
+  bool unflipped_ = false;
+  bool carried_ = false;  // the wrench has been turned and is being carried to the bar
+  double last_finger_ = 0;
+  double grasp_yaw_ = 0;
+  double insert_z_ = 0;   // commanded tip height while inserting
+  double thread_u_ = 0;   // commanded hole position along the bar (from the free end, + toward the rod)
+  int retries_ = 0;
+  Eigen::Vector3d hole_corr_ = Eigen::Vector3d::Zero();  // integrated hole position correction
+  Eigen::Vector3d last_tip_ = Eigen::Vector3d::Zero();
+  Eigen::Vector3d hold_pos_ = Eigen::Vector3d::Zero();
+  Eigen::Matrix3d hold_rot_ = Eigen::Matrix3d::Identity();
+};
+
+}  // namespace onedp

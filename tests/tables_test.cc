@@ -1,0 +1,133 @@
+// Table assembly from fixture evaluation rows: peak vs final, mean +- std over seeds, missing
+// cells, the Avg column, the CSV round trip and bad input.
+#include "harness/tables.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+namespace onedp {
+namespace {
+
+EvalRow Row(const std::string& task, const std::string& method, int nfe, uint64_t seed, int epoch, double v) {
+  EvalRow r;
+  r.task = task;
+  r.table = "table1";
+  r.method = method;
+  r.epochs = method.rfind("OneDP", 0) == 0 ? 20 : 50;
+  r.nfe = nfe;
+  r.sampler = nfe == 1 ? "onestep" : "ddpm:100";
+  r.train_seed = seed;
+  r.epoch = epoch;
+  r.episodes = 50;
+  r.success = task == "pusht" ? 0.0 : v;  // PushT reads the score, others the success
+  r.score = task == "pusht" ? v : 0.0;
+  r.config_hash = "abc";
+  r.git_commit = "deadbeef";
+  r.device = "cpu";
+  return r;
+}
+
+std::vector<EvalRow> Fixture() {
+  return {
+      // DP on two tasks, two seeds, two checkpoints each.
+      Row("pusht", "DP (DDPM)", 100, 0, 10, 0.60), Row("pusht", "DP (DDPM)", 100, 0, 20, 0.50),
+      Row("pusht", "DP (DDPM)", 100, 1, 10, 0.70), Row("pusht", "DP (DDPM)", 100, 1, 20, 0.80),
+      Row("square-ph", "DP (DDPM)", 100, 0, 10, 0.2), Row("square-ph", "DP (DDPM)", 100, 0, 20, 0.4),
+      Row("square-ph", "DP (DDPM)", 100, 1, 10, 0.6), Row("square-ph", "DP (DDPM)", 100, 1, 20, 0.6),
+      // OneDP-S only on PushT: its Square cell is missing.
+      Row("pusht", "OneDP-S", 1, 0, 20, 0.75),
+      // A row of another table and one of another task are ignored.
+      [] {
+        EvalRow r = Row("pusht", "CP", 1, 0, 20, 0.1);
+        r.table = "table2";
+        return r;
+      }(),
+      Row("lift-ph", "DP (DDPM)", 100, 0, 20, 1.0),
+  };
+}
+
+TEST(TablesTest, PeakAndFinalMeanStdOverSeeds) {
+  const std::vector<std::string> tasks = {"pusht", "square-ph"};
+  const PaperTable peak = AssembleTable(Fixture(), "table1", tasks, Reduce::kPeak);
+  ASSERT_EQ(peak.lines.size(), 2u);
+  EXPECT_EQ(peak.lines[0].method, "DP (DDPM)");
+  EXPECT_EQ(peak.lines[1].method, "OneDP-S");
+  // PushT peak per seed: 0.60, 0.80 -> mean 0.70, population std 0.10.
+  EXPECT_NEAR(peak.lines[0].cells[0].mean, 0.70, 1e-12);
+  EXPECT_NEAR(peak.lines[0].cells[0].std, 0.10, 1e-12);
+  EXPECT_EQ(peak.lines[0].cells[0].seeds, 2);
+  // Square peak per seed: 0.4, 0.6 -> 0.5 +- 0.1.
+  EXPECT_NEAR(peak.lines[0].cells[1].mean, 0.5, 1e-12);
+  EXPECT_TRUE(peak.lines[0].has_avg);
+  EXPECT_NEAR(peak.lines[0].avg, 0.6, 1e-12);
+
+  const PaperTable final = AssembleTable(Fixture(), "table1", tasks, Reduce::kFinal);
+  // PushT final per seed: 0.50, 0.80 -> 0.65 +- 0.15.
+  EXPECT_NEAR(final.lines[0].cells[0].mean, 0.65, 1e-12);
+  EXPECT_NEAR(final.lines[0].cells[0].std, 0.15, 1e-12);
+}
+
+TEST(TablesTest, MissingCellsAndAvg) {
+  const PaperTable t = AssembleTable(Fixture(), "table1", {"pusht", "square-ph"}, Reduce::kPeak);
+  const TableLine& onedp = t.lines[1];
+  EXPECT_TRUE(onedp.cells[0].present);
+  EXPECT_FALSE(onedp.cells[1].present);
+  EXPECT_FALSE(onedp.has_avg);
+  const std::string md = TableMarkdown(t);
+  EXPECT_NE(md.find("| OneDP-S | 20 | 1 | 0.750 +- 0.000 | - | - |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| DP (DDPM) | 50 | 100 | 0.700 +- 0.100 | 0.500 +- 0.100 | 0.600 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("Square-ph"), std::string::npos);
+  const std::string csv = TableCsv(t);
+  EXPECT_NE(csv.find("OneDP-S,20,1,0.7500,0.0000,1,,,0,"), std::string::npos) << csv;
+  // A task nobody evaluated is a column of missing cells.
+  const PaperTable wide = AssembleTable(Fixture(), "table1", {"pusht", "tool-hang-ph"}, Reduce::kPeak);
+  EXPECT_FALSE(wide.lines[0].cells[1].present);
+  EXPECT_NE(TableMarkdown(wide).find("ToolHang-ph"), std::string::npos);
+}
+
+TEST(TablesTest, CsvRoundTripAndBadInput) {
+  const auto dir = std::filesystem::temp_directory_path() / ("onedp_tables_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "evals.csv").string();
+  const auto rows = Fixture();
+  WriteEvalRows(rows, path);
+  const auto back = ReadEvalRows(path);
+  ASSERT_EQ(back.size(), rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(back[i].method, rows[i].method);
+    EXPECT_EQ(back[i].train_seed, rows[i].train_seed);
+    EXPECT_EQ(back[i].epoch, rows[i].epoch);
+    EXPECT_DOUBLE_EQ(RowMetric(back[i]), RowMetric(rows[i]));
+  }
+  // Duplicate evaluations of one checkpoint are an error, not a silent overwrite.
+  auto dup = rows;
+  dup.push_back(rows[0]);
+  EXPECT_THROW(AssembleTable(dup, "table1", {"pusht"}, Reduce::kPeak), std::invalid_argument);
+  // Fields with commas are refused on write; a truncated line is refused on read.
+  auto bad = rows;
+  bad[0].method = "DP, DDPM";
+  EXPECT_THROW(WriteEvalRows(bad, path), std::invalid_argument);
+  {
+    std::ofstream f(path, std::ios::app);
+    f << "pusht,table1,DP (DDPM),50\n";
+  }
+  EXPECT_THROW(ReadEvalRows(path), std::invalid_argument);
+  EXPECT_THROW(ReadEvalRows((dir / "missing.csv").string()), std::invalid_argument);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(TablesTest, TaskColumnNames) {
+  EXPECT_EQ(TaskColumnName("pusht"), "PushT");
+  EXPECT_EQ(TaskColumnName("square-mh"), "Square-mh");
+  EXPECT_EQ(TaskColumnName("tool-hang-ph"), "ToolHang-ph");
+  EXPECT_EQ(TaskColumnName("transport-ph"), "Transport-ph");
+}
+
+}  // namespace
+}  // namespace onedp
