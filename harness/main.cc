@@ -7,7 +7,11 @@
 //   harness train --task pusht --policy dp-ddpm --preset cpu --seed 0
 //   harness distill --teacher runs/pusht/dp-ddpm/seed0 --method onedp-s --seed 0
 //   harness eval --ckpt runs/pusht/dp-ddpm/seed0 --sampler ddim:10 --episodes 100
+//   harness eval --ckpt runs/pusht/dp-ddpm/seed0 --episodes 10 --record rec/ --video vid/
 //   harness bench policy --ckpt runs/pusht/dp-ddpm/seed0
+//   harness run --task square-ph [--preset cpu] [--shard 0/4 --stage train]
+//   harness merge --task square-ph
+//   harness table --tasks pusht,square-mh,square-ph,tool-hang-ph,transport-mh,transport-ph
 //
 // Exit codes: 0 ok, 1 a failure while running, 2 bad command-line input, 130 interrupted.
 #include <csignal>
@@ -21,6 +25,7 @@
 #include "harness/contact_sheet.h"
 #include "tasks/task_registry.h"
 #ifdef BENCH_WITH_POLICIES
+#include "harness/pipeline.h"
 #include "harness/policy_jobs.h"
 #include "policies/registry.h"
 #endif
@@ -131,6 +136,11 @@ int main(int argc, char** argv) {
   ev->add_option("--workers", eval.workers, "Env threads (default: one per core)");
   ev->add_option("--device", eval.device, "cpu|cuda[:i]")->capture_default_str();
   ev->add_option("--out", eval.out, "Per-episode CSV (default next to the checkpoint)");
+  ev->add_option("--record", eval.record, "Record every episode (states, actions, chunks) as DIR/episode_<seed>.hdf5 for `viewer --rollout`");
+  ev->add_option("--record-episodes", eval.record_episodes, "Record only the first K episodes")->check(CLI::PositiveNumber);
+  ev->add_option("--video", eval.video, "Write MP4s of the first episodes (headless) as DIR/episode_<seed>.mp4");
+  ev->add_option("--video-episodes", eval.video_episodes, "Episodes with a video")->capture_default_str()->check(CLI::PositiveNumber);
+  ev->add_option("--video-size", eval.video_size, "Video width and height in pixels")->capture_default_str()->check(CLI::Range(16, 2048));
 
   onedp::BenchPolicyOptions bench_policy;
   CLI::App* bp = bench->add_subcommand("policy", "Batch-1 latency: encoder, one U-Net call, DDPM/DDIM/EDM");
@@ -138,6 +148,41 @@ int main(int argc, char** argv) {
   bp->add_option("--device", bench_policy.device, "cpu|cuda[:i]")->capture_default_str();
   bp->add_option("--repeats", bench_policy.repeats, "Timed calls per sampler")->capture_default_str()->check(CLI::PositiveNumber);
   bp->add_option("--sampler", bench_policy.samplers, "Samplers to time (default: all)");
+
+  // The pipeline: `run` (all stages or one, optionally a shard of it), `merge`, `table`.
+  onedp::RunOptions run;
+  std::string shard_text = "0/1";
+  const auto add_run_options = [&run, &shard_text](CLI::App* a, bool stages) {
+    a->add_option("--task", run.task, "Task name (see `harness tasks`)")->required();
+    a->add_option("--preset", run.preset, "Preset: tiny|cpu|paper")->capture_default_str();
+    a->add_option("--work", run.work, "Root of the run directories (<work>/<task>/<preset>/...)")->capture_default_str();
+    a->add_option("--results", run.results, "Results directory (default results/<task>/<preset>)");
+    a->add_option("--dataset", run.dataset, "Dataset .hdf5 (default data/<task>.hdf5; collected when missing)");
+    a->add_option("--seeds", run.train_seeds, "Training seeds (default: the preset's)")->delimiter(',');
+    a->add_option("--episodes", run.episodes, "Test episodes per method and sampler (default: the preset's)")
+        ->check(CLI::PositiveNumber);
+    a->add_option("--block", run.episode_block, "Episodes per evaluation work item (default: the preset's)")
+        ->check(CLI::PositiveNumber);
+    a->add_option("--device", run.device, "cpu|cuda[:i]")->capture_default_str();
+    a->add_option("--workers", run.workers, "Env threads for evaluations (default: one per core)");
+    if (stages) {
+      a->add_option("--stage", run.stage, "collect|train|distill|eval|merge|all")->capture_default_str();
+      a->add_option("--shard", shard_text, "Run shard i of N of each stage (i/N)")->capture_default_str();
+      a->add_flag("--dry-run", run.dry_run, "List this shard's work items (done or to do) and exit");
+      a->add_option("--wait", run.wait_seconds, "Stage all with shards: seconds to wait for another shard's item")
+          ->capture_default_str();
+    }
+  };
+  CLI::App* rn = app.add_subcommand("run", "The whole benchmark of a task: collect, train, distil, evaluate, tables");
+  add_run_options(rn, true);
+  CLI::App* mg = app.add_subcommand("merge", "Combine the work items' results (e.g. of shards) into tables");
+  add_run_options(mg, false);
+  onedp::TableOptions table;
+  CLI::App* tb = app.add_subcommand("table", "The paper's six-column tables from several tasks' results");
+  tb->add_option("--tasks", table.tasks, "Comma-separated tasks")->delimiter(',')->required();
+  tb->add_option("--preset", table.preset, "Preset of the results to read")->capture_default_str();
+  tb->add_option("--results", table.results, "Results root")->capture_default_str();
+  tb->add_option("--out", table.out, "Output directory (default <results>/<preset>)");
 #endif
 
   try {
@@ -175,6 +220,19 @@ int main(int argc, char** argv) {
     if (di->parsed()) return onedp::RunDistill(distill, std::cout);
     if (ev->parsed()) return onedp::RunEval(eval, std::cout);
     if (bp->parsed()) return onedp::RunBenchPolicy(bench_policy, std::cout);
+    if (rn->parsed()) {
+      onedp::ParseShard(shard_text, &run.shard, &run.shards);
+      onedp::RunPipeline(run, std::cout);
+      return 0;
+    }
+    if (mg->parsed()) {
+      onedp::MergeRun(onedp::PlanRun(run), std::cout);
+      return 0;
+    }
+    if (tb->parsed()) {
+      onedp::RunTables(table, std::cout);
+      return 0;
+    }
 #endif
     if (bs->parsed()) {
       onedp::BenchSim(bench_sim, std::cout);

@@ -43,24 +43,6 @@ int CropFor(int image_size) {
   return static_cast<int>(image_size * 0.9);
 }
 
-void WriteJsonAtomic(const nlohmann::json& j, const fs::path& path) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream f(tmp);
-    f << j.dump(2) << "\n";
-    if (!f) throw std::runtime_error("cannot write " + tmp.string());
-  }
-  fs::rename(tmp, path);
-}
-
-nlohmann::json ReadJson(const fs::path& path) {
-  std::ifstream f(path);
-  if (!f) throw std::invalid_argument("cannot read " + path.string());
-  nlohmann::json j;
-  f >> j;
-  return j;
-}
-
 TrainConfig PresetTrainConfig(const std::string& preset, int* eval_every, int* eval_episodes) {
   TrainConfig c;
   if (preset == "tiny") {
@@ -142,13 +124,16 @@ ResolvedCkpt ResolveCkpt(const std::string& ckpt, const std::string& option = "-
 }
 
 RolloutReport Evaluate(Policy& policy, const std::string& task, const std::string& sampler, int episodes,
-                       uint64_t start_seed, int num_envs, int workers, const std::string& label) {
+                       uint64_t start_seed, int num_envs, int workers, const std::string& label,
+                       const std::vector<RolloutObserver*>& observers = {}) {
   RolloutOptions ro;
+  ro.observers = observers;
   ro.episodes = episodes;
   ro.start_seed = start_seed;
   ro.num_envs = num_envs;
   ro.workers = workers;
   if (!sampler.empty()) ro.sample.sampler = SamplerSpec::Parse(sampler);
+  ro.sample.full_horizon = !observers.empty();  // recordings keep the discarded part of each chunk
   Progress progress(label, episodes);
   RolloutReport r = RunRollouts(policy, task, ro, [&](int done, int) { progress.Update(done); });
   progress.Finish();
@@ -255,6 +240,7 @@ nlohmann::json OpenRunJson(const std::string& run_dir, const nlohmann::json& ide
   nlohmann::json run = identity;
   run["config_hash"] = hash;
   run["versions"] = RunVersions();
+  run["versions"]["torch"] = TorchVersion();
   return run;
 }
 
@@ -280,7 +266,12 @@ struct EvalPlan {
 TrainCallbacks LoopCallbacks(Progress* progress, const EvalPlan& plan, std::ostream& out) {
   TrainCallbacks cb;
   auto smoothed = std::make_shared<double>(0.0);
-  cb.on_step = [progress, smoothed](int64_t step, int64_t, double loss) {
+  auto first = std::make_shared<bool>(true);
+  cb.on_step = [progress, smoothed, first](int64_t step, int64_t, double loss) {
+    if (*first) {  // a resumed run starts past step 1
+      progress->Rebase(step - 1);
+      *first = false;
+    }
     *smoothed = *smoothed == 0 ? loss : 0.98 * *smoothed + 0.02 * loss;
     char note[64];
     std::snprintf(note, sizeof(note), "loss %.4f", *smoothed);
@@ -540,8 +531,25 @@ int RunEval(const EvalOptions& o, std::ostream& out) {
   auto policy = LoadPolicy(ck.policy_dir.string(), o.device);
   const std::string sampler = o.sampler.empty() ? policy->Samplers().front() : o.sampler;
   const int nfe = policy->Nfe(SamplerSpec::Parse(sampler));
+  std::vector<RolloutObserver*> observers;
+  std::unique_ptr<RolloutRecorder> recorder;
+  std::unique_ptr<RolloutVideo> video;
+  if (!o.record.empty()) {
+    const nlohmann::json meta = {{"policy", policy->Name()},
+                                 {"sampler", sampler},
+                                 {"ckpt", o.ckpt},
+                                 {"device", o.device},
+                                 {"start_seed", o.start_seed}};
+    recorder = std::make_unique<RolloutRecorder>(o.record, policy->spec(), meta, o.record_episodes);
+    observers.push_back(recorder.get());
+  }
+  if (!o.video.empty()) {
+    if (o.video_episodes < 1) throw std::invalid_argument("--video-episodes must be >= 1");
+    video = std::make_unique<RolloutVideo>(o.video, o.video_episodes, o.video_size);
+    observers.push_back(video.get());
+  }
   RolloutReport r = Evaluate(*policy, task, sampler, o.episodes, o.start_seed, o.num_envs, o.workers,
-                             "eval " + task + " " + sampler);
+                             "eval " + task + " " + sampler, observers);
   std::string csv = o.out;
   if (csv.empty()) {
     std::string s = sampler;
@@ -556,10 +564,12 @@ int RunEval(const EvalOptions& o, std::ostream& out) {
       << r.success_rate << ", mean score " << r.mean_score << "; PredictChunk mean "
       << 1e3 * Mean(per_call) << " ms over " << per_call.size() << " calls; " << r.wall_seconds
       << " s; wrote " << csv << "\n";
+  if (recorder) out << "recorded " << recorder->written().size() << " episodes in " << o.record << "\n";
+  if (video) out << "wrote " << video->written().size() << " videos in " << o.video << "\n";
   return 0;
 }
 
-int RunBenchPolicy(const BenchPolicyOptions& o, std::ostream& out) {
+LatencyReport BenchPolicy(const BenchPolicyOptions& o) {
   const ResolvedCkpt ck = ResolveCkpt(o.ckpt);
   const nlohmann::json pj = ReadPolicyJson(ck.policy_dir.string());
   const PolicySpec spec = PolicySpec::FromJson(pj.at("spec"));
@@ -591,12 +601,8 @@ int RunBenchPolicy(const BenchPolicyOptions& o, std::ostream& out) {
       obs.lowdim[k.key].assign(n, 0.0f);
     }
   }
-  struct Row {
-    std::string label;
-    int nfe;
-    double encode_ms, sample_ms;
-  };
-  std::vector<Row> rows;
+  LatencyReport report;
+  std::vector<LatencyRow>& rows = report.rows;
   const auto time_sampler = [&](Policy& p, const std::string& sampler, const std::string& label) {
     SampleOptions so;
     so.sampler = SamplerSpec::Parse(sampler);
@@ -609,7 +615,7 @@ int RunBenchPolicy(const BenchPolicyOptions& o, std::ostream& out) {
       enc.push_back(t.encode_s);
       smp.push_back(t.sample_s);
     }
-    rows.push_back({label, t.nfe, 1e3 * Median(enc), 1e3 * Median(smp)});
+    rows.push_back({label, p.Name(), sampler, t.nfe, 1e3 * Median(enc), 1e3 * Median(smp)});
   };
   std::vector<std::pair<int, std::string>> plan;  // (policy index, sampler)
   if (!o.samplers.empty()) {
@@ -638,17 +644,27 @@ int RunBenchPolicy(const BenchPolicyOptions& o, std::ostream& out) {
   }
   progress.Finish();
   const auto counts = policies[0]->ParameterCounts();
-  out << "policy " << pj.at("name").get<std::string>() << " (" << o.ckpt << "), parameters " << counts.at("total")
-      << " (encoder " << counts.at("encoder") << ", unet " << counts.at("unet") << "), device " << o.device
-      << ", batch 1, median of " << o.repeats << " calls\n\n";
+  report.policy = pj.at("name").get<std::string>();
+  report.device = o.device;
+  report.repeats = o.repeats;
+  report.parameters = counts.at("total");
+  report.encoder_parameters = counts.at("encoder");
+  report.unet_parameters = counts.at("unet");
+  return report;
+}
+
+int RunBenchPolicy(const BenchPolicyOptions& o, std::ostream& out) {
+  const LatencyReport r = BenchPolicy(o);
+  out << "policy " << r.policy << " (" << o.ckpt << "), parameters " << r.parameters << " (encoder "
+      << r.encoder_parameters << ", unet " << r.unet_parameters << "), device " << r.device
+      << ", batch 1, median of " << r.repeats << " calls\n\n";
   out << "| sampler | NFE | encoder ms | sampling ms | ms per NFE | total ms | Hz |\n";
   out << "|---|---:|---:|---:|---:|---:|---:|\n";
   out << std::fixed;
-  for (const auto& r : rows) {
-    const double total = r.encode_ms + r.sample_ms;
-    out << "| " << r.label << " | " << r.nfe << " | " << std::setprecision(2) << r.encode_ms << " | "
-        << r.sample_ms << " | " << r.sample_ms / std::max(1, r.nfe) << " | " << total << " | "
-        << std::setprecision(1) << 1e3 / total << " |\n";
+  for (const auto& row : r.rows) {
+    out << "| " << row.label << " | " << row.nfe << " | " << std::setprecision(2) << row.encode_ms << " | "
+        << row.sample_ms << " | " << row.sample_ms / std::max(1, row.nfe) << " | " << row.total_ms() << " | "
+        << std::setprecision(1) << row.hz() << " |\n";
   }
   out << std::defaultfloat;
   return 0;

@@ -91,6 +91,14 @@ struct EvalOptions {
   int workers = 0;
   std::string device = "cpu";
   std::string out;  // per-episode CSV (default <run>/eval_<sampler>.csv)
+  // Recorded rollouts (harness/rollout.h RecordedRollout, for `viewer --rollout`):
+  // <record>/episode_<seed>.hdf5 for every episode (the first record_episodes if >= 0).
+  std::string record;
+  int record_episodes = -1;
+  // Headless MP4s of the first video_episodes episodes: <video>/episode_<seed>.mp4.
+  std::string video;
+  int video_episodes = 5;
+  int video_size = 256;
 };
 
 struct BenchPolicyOptions {
@@ -99,6 +107,23 @@ struct BenchPolicyOptions {
   int repeats = 5;  // timed calls per configuration (after one warm-up call)
   std::vector<std::string> samplers;  // default: the policy's samplers
 };
+
+// Batch-1 latency of a policy's samplers (median of `repeats` calls after a warm-up).
+struct LatencyRow {
+  std::string label;    // "<policy> <sampler>"
+  std::string policy, sampler;
+  int nfe = 0;
+  double encode_ms = 0, sample_ms = 0;
+  double total_ms() const { return encode_ms + sample_ms; }
+  double hz() const { return 1e3 / total_ms(); }
+};
+struct LatencyReport {
+  std::string policy, device;
+  int repeats = 0;
+  int64_t parameters = 0, encoder_parameters = 0, unet_parameters = 0;
+  std::vector<LatencyRow> rows;
+};
+LatencyReport BenchPolicy(const BenchPolicyOptions& options);
 
 // Each returns 0; throws std::invalid_argument for bad input, std::runtime_error otherwise.
 // Progress goes to stderr, the summary to `out`.

@@ -36,13 +36,18 @@ void Progress::Update(int64_t done, const std::string& note) {
   Print(done, note, false);
 }
 
+void Progress::Rebase(int64_t done) {
+  base_ = done;
+  start_ = std::chrono::steady_clock::now();
+}
+
 void Progress::Finish(const std::string& note) { Print(total_, note, true); }
 
 void Progress::Print(int64_t done, const std::string& note, bool final) {
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double frac = total_ > 0 ? static_cast<double>(done) / total_ : 1.0;
-  const double rate = elapsed > 0 ? done / elapsed : 0.0;
+  const double rate = elapsed > 0 ? (done - base_) / elapsed : 0.0;
   const double eta = rate > 0 ? (total_ - done) / rate : NAN;
   constexpr int kWidth = 30;
   const int filled = static_cast<int>(frac * kWidth);

@@ -15,6 +15,8 @@ class Progress {
   // Reports `done` of `total` finished; `note` is appended (e.g. "rejected 3").
   void Update(int64_t done, const std::string& note = "");
   void Finish(const std::string& note = "");
+  // A resumed job: `done` units were finished before now; rate and ETA count only what follows.
+  void Rebase(int64_t done);
 
   static std::string FormatDuration(double seconds);  // "1:02:03" / "2:03"
 
@@ -26,6 +28,7 @@ class Progress {
   std::ostream* out_;
   bool tty_;
   std::chrono::steady_clock::time_point start_, last_print_;
+  int64_t base_ = 0;  // rate and ETA count from here (Rebase)
 };
 
 }  // namespace onedp

@@ -16,16 +16,51 @@
 // policy. Images are rendered only when the policy has an image key, and only for the frames that
 // end up in a history. A stop request (RequestStop(), SIGINT in the CLI) ends the run at the next
 // chunk step: RunRollouts then throws std::runtime_error("... interrupted ...").
+//
+// Optional observers (RolloutObserver: RolloutRecorder writes one HDF5 file per episode,
+// RolloutVideo one MP4 per episode) see every reset, chunk and step without changing the run.
+// The building blocks of one env's loop (ObsHistory, ChunkNoiseSeed, StepEpisode) are public so
+// that the viewer's live mode steps a single env exactly as RunRollouts does.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "harness/episode.h"
 #include "policies/policy.h"
+#include "sim/renderer.h"
+#include "tasks/task.h"
 
 namespace onedp {
+
+struct EpisodeResult;
+
+// Per-episode hooks of RunRollouts. For one episode the calls come in order (OnReset, OnChunk and
+// OnStep as it runs, OnEpisodeEnd once, right after its last step), all on the worker thread that
+// owns the episode's Task (so they may render with it); calls for different episodes may run
+// concurrently on different threads. Only episodes for which Wants() is true are observed (an
+// episode whose reset fails is not). An exception from an observer fails the episode.
+class RolloutObserver {
+ public:
+  virtual ~RolloutObserver() = default;
+  virtual bool Wants(int episode) const { return true; }
+  // After Reset(seed) and the first Observe().
+  virtual void OnReset(int episode, uint64_t seed, Task& task) {}
+  // A new chunk for this episode: row `row` of `chunk` (chunk.steps actions of chunk.dim).
+  virtual void OnChunk(int episode, const ActionChunk& chunk, int row) {}
+  // After each env step: the action applied, the outcome after it, and the task (state after).
+  virtual void OnStep(int episode, Task& task, const std::vector<double>& action,
+                      const Outcome& outcome) {}
+  // The episode is over; `result` is final.
+  virtual void OnEpisodeEnd(int episode, Task& task, const EpisodeResult& result) {}
+};
 
 struct RolloutOptions {
   int episodes = 50;
@@ -35,6 +70,7 @@ struct RolloutOptions {
   SampleOptions sample;          // sampler; seeds are overwritten per call (ChunkNoiseSeed)
   int max_steps = 0;             // 0: the task's horizon (TaskSpec::max_steps)
   bool absolute_actions = true;  // robomimic abs actions (ActionMode::kAbsolute); PushT ignores it
+  std::vector<RolloutObserver*> observers;  // not owned; see RolloutObserver
 };
 
 struct EpisodeResult {
@@ -57,6 +93,52 @@ struct RolloutReport {
 // Noise seed of chunk `chunk` (0, 1, ...) of the episode with seed `episode_seed`.
 uint64_t ChunkNoiseSeed(uint64_t episode_seed, int chunk);
 
+// ---- the building blocks of one env's loop ------------------------------------------------------
+
+// True when the policy consumes a camera image (then observations must be rendered).
+bool PolicyUsesImages(const PolicySpec& spec);
+
+// Throws std::invalid_argument unless every policy key is an observation of the task with the
+// same kind and shape, and the action dims agree (`absolute`: ActionMode::kAbsolute).
+void CheckPolicyFitsTask(const PolicySpec& policy, const TaskSpec& task, bool absolute);
+
+// Throws std::runtime_error unless `chunk` is (batch, >= 1, spec.action_dim) with matching data.
+void CheckChunk(const ActionChunk& chunk, int batch, const Policy& policy);
+
+// Row `row` of a PredictChunk result placed at its horizon indices: H x Da values, NaN where the
+// policy returned nothing, and the horizon indices [exec_begin, exec_end) of the actions that are
+// executed. Today's policies return only horizon steps [To-1, To-1+Ta) (DP's convention: the
+// chunk's rows are exactly the executed actions); a chunk of H or more rows is taken as the full
+// horizon, of which [To-1, To-1+Ta) is executed and the rest discarded.
+struct HorizonChunk {
+  std::vector<double> values;  // H x Da
+  int exec_begin = 0, exec_end = 0;
+  int first_row = 0;           // chunk row of horizon index exec_begin
+};
+HorizonChunk PlaceInHorizon(const ActionChunk& chunk, int row, const PolicySpec& spec);
+
+// The last To observations of one env per policy key, oldest first (DP's MultiStepWrapper).
+class ObsHistory {
+ public:
+  explicit ObsHistory(const PolicySpec& spec) : spec_(&spec) {}
+  // Appends `obs` (keeping To frames); `fill` replaces the history by To copies of it (reset).
+  // Throws std::runtime_error when a policy key is missing or has the wrong shape.
+  void Push(const Observation& obs, bool fill);
+  // Appends this history as the next row of `batch` (batch->steps is set to To).
+  void AppendRow(ObsBatch* batch) const;
+
+ private:
+  const PolicySpec* spec_;
+  std::map<std::string, std::vector<std::vector<float>>> lowdim_;
+  std::map<std::string, std::vector<std::vector<uint8_t>>> images_;
+};
+
+// One env step: applies `action`, then updates `r` (steps, max score, success, error) and
+// `outcome`. Returns true when the episode is over: first success, an episode error, or
+// `max_steps` steps. Exceptions from the task propagate.
+bool StepEpisode(Task& task, const std::vector<double>& action, int max_steps, EpisodeResult* r,
+                 Outcome* outcome);
+
 // Throws std::invalid_argument for bad options, an unknown task, or a policy whose spec does not
 // fit the task (missing observation key, shape or action-dim mismatch); std::runtime_error when a
 // task cannot be created, the policy returns a malformed chunk, or the run is interrupted.
@@ -68,5 +150,114 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
 // Writes one row per episode (seed, success, score, steps, error) to `<path>.tmp`, then renames
 // it to `path`. Throws std::runtime_error on I/O errors.
 void WriteRolloutCsv(const RolloutReport& report, const std::string& path);
+
+// ---- recorded rollouts -------------------------------------------------------------------------
+
+// One recorded episode: per-step full state, actions, predicted chunks and rewards (no images:
+// a viewer re-renders them from the states). N = steps taken.
+struct RecordedRollout {
+  // task, seed, policy, sampler, ckpt, obs_steps, action_steps, horizon, action_mode, success,
+  // score, steps, error (free-form JSON; "task" and "seed" are required to replay)
+  nlohmann::json meta = nlohmann::json::object();
+  ArrayF64 states;   // (N+1, 1+nq+nv) robomimic flat states: before each step, then the final one
+  ArrayF64 actions;  // (N, Da) actions as sent to Task::Step
+  // (N, H, Da): the chunk predicted for the call that produced step t's action, placed at its
+  // horizon indices; steps the policy did not return (PredictChunk gives only the executed
+  // [To-1, To-1+Ta)) are NaN.
+  ArrayF64 chunks;
+  std::vector<int> chunk_pos;     // (N) horizon index of step t's action in chunks[t]
+  std::vector<double> rewards;    // (N) Outcome::reward after step t
+  std::vector<double> scores;     // (N) Outcome::score after step t
+  std::vector<int> successes;     // (N) Outcome::success after step t
+
+  int64_t num_steps() const { return actions.rows(); }
+};
+
+// File layout: a robomimic-schema HDF5 with one demo (so `viewer --dataset` reads it too):
+//   /data/demo_0  attrs num_samples N, ep_meta (= meta), model_file ""; datasets
+//     states (N,S) [states 0..N-1], actions (N,Da), rewards (N,), dones (N,) (1 at success),
+//     next_obs/flat_state (N,S) [states 1..N], next_obs/score (N,1), next_obs/success (N,1),
+//     obs/action_chunk (N,H,Da), obs/chunk_pos (N,1)
+//   /data attrs total, env_args {"env_name", "type", "env_kwargs", "onedp": {"task",
+//     "kind": "recorded_rollout", "format": 1}}
+// Written to <path>.tmp and renamed. Throws std::runtime_error on I/O or shape errors.
+void WriteRecordedRollout(const RecordedRollout& rollout, const std::string& path,
+                          const nlohmann::json& env_args = nlohmann::json::object());
+// Throws std::runtime_error naming the file and what is wrong (missing, not a recorded rollout).
+RecordedRollout ReadRecordedRollout(const std::string& path);
+
+// Records episodes into `dir`/episode_<seed>.hdf5 (the directory is created).
+class RolloutRecorder : public RolloutObserver {
+ public:
+  // `meta` (policy, sampler, ckpt, ...) is copied into every episode's meta; `max_episodes` < 0:
+  // all episodes.
+  RolloutRecorder(std::string dir, const PolicySpec& spec, nlohmann::json meta,
+                  int max_episodes = -1);
+  ~RolloutRecorder() override;
+  bool Wants(int episode) const override;
+  void OnReset(int episode, uint64_t seed, Task& task) override;
+  void OnChunk(int episode, const ActionChunk& chunk, int row) override;
+  void OnStep(int episode, Task& task, const std::vector<double>& action,
+              const Outcome& outcome) override;
+  void OnEpisodeEnd(int episode, Task& task, const EpisodeResult& result) override;
+  std::vector<std::string> written() const;  // files written so far, in episode-end order
+
+ private:
+  struct Episode;
+  Episode& Get(int episode);
+  std::string dir_;
+  PolicySpec spec_;
+  nlohmann::json meta_;
+  int max_episodes_;
+  mutable std::mutex mu_;
+  std::map<int, std::unique_ptr<Episode>> episodes_;
+  std::vector<std::string> written_;
+};
+
+// MP4 (OpenCV VideoWriter, codec mp4v) of same-sized RGB frames; Close() (or the destructor)
+// finishes the file. Throws std::runtime_error when the file cannot be opened or a frame has the
+// wrong size.
+class Mp4Writer {
+ public:
+  Mp4Writer(const std::string& path, int width, int height, double fps);
+  ~Mp4Writer();
+  Mp4Writer(const Mp4Writer&) = delete;
+  Mp4Writer& operator=(const Mp4Writer&) = delete;
+  void Add(const Image& frame);
+  // Top-down RGB rows, `stride` bytes apart (>= 3 * width).
+  void Add(const uint8_t* rgb, size_t stride);
+  void Close();
+  int frames() const { return frames_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string path_;
+  int width_, height_, frames_ = 0;
+};
+
+// Headless videos of the first `max_episodes` episodes: `dir`/episode_<seed>.mp4, one frame per
+// env step (plus the initial state) from the task's first camera at `size` x `size`, at the task's
+// control rate.
+class RolloutVideo : public RolloutObserver {
+ public:
+  RolloutVideo(std::string dir, int max_episodes, int size = 256);
+  ~RolloutVideo() override;
+  bool Wants(int episode) const override { return episode < max_episodes_; }
+  void OnReset(int episode, uint64_t seed, Task& task) override;
+  void OnStep(int episode, Task& task, const std::vector<double>& action,
+              const Outcome& outcome) override;
+  void OnEpisodeEnd(int episode, Task& task, const EpisodeResult& result) override;
+  std::vector<std::string> written() const;
+
+ private:
+  struct Episode;
+  std::string dir_;
+  int max_episodes_, size_;
+  mutable std::mutex mu_;
+  std::map<int, std::unique_ptr<Episode>> episodes_;
+  std::vector<std::string> written_;
+};
 
 }  // namespace onedp

@@ -2,6 +2,9 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
 
 #include <mujoco/mujoco.h>
 
@@ -29,6 +32,28 @@ std::string ConfigHash(const nlohmann::json& config) {
   char buf[17];
   std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
   return buf;
+}
+
+void WriteJsonAtomic(const nlohmann::json& j, const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << j.dump(2) << "\n";
+    if (!f) throw std::runtime_error("cannot write " + tmp);
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+nlohmann::json ReadJson(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw std::invalid_argument("cannot read " + path);
+  try {
+    nlohmann::json j;
+    f >> j;
+    return j;
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(path + ": malformed JSON (" + e.what() + ")");
+  }
 }
 
 }  // namespace onedp

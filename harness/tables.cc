@@ -16,8 +16,8 @@ namespace {
 
 const char* const kHeader =
     "task,table,method,epochs,nfe,sampler,train_seed,epoch,episodes,start_seed,success,score,"
-    "config_hash,git_commit,device";
-constexpr size_t kColumns = 15;
+    "config_hash,git_commit,device,versions";
+constexpr size_t kColumns = 16;
 
 std::vector<std::string> SplitCsv(const std::string& line) {
   std::vector<std::string> out;
@@ -86,6 +86,7 @@ std::vector<EvalRow> ReadEvalRows(const std::string& path) {
       r.config_hash = v[12];
       r.git_commit = v[13];
       r.device = v[14];
+      r.versions = v[15];
       rows.push_back(r);
     } catch (const std::logic_error&) {
       throw std::invalid_argument(path + ": line " + std::to_string(n) + " has a malformed number");
@@ -96,7 +97,7 @@ std::vector<EvalRow> ReadEvalRows(const std::string& path) {
 
 void WriteEvalRows(const std::vector<EvalRow>& rows, const std::string& path) {
   for (const auto& r : rows) {
-    for (const std::string* f : {&r.task, &r.table, &r.method, &r.sampler, &r.config_hash, &r.git_commit, &r.device}) {
+    for (const std::string* f : {&r.task, &r.table, &r.method, &r.sampler, &r.config_hash, &r.git_commit, &r.device, &r.versions}) {
       CheckField(*f);
     }
   }
@@ -108,7 +109,7 @@ void WriteEvalRows(const std::vector<EvalRow>& rows, const std::string& path) {
       f << r.task << ',' << r.table << ',' << r.method << ',' << r.epochs << ',' << r.nfe << ',' << r.sampler << ','
         << r.train_seed << ',' << r.epoch << ',' << r.episodes << ',' << r.start_seed << ','
         << Fixed(r.success, 6) << ',' << Fixed(r.score, 6) << ',' << r.config_hash << ',' << r.git_commit << ','
-        << r.device << "\n";
+        << r.device << ',' << r.versions << "\n";
     }
     if (!f) throw std::runtime_error("cannot write " + tmp);
   }

@@ -3,7 +3,7 @@
 //
 // Evaluation rows (evals.csv, one per method x sampler x training seed x evaluated checkpoint):
 //   task,table,method,epochs,nfe,sampler,train_seed,epoch,episodes,start_seed,success,score,
-//   config_hash,git_commit,device
+//   config_hash,git_commit,device,versions
 // `table` is "table1" (DDPM family) or "table2" (EDM family); `epochs` is the method's training
 // length (the Epochs column), `epoch` the checkpoint the row evaluates.
 //
@@ -34,6 +34,7 @@ struct EvalRow {
   uint64_t start_seed = 100000;
   double success = 0, score = 0;
   std::string config_hash, git_commit, device;
+  std::string versions;  // library versions, e.g. "mujoco 2.2.2; torch 1.13.0" (no commas)
 };
 
 // Reads / writes evals.csv (written to a temporary name and renamed). Fields must not contain

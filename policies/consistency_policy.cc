@@ -74,7 +74,7 @@ class ConsistencyPolicy final : public CpStudent {
       timing->sample_s = Seconds(t1, t2);
       timing->nfe = steps;
     }
-    return ExecutedChunk(x, spec_, normalizer_);
+    return ExecutedChunk(x, spec_, normalizer_, options.full_horizon);
   }
 
   torch::Tensor StudentDenoise(const ObsBatch& obs, const torch::Tensor& x, const torch::Tensor& t,

@@ -121,7 +121,7 @@ class DiffusionPolicy final : public DiffusionTeacher {
       timing->nfe = nfe;
     }
 
-    return ExecutedChunk(x, spec_, normalizer_);
+    return ExecutedChunk(x, spec_, normalizer_, options.full_horizon);
   }
 
   std::map<std::string, int64_t> ParameterCounts() const override {
@@ -304,13 +304,14 @@ torch::Tensor EncodeObs(ObsEncoderImpl& encoder, const ObsBatch& obs, const Poli
   return encoder.forward(tensors, gen).reshape({obs.batch, -1});  // (B*To, Do) -> (B, To*Do)
 }
 
-ActionChunk ExecutedChunk(const torch::Tensor& x, const PolicySpec& spec, const Normalizer& normalizer) {
-  const torch::Tensor a = x.slice(1, spec.obs_steps - 1, spec.obs_steps - 1 + spec.action_steps)
+ActionChunk ExecutedChunk(const torch::Tensor& x, const PolicySpec& spec, const Normalizer& normalizer,
+                          bool full_horizon) {
+  const torch::Tensor a = (full_horizon ? x : x.slice(1, spec.obs_steps - 1, spec.obs_steps - 1 + spec.action_steps))
                               .to(torch::kCPU, torch::kFloat32)
                               .contiguous();
   ActionChunk out;
   out.batch = static_cast<int>(x.size(0));
-  out.steps = spec.action_steps;
+  out.steps = static_cast<int>(a.size(1));
   out.dim = spec.action_dim;
   out.data.assign(a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
   normalizer.Unnormalize("action", out.data.data(), static_cast<int64_t>(out.data.size()));

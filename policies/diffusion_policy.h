@@ -47,8 +47,10 @@ void CopyModuleInto(torch::nn::Module& from, torch::nn::Module& to);
 torch::Tensor EncodeObs(ObsEncoderImpl& encoder, const ObsBatch& obs, const PolicySpec& spec,
                         const Normalizer& normalizer, const torch::Device& device,
                         c10::optional<at::Generator> gen);
-// The executed steps [To-1, To-1+Ta) of normalised chunks x (B, H, Da), unnormalised.
-ActionChunk ExecutedChunk(const torch::Tensor& x, const PolicySpec& spec, const Normalizer& normalizer);
+// The executed steps [To-1, To-1+Ta) of normalised chunks x (B, H, Da), unnormalised; with
+// `full_horizon` all H steps.
+ActionChunk ExecutedChunk(const torch::Tensor& x, const PolicySpec& spec, const Normalizer& normalizer,
+                          bool full_horizon = false);
 
 // A trained Diffusion Policy seen as a distillation teacher.
 class DiffusionTeacher : public TorchPolicy {

@@ -96,7 +96,7 @@ class OneDpPolicy final : public OneDpStudent {
       timing->sample_s = Seconds(t1, t2);
       timing->nfe = 1;
     }
-    return ExecutedChunk(a, spec_, normalizer_);
+    return ExecutedChunk(a, spec_, normalizer_, options.full_horizon);
   }
 
   torch::Tensor GenerateNormalized(const ObsBatch& obs, const torch::Tensor& unit_noise) override {

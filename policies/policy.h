@@ -89,6 +89,9 @@ struct SampleOptions {
   // Initial noise seed per batch row (row b uses seeds[b]); one value is used for every row
   // (offset by b). Sampling is deterministic given the seeds.
   std::vector<uint64_t> seeds = {0};
+  // Return the whole predicted horizon (H steps; the executed ones are [To-1, To-1+Ta)) instead of
+  // only the executed steps: for viewers and recordings that show what a chunk planned.
+  bool full_horizon = false;
 };
 
 // Timings of one PredictChunk call, filled when requested (for the latency benchmark).

@@ -175,4 +175,6 @@ std::unique_ptr<Policy> LoadPolicy(const std::string& dir, const std::string& de
   return policy;
 }
 
+std::string TorchVersion() { return TORCH_VERSION; }
+
 }  // namespace onedp

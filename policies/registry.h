@@ -54,4 +54,7 @@ std::unique_ptr<Policy> LoadPolicy(const std::string& dir, const std::string& de
 // policy.json of a saved policy (name, spec, config, normaliser) without loading weights.
 nlohmann::json ReadPolicyJson(const std::string& dir);
 
+// The libtorch version the policies library was built with ("1.13.0").
+std::string TorchVersion();
+
 }  // namespace onedp

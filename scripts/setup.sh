@@ -17,6 +17,7 @@ PACKAGES=(
   libegl-dev libegl-mesa0 libgl1-mesa-dri libgl-dev libosmesa6-dev
   libeigen3-dev nlohmann-json3-dev libboost-dev
   gnuplot-nox
+  xvfb xauth
 )
 
 if [ "${BENCH_SKIP_APT:-0}" != "1" ]; then

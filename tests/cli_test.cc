@@ -236,6 +236,30 @@ TEST_F(CliTest, TrainRejectsBadNames) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("train.lr"), std::string::npos) << r.output;
 }
+TEST_F(CliTest, RunRejectsBadInputAndListsItsWork) {
+  const std::string where = " --work " + (dir_ / "runs").string() + " --dataset " + (dir_ / "d.hdf5").string();
+  CliRun r = Harness("run --task pusht --preset tiny --stage bake" + where);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("collect, train, distill, eval, merge, all"), std::string::npos) << r.output;
+  r = Harness("run --task pusht --preset tiny --shard 3/3" + where);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("i/N"), std::string::npos) << r.output;
+  r = Harness("run --task push-t --preset tiny" + where);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("pusht"), std::string::npos) << r.output;
+  r = Harness("run --task pusht --preset huge" + where);
+  EXPECT_EQ(r.code, 2);
+  // --dry-run lists this shard's items, runs nothing and writes nothing.
+  r = Harness("run --task pusht --preset tiny --dry-run --shard 1/2" + where);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("to do train dp-edm seed0"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("train dp-ddpm"), std::string::npos) << r.output;  // shard 0's
+  EXPECT_FALSE(fs::exists(dir_ / "runs"));
+  r = Harness("table --tasks pusht,nope --results " + (dir_ / "res").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("square-ph"), std::string::npos) << r.output;
+}
+
 // train a tiny dp-ddpm teacher -> distill it into OneDP-S -> eval the student with onestep ->
 // bench policy times the student beside DP samplers; bad methods / teachers are refused.
 TEST_F(CliTest, DistillOneDpEndToEnd) {

@@ -109,6 +109,26 @@ TEST_F(PolicyTest, PredictChunkShapeAndNfe) {
   EXPECT_EQ(t.nfe, 19);
 }
 
+TEST_F(PolicyTest, FullHorizonHoldsTheExecutedStepsInPlace) {
+  auto p = TinyPolicy("dp-ddpm");
+  SampleOptions so;
+  so.sampler = SamplerSpec::Parse("ddim:3");
+  so.seeds = {5, 6};
+  const ActionChunk executed = p->PredictChunk(MakeObs(2, 0), so);
+  so.full_horizon = true;
+  const ActionChunk full = p->PredictChunk(MakeObs(2, 0), so);
+  const PolicySpec& spec = p->spec();
+  ASSERT_EQ(full.steps, spec.horizon);
+  ASSERT_EQ(executed.steps, spec.action_steps);
+  for (int b = 0; b < 2; ++b) {
+    for (int t = 0; t < executed.steps; ++t) {
+      for (int k = 0; k < full.dim; ++k) {
+        EXPECT_EQ(full.at(b, spec.obs_steps - 1 + t)[k], executed.at(b, t)[k]) << b << " " << t << " " << k;
+      }
+    }
+  }
+}
+
 TEST_F(PolicyTest, UnknownSamplerListsValidOnes) {
   auto p = TinyPolicy("dp-ddpm");
   SampleOptions so;

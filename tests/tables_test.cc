@@ -30,6 +30,7 @@ EvalRow Row(const std::string& task, const std::string& method, int nfe, uint64_
   r.config_hash = "abc";
   r.git_commit = "deadbeef";
   r.device = "cpu";
+  r.versions = "mujoco 2.2.2; torch 1.13.0";
   return r;
 }
 

@@ -1,0 +1,879 @@
+#include "harness/pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <ostream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/collect.h"
+#include "harness/policy_jobs.h"
+#include "harness/progress.h"
+#include "harness/rollout.h"
+#include "harness/run_info.h"
+#include "harness/tables.h"
+#include "policies/distill.h"
+#include "policies/registry.h"
+#include "tasks/task_registry.h"
+
+namespace onedp {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Bump when the meaning of a stage changes without any config field changing.
+constexpr int kRecipe = 1;
+
+const std::vector<std::string> kStages = {"collect", "train", "distill", "eval", "merge", "all"};
+
+std::string Short(const std::string& key) { return key.substr(0, 8); }
+
+std::string Join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+std::string StageName(Stage s) {
+  switch (s) {
+    case Stage::kCollect: return "collect";
+    case Stage::kTrain: return "train";
+    case Stage::kDistill: return "distill";
+    case Stage::kEval: return "eval";
+  }
+  return "?";
+}
+
+// The samplers every run of a policy is evaluated with (the paper's NFE columns).
+std::vector<std::string> SamplersOf(const std::string& policy) {
+  if (policy == "dp-ddpm") return {"ddpm:100", "ddim:10", "ddim:1"};
+  if (policy == "dp-edm") return {"edm:18", "edm:10", "edm:1"};
+  if (policy == "cp") return {"cp:1", "cp:3"};
+  return {"onestep"};
+}
+
+// The sampler of the in-training evaluations (the convergence curve).
+std::string TrainingEvalSampler(const std::string& policy) {
+  if (policy == "dp-ddpm") return "ddim:10";
+  if (policy == "dp-edm") return "edm:10";
+  if (policy == "cp") return "cp:1";
+  return "onestep";
+}
+
+std::string MethodName(const std::string& policy, const std::string& sampler) {
+  if (policy == "dp-ddpm") return sampler.rfind("ddim", 0) == 0 ? "DP (DDIM)" : "DP (DDPM)";
+  if (policy == "dp-edm") return "DP (EDM)";
+  if (policy == "cp") return "CP";
+  if (policy == "onedp-s") return "OneDP-S";
+  if (policy == "onedp-d") return "OneDP-D";
+  return policy;
+}
+
+std::string DoneMarker(const WorkItem& item) {
+  switch (item.stage) {
+    case Stage::kTrain:
+    case Stage::kDistill: return (fs::path(item.path) / "done.json").string();
+    case Stage::kEval: return item.path + ".json";
+    case Stage::kCollect: return item.path;
+  }
+  return item.path;
+}
+
+double Now() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+std::string VersionsText(const nlohmann::json& v) {
+  std::string s;
+  for (const char* k : {"onedp", "mujoco", "torch", "compiler"}) {
+    if (v.contains(k)) s += (s.empty() ? "" : "; ") + std::string(k) + " " + v.at(k).get<std::string>();
+  }
+  return s;
+}
+
+nlohmann::json AllVersions() {
+  nlohmann::json v = RunVersions();
+  v["torch"] = TorchVersion();
+  return v;
+}
+
+// Mean success and score of a per-episode CSV (WriteRolloutCsv's format).
+struct EpisodeStats {
+  int episodes = 0;
+  double success = 0, score = 0;
+};
+EpisodeStats ReadEpisodes(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw std::invalid_argument("cannot read " + path);
+  std::string line;
+  std::getline(f, line);
+  EpisodeStats s;
+  while (std::getline(f, line)) {
+    if (line.empty()) continue;
+    std::stringstream ss(line);
+    std::string seed, success, score;
+    std::getline(ss, seed, ',');
+    std::getline(ss, success, ',');
+    std::getline(ss, score, ',');
+    s.success += std::stod(success);
+    s.score += std::stod(score);
+    ++s.episodes;
+  }
+  if (s.episodes > 0) {
+    s.success /= s.episodes;
+    s.score /= s.episodes;
+  }
+  return s;
+}
+
+// Final epoch and summed per-epoch seconds of a run's latest checkpoint.
+struct RunProgress {
+  int epoch = 0;
+  double seconds = 0;
+};
+RunProgress ReadRunProgress(const std::string& run_dir) {
+  RunProgress p;
+  const fs::path state = fs::path(run_dir) / "checkpoint" / "train_state.json";
+  if (!fs::exists(state)) return p;
+  const nlohmann::json j = ReadJson(state.string());
+  p.epoch = j.value("epoch", 0);
+  for (const auto& r : j.at("history")) p.seconds += r.value("seconds", 0.0);
+  return p;
+}
+
+void WriteTextAtomic(const std::string& text, const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << text;
+    if (!f) throw std::runtime_error("cannot write " + tmp);
+  }
+  fs::rename(tmp, path);
+}
+
+std::string Fixed(double v, int digits) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(digits) << v;
+  return o.str();
+}
+
+}  // namespace
+
+int SamplerNfe(const std::string& sampler) {
+  const size_t colon = sampler.find(':');
+  const std::string family = sampler.substr(0, colon);
+  const int steps = colon == std::string::npos ? 1 : std::stoi(sampler.substr(colon + 1));
+  if (family == "edm") return 2 * steps - 1;
+  if (family == "onestep") return 1;
+  if (family == "ddpm" || family == "ddim" || family == "cp") return steps;
+  throw std::invalid_argument("unknown sampler family in '" + sampler + "'");
+}
+
+RunPreset RunPresetFor(const std::string& preset) {
+  RunPreset p;
+  if (preset == "tiny") {
+    p.train_seeds = {0};
+    p.episodes = 4;
+    p.episode_block = 2;
+    p.max_steps = 24;  // three chunks: the plumbing, not the task
+    p.collect_episodes = 4;
+    p.obs = "lowdim";
+    p.dp_eval_every = 0;
+    p.distill_eval_every = 1;
+    p.cp_long_epochs = 3;
+    p.bench_repeats = 1;
+  } else if (preset == "cpu") {
+    // One training seed and 50 test episodes: DP-DDPM and DP-EDM take ~40-50 min each on one core
+    // of the 2-core machine, a OneDP-S distillation ~1 h, CP's long schedule several hours.
+    p.train_seeds = {0};
+    p.episodes = 50;
+    p.episode_block = 25;
+    p.obs = "lowdim";
+    p.dp_eval_every = 10;
+    p.distill_eval_every = 5;
+    p.cp_long_epochs = 100;
+    p.bench_repeats = 5;
+  } else if (preset == "paper") {
+    p.train_seeds = {0, 1, 2, 3, 4};
+    p.episodes = 100;
+    p.episode_block = 50;
+    p.obs = "image";
+    p.dp_eval_every = 50;
+    p.distill_eval_every = 2;
+    p.cp_long_epochs = 450;
+    p.bench_repeats = 20;
+  } else {
+    throw std::invalid_argument("unknown preset '" + preset + "'; valid: tiny, cpu, paper");
+  }
+  return p;
+}
+
+void ParseShard(const std::string& text, int* shard, int* shards) {
+  const size_t slash = text.find('/');
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument("");
+    size_t used_i = 0, used_n = 0;
+    const int i = std::stoi(text.substr(0, slash), &used_i);
+    const int n = std::stoi(text.substr(slash + 1), &used_n);
+    if (used_i != slash || used_n != text.size() - slash - 1 || n < 1 || i < 0 || i >= n) {
+      throw std::invalid_argument("");
+    }
+    *shard = i;
+    *shards = n;
+  } catch (const std::logic_error&) {
+    throw std::invalid_argument("--shard expects i/N with 0 <= i < N, got '" + text + "'");
+  }
+}
+
+RunPlan PlanRun(const RunOptions& options) {
+  RunPlan plan;
+  plan.options = options;
+  RunOptions& o = plan.options;
+  const TaskEntry& entry = FindTask(o.task);  // unknown names list the valid ones
+  o.task = entry.name;
+  plan.preset = RunPresetFor(o.preset);
+  if (std::find(kStages.begin(), kStages.end(), o.stage) == kStages.end()) {
+    throw std::invalid_argument("unknown stage '" + o.stage + "'; valid: " + Join(kStages, ", "));
+  }
+  if (o.shards < 1 || o.shard < 0 || o.shard >= o.shards) throw std::invalid_argument("bad shard");
+  if (o.train_seeds.empty()) o.train_seeds = plan.preset.train_seeds;
+  if (o.episodes <= 0) o.episodes = plan.preset.episodes;
+  if (o.episode_block <= 0) o.episode_block = std::min(plan.preset.episode_block, o.episodes);
+  plan.dataset = o.dataset.empty() ? DefaultDatasetPath(o.task) : o.dataset;
+  plan.results = o.results.empty() ? (fs::path("results") / o.task / o.preset).string() : o.results;
+  const fs::path root = fs::path(o.work) / o.task / o.preset;
+  const std::string dataset_abs = fs::absolute(plan.dataset).lexically_normal().string();
+
+  auto add = [&plan](WorkItem item, const nlohmann::json& inputs) {
+    item.key = ConfigHash(inputs);
+    plan.items.push_back(std::move(item));
+    return static_cast<int>(plan.items.size()) - 1;
+  };
+
+  WorkItem collect;
+  collect.stage = Stage::kCollect;
+  collect.label = "collect " + o.task;
+  collect.path = plan.dataset;
+  const int collect_i = add(collect, {{"stage", "collect"}, {"task", o.task}, {"dataset", dataset_abs}});
+
+  // train: dp-ddpm and dp-edm per seed.
+  std::map<std::pair<std::string, uint64_t>, int> teachers;
+  for (uint64_t seed : o.train_seeds) {
+    for (const std::string policy : {"dp-ddpm", "dp-edm"}) {
+      WorkItem t;
+      t.stage = Stage::kTrain;
+      t.policy = policy;
+      t.seed = seed;
+      t.needs = {collect_i};
+      t.table = policy == "dp-ddpm" ? "table1" : "table2";
+      const nlohmann::json inputs = {{"recipe", kRecipe},
+                                     {"stage", "train"},
+                                     {"task", o.task},
+                                     {"preset", o.preset},
+                                     {"policy", policy},
+                                     {"policy_config", PresetConfig(policy, o.preset)},
+                                     {"obs", plan.preset.obs},
+                                     {"seed", seed},
+                                     {"dataset", dataset_abs},
+                                     {"eval", {{"every", plan.preset.dp_eval_every},
+                                               {"episodes", o.episodes},
+                                               {"sampler", TrainingEvalSampler(policy)}}}};
+      t.key = ConfigHash(inputs);
+      t.label = "train " + policy + " seed" + std::to_string(seed);
+      t.path = (root / (policy + "-seed" + std::to_string(seed) + "-" + Short(t.key))).string();
+      teachers[{policy, seed}] = add(t, inputs);
+    }
+  }
+
+  // distill: OneDP from both teachers, CP (20 epochs and the long schedule) from dp-edm.
+  struct Job {
+    std::string method, teacher;
+    int epochs;
+  };
+  const std::vector<Job> jobs = {{"onedp-s", "dp-ddpm", 0}, {"onedp-d", "dp-ddpm", 0},
+                                 {"cp", "dp-edm", 0},       {"cp", "dp-edm", plan.preset.cp_long_epochs},
+                                 {"onedp-s", "dp-edm", 0},  {"onedp-d", "dp-edm", 0}};
+  std::vector<int> runs;
+  for (uint64_t seed : o.train_seeds) {
+    runs.push_back(teachers.at({"dp-ddpm", seed}));
+    runs.push_back(teachers.at({"dp-edm", seed}));
+  }
+  for (uint64_t seed : o.train_seeds) {
+    for (const Job& job : jobs) {
+      int eval_every = 0, eval_episodes = 0;
+      DistillConfig dc = DistillPresetConfig(job.method, o.preset, &eval_every, &eval_episodes);
+      const int epochs = job.epochs > 0 ? job.epochs : dc.epochs;
+      const int teacher_i = teachers.at({job.teacher, seed});
+      WorkItem d;
+      d.stage = Stage::kDistill;
+      d.policy = job.method;
+      d.seed = seed;
+      d.source = teacher_i;
+      d.epochs = epochs;
+      d.needs = {teacher_i};
+      d.table = job.teacher == "dp-ddpm" ? "table1" : "table2";
+      const nlohmann::json inputs = {{"recipe", kRecipe},
+                                     {"stage", "distill"},
+                                     {"task", o.task},
+                                     {"preset", o.preset},
+                                     {"method", job.method},
+                                     {"method_config", DistillMethodConfig(job.method, o.preset)},
+                                     {"epochs", epochs},
+                                     {"seed", seed},
+                                     {"teacher", plan.items[teacher_i].key},
+                                     {"eval", {{"every", plan.preset.distill_eval_every},
+                                               {"episodes", o.episodes},
+                                               {"sampler", TrainingEvalSampler(job.method)}}}};
+      d.key = ConfigHash(inputs);
+      const std::string name = job.method + (job.epochs > 0 ? "-long" : "") + "-from-" + job.teacher;
+      d.label = "distill " + name + " seed" + std::to_string(seed);
+      d.path = (root / (name + "-seed" + std::to_string(seed) + "-" + Short(d.key))).string();
+      runs.push_back(add(d, inputs));
+    }
+  }
+
+  // eval: every run x sampler x episode block, on the final checkpoint.
+  for (int run_i : runs) {
+    const WorkItem run = plan.items[run_i];
+    for (const std::string& sampler : SamplersOf(run.policy)) {
+      for (int start = 0; start < o.episodes; start += o.episode_block) {
+        WorkItem e;
+        e.stage = Stage::kEval;
+        e.policy = run.policy;
+        e.seed = run.seed;
+        e.source = run_i;
+        e.sampler = sampler;
+        e.block_start = start;
+        e.block_count = std::min(o.episode_block, o.episodes - start);
+        e.needs = {run_i};
+        e.table = run.table;
+        e.method = MethodName(run.policy, sampler);
+        const nlohmann::json inputs = {{"recipe", kRecipe}, {"stage", "eval"},        {"run", run.key},
+                                       {"sampler", sampler},  {"start", 100000 + start}, {"count", e.block_count},
+                                       {"max_steps", plan.preset.max_steps}};
+        std::string s = sampler;
+        std::replace(s.begin(), s.end(), ':', '_');
+        e.label = "eval " + fs::path(run.path).filename().string() + " " + sampler + " " + std::to_string(start) +
+                  "-" + std::to_string(start + e.block_count);
+        e.key = ConfigHash(inputs);
+        e.path = (fs::path(run.path) / "evals" /
+                  (s + "_" + std::to_string(100000 + start) + "_" + std::to_string(e.block_count) + ".csv"))
+                     .string();
+        add(e, inputs);
+      }
+    }
+  }
+  return plan;
+}
+
+std::vector<int> ShardItems(const RunPlan& plan, Stage stage, int shard, int shards) {
+  std::vector<int> out;
+  int j = 0;
+  for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
+    if (plan.items[i].stage != stage) continue;
+    if (j % shards == shard) out.push_back(i);
+    ++j;
+  }
+  return out;
+}
+
+bool ItemDone(const WorkItem& item) {
+  const std::string marker = DoneMarker(item);
+  if (!fs::exists(marker)) return false;
+  if (item.stage == Stage::kCollect) return true;
+  try {
+    return ReadJson(marker).value("key", std::string()) == item.key;
+  } catch (const std::invalid_argument&) {
+    return false;
+  }
+}
+
+namespace {
+
+void MarkDone(const WorkItem& item, nlohmann::json extra) {
+  extra["key"] = item.key;
+  extra["label"] = item.label;
+  WriteJsonAtomic(extra, DoneMarker(item));
+}
+
+void RunItem(const RunPlan& plan, const WorkItem& item, std::ostream& log) {
+  const RunOptions& o = plan.options;
+  const double t0 = Now();
+  switch (item.stage) {
+    case Stage::kCollect: {
+      CollectOptions c;
+      c.task = o.task;
+      c.episodes = plan.preset.collect_episodes;
+      c.out = item.path;
+      c.images = plan.preset.obs == "image";
+      c.workers = o.workers;
+      if (!fs::path(item.path).parent_path().empty()) fs::create_directories(fs::path(item.path).parent_path());
+      const CollectReport r = Collect(c);
+      log << "collected " << r.kept << " demonstrations into " << item.path << " (" << r.seconds << " s)\n";
+      return;
+    }
+    case Stage::kTrain: {
+      TrainOptions t;
+      t.task = o.task;
+      t.policy = item.policy;
+      t.preset = o.preset;
+      t.seed = item.seed;
+      t.dataset = plan.dataset;
+      t.out = item.path;
+      t.device = o.device;
+      t.obs = plan.preset.obs;
+      t.eval_every = plan.preset.dp_eval_every > 0 ? plan.preset.dp_eval_every : -1;
+      t.eval_episodes = o.episodes;
+      t.eval_sampler = TrainingEvalSampler(item.policy);
+      t.workers = o.workers;
+      RunTrain(t, log);
+      break;
+    }
+    case Stage::kDistill: {
+      DistillOptions d;
+      d.teacher = plan.items[item.source].path;
+      d.method = item.policy;
+      d.task = o.task;
+      d.preset = o.preset;
+      d.seed = item.seed;
+      d.dataset = plan.dataset;
+      d.out = item.path;
+      d.device = o.device;
+      d.epochs = item.epochs;
+      d.eval_every = plan.preset.distill_eval_every > 0 ? plan.preset.distill_eval_every : -1;
+      d.eval_episodes = o.episodes;
+      d.eval_sampler = TrainingEvalSampler(item.policy);
+      d.workers = o.workers;
+      RunDistill(d, log);
+      break;
+    }
+    case Stage::kEval: {
+      const WorkItem& run = plan.items[item.source];
+      auto policy = LoadPolicy((fs::path(run.path) / "checkpoint").string(), o.device);
+      const int nfe = policy->Nfe(SamplerSpec::Parse(item.sampler));
+      if (nfe != SamplerNfe(item.sampler)) {
+        throw std::runtime_error("NFE of " + item.sampler + " is " + std::to_string(nfe) + ", the tables assume " +
+                                 std::to_string(SamplerNfe(item.sampler)));
+      }
+      RolloutOptions ro;
+      ro.episodes = item.block_count;
+      ro.start_seed = 100000 + static_cast<uint64_t>(item.block_start);
+      ro.num_envs = item.block_count;  // the batch is part of the item: the same numbers in any shard
+      ro.workers = o.workers;
+      ro.max_steps = plan.preset.max_steps;
+      ro.sample.sampler = SamplerSpec::Parse(item.sampler);
+      Progress progress(item.label, item.block_count);
+      const RolloutReport r = RunRollouts(*policy, o.task, ro, [&](int done, int) { progress.Update(done); });
+      progress.Finish();
+      fs::create_directories(fs::path(item.path).parent_path());
+      WriteRolloutCsv(r, item.path);
+      MarkDone(item, {{"nfe", nfe},
+                      {"epoch", ReadRunProgress(run.path).epoch},
+                      {"success", r.success_rate},
+                      {"score", r.mean_score},
+                      {"episodes", static_cast<int>(r.episodes.size())},
+                      {"start_seed", ro.start_seed},
+                      {"run_config_hash", ReadJson((fs::path(run.path) / "run.json").string()).value("config_hash", "")},
+                      {"device", o.device},
+                      {"versions", AllVersions()},
+                      {"seconds", Now() - t0}});
+      return;
+    }
+  }
+  MarkDone(item, {{"seconds", Now() - t0}, {"versions", AllVersions()}});
+}
+
+// Waits until the item is done (another shard computes it) or fails after `seconds`.
+void WaitFor(const WorkItem& item, double seconds, std::ostream& log) {
+  const double t0 = Now();
+  bool said = false;
+  while (!ItemDone(item)) {
+    if (StopRequested()) throw std::runtime_error("interrupted while waiting for " + item.label);
+    if (Now() - t0 >= seconds) {
+      throw std::runtime_error("'" + item.label + "' is not done (" + DoneMarker(item) +
+                               "): run its stage first (harness run --stage " + StageName(item.stage) + ")");
+    }
+    if (!said) {
+      log << "waiting for '" << item.label << "' (another shard)\n";
+      said = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+// --- merge -------------------------------------------------------------------------------------
+
+struct RunRows {
+  std::vector<EvalRow> rows;
+  std::vector<std::string> missing;
+};
+
+EvalRow BaseRow(const RunPlan& plan, const WorkItem& run) {
+  EvalRow r;
+  r.task = plan.options.task;
+  r.table = run.table;
+  r.train_seed = run.seed;
+  return r;
+}
+
+// In-training evaluations (eval_epoch<E>.csv) and the eval items' blocks, per run.
+RunRows CollectRows(const RunPlan& plan) {
+  RunRows out;
+  // (table, method, epochs, nfe, seed, epoch) -> row; eval-stage rows replace in-training ones.
+  std::map<std::tuple<std::string, std::string, int, int, uint64_t, int>, EvalRow> rows;
+  std::map<int, int> run_epochs;
+  for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
+    const WorkItem& run = plan.items[i];
+    if (run.stage != Stage::kTrain && run.stage != Stage::kDistill) continue;
+    const fs::path run_json = fs::path(run.path) / "run.json";
+    if (!fs::exists(run_json)) continue;
+    const nlohmann::json rj = ReadJson(run_json.string());
+    const int epochs = rj.contains("train_config") ? rj.at("train_config").value("epochs", 0)
+                                                   : rj.value("distill_config", nlohmann::json::object()).value("epochs", 0);
+    run_epochs[i] = epochs;
+    const std::string sampler = TrainingEvalSampler(run.policy);
+    for (const auto& f : fs::directory_iterator(run.path)) {
+      const std::string name = f.path().filename().string();
+      if (name.rfind("eval_epoch", 0) != 0 || f.path().extension() != ".csv") continue;
+      const int epoch = std::stoi(name.substr(10));
+      const EpisodeStats s = ReadEpisodes(f.path().string());
+      EvalRow r = BaseRow(plan, run);
+      r.method = MethodName(run.policy, sampler);
+      r.epochs = epochs;
+      r.nfe = SamplerNfe(sampler);
+      r.sampler = sampler;
+      r.epoch = epoch;
+      r.episodes = s.episodes;
+      r.start_seed = 100000;
+      r.success = s.success;
+      r.score = s.score;
+      const nlohmann::json versions = rj.value("versions", nlohmann::json::object());
+      r.config_hash = run.key;  // the work item's key: its inputs, wherever it ran
+      r.git_commit = versions.value("git_commit", "");
+      r.device = plan.options.device;
+      for (const char* loop : {"train_config", "distill_config"}) {
+        if (rj.contains(loop)) r.device = rj.at(loop).value("device", r.device);
+      }
+      r.versions = VersionsText(versions);
+      rows[{r.table, r.method, r.epochs, r.nfe, r.train_seed, r.epoch}] = r;
+    }
+  }
+  // Eval items, grouped by (run, sampler); a group counts only when all its blocks are done.
+  std::map<std::pair<int, std::string>, std::vector<int>> groups;
+  for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
+    if (plan.items[i].stage == Stage::kEval) groups[{plan.items[i].source, plan.items[i].sampler}].push_back(i);
+  }
+  for (const auto& [group, items] : groups) {
+    const WorkItem& run = plan.items[group.first];
+    int episodes = 0, epoch = -1;
+    double success = 0, score = 0;
+    nlohmann::json first;
+    bool complete = true;
+    for (int i : items) {
+      if (!ItemDone(plan.items[i])) {
+        complete = false;
+        break;
+      }
+      const nlohmann::json m = ReadJson(DoneMarker(plan.items[i]));
+      const EpisodeStats s = ReadEpisodes(plan.items[i].path);
+      if (epoch >= 0 && m.at("epoch").get<int>() != epoch) {
+        throw std::runtime_error("the blocks of '" + run.label + " " + group.second +
+                                 "' evaluated different checkpoints; delete " + fs::path(plan.items[i].path).parent_path().string() +
+                                 " and rerun the eval stage");
+      }
+      epoch = m.at("epoch").get<int>();
+      if (first.is_null()) first = m;
+      success += s.success * s.episodes;
+      score += s.score * s.episodes;
+      episodes += s.episodes;
+    }
+    if (!complete || episodes == 0) {
+      out.missing.push_back(run.label + " " + group.second);
+      continue;
+    }
+    EvalRow r = BaseRow(plan, run);
+    r.method = MethodName(run.policy, group.second);
+    r.epochs = run_epochs.count(group.first) ? run_epochs.at(group.first) : epoch;
+    r.nfe = first.at("nfe").get<int>();
+    r.sampler = group.second;
+    r.epoch = epoch;
+    r.episodes = episodes;
+    r.start_seed = 100000;
+    r.success = success / episodes;
+    r.score = score / episodes;
+    r.config_hash = run.key;
+    r.git_commit = first.at("versions").value("git_commit", "");
+    r.device = first.value("device", "");
+    r.versions = VersionsText(first.at("versions"));
+    rows[{r.table, r.method, r.epochs, r.nfe, r.train_seed, r.epoch}] = r;
+  }
+  for (auto& [k, r] : rows) out.rows.push_back(r);
+  return out;
+}
+
+std::string TableSection(const PaperTable& t, const std::string& title) {
+  return "### " + title + "\n\n" + TableMarkdown(t) + "\n";
+}
+
+// Tables 1 and 2, peak and final, as Markdown (both in one file) and CSV.
+std::string WriteTables(const std::vector<EvalRow>& rows, const std::vector<std::string>& tasks,
+                        const std::string& dir) {
+  std::string all;
+  for (const std::string name : {"table1", "table2"}) {
+    const PaperTable peak = AssembleTable(rows, name, tasks, Reduce::kPeak);
+    const PaperTable final_ = AssembleTable(rows, name, tasks, Reduce::kFinal);
+    const std::string family = name == "table1" ? "DDPM family" : "EDM family";
+    const std::string md = "## " + std::string(name == "table1" ? "Table 1" : "Table 2") + " (" + family + ")\n\n" +
+                           TableSection(peak, "Peak over evaluated checkpoints (the paper's protocol)") +
+                           TableSection(final_, "Final checkpoint");
+    WriteTextAtomic(md, (fs::path(dir) / (name + ".md")).string());
+    WriteTextAtomic(TableCsv(peak), (fs::path(dir) / (name + "_peak.csv")).string());
+    WriteTextAtomic(TableCsv(final_), (fs::path(dir) / (name + "_final.csv")).string());
+    all += md;
+  }
+  return all;
+}
+
+// convergence.csv (OneDP and CP in-training evaluations) and its gnuplot PNG.
+std::string WriteConvergence(const RunPlan& plan, const std::vector<EvalRow>& rows, std::ostream& log) {
+  std::map<std::string, std::map<int, std::vector<double>>> series;  // "method (table, epochs)" -> epoch -> metric
+  std::ostringstream csv;
+  csv << "task,table,method,epochs,sampler,train_seed,epoch,episodes,metric\n";
+  for (const auto& r : rows) {
+    if (r.method.rfind("DP", 0) == 0) continue;
+    csv << r.task << ',' << r.table << ',' << r.method << ',' << r.epochs << ',' << r.sampler << ',' << r.train_seed
+        << ',' << r.epoch << ',' << r.episodes << ',' << Fixed(RowMetric(r), 6) << '\n';
+    const std::string teacher = r.table == "table1" ? "DDPM teacher" : "EDM teacher";
+    series[r.method + " " + r.sampler + ", " + teacher + ", " + std::to_string(r.epochs) + " ep"][r.epoch].push_back(
+        RowMetric(r));
+  }
+  const fs::path dir(plan.results);
+  WriteTextAtomic(csv.str(), (dir / "convergence.csv").string());
+  if (series.empty()) return "";
+  // gnuplot: one line per series, the mean over training seeds.
+  const fs::path dat = dir / "convergence.dat.tmp", gp = dir / "convergence.gp.tmp";
+  {
+    std::ofstream d(dat);
+    for (const auto& [name, pts] : series) {
+      d << "\"" << name << "\"\n";
+      for (const auto& [epoch, v] : pts) {
+        double m = 0;
+        for (double x : v) m += x;
+        d << epoch << ' ' << m / v.size() << '\n';
+      }
+      d << "\n\n";
+    }
+  }
+  const bool pusht = plan.options.task == "pusht";
+  const std::string png = (dir / "convergence.png").string();
+  {
+    std::ofstream g(gp);
+    g << "set terminal pngcairo size 900,560 font 'sans,10'\n"
+      << "set output '" << png << ".tmp'\n"
+      << "set title 'Convergence of distillation on " << TaskColumnName(plan.options.task) << " (" << plan.options.preset
+      << " preset, " << plan.options.episodes << " test episodes)'\n"
+      << "set xlabel 'distillation epoch'\nset ylabel '" << (pusht ? "score" : "success rate") << "'\n"
+      << "set yrange [0:1.05]\nset key bottom right\nset grid\n"
+      << "plot for [i=0:" << series.size() - 1 << "] '" << dat.string()
+      << "' index i using 1:2 with linespoints lw 2 title columnheader(1)\n";
+  }
+  const std::string cmd = "gnuplot '" + gp.string() + "' 2>&1";
+  const int rc = std::system(cmd.c_str());
+  fs::remove(dat);
+  fs::remove(gp);
+  if (rc != 0 || !fs::exists(png + ".tmp")) {
+    log << "warning: gnuplot failed (exit " << rc << "); convergence.png not written\n";
+    return "";
+  }
+  fs::rename(png + ".tmp", png);
+  return png;
+}
+
+// latency.{md,csv}: encoder, DDPM-100, DDIM-10 and OneDP (1 NFE) of the first seed's OneDP-S.
+std::string WriteLatency(const RunPlan& plan, std::ostream& log) {
+  const WorkItem* student = nullptr;
+  for (const auto& it : plan.items) {
+    if (it.stage == Stage::kDistill && it.policy == "onedp-s" && it.table == "table1" && ItemDone(it)) {
+      student = &it;
+      break;
+    }
+  }
+  if (!student) {
+    log << "latency: no finished OneDP-S (DDPM teacher) run yet\n";
+    return "";
+  }
+  BenchPolicyOptions b;
+  b.ckpt = student->path;
+  b.device = plan.options.device;
+  b.repeats = plan.preset.bench_repeats;
+  b.samplers = {"ddpm:100", "ddim:10", "onestep"};
+  const LatencyReport rep = BenchPolicy(b);
+  double ddpm = 0, one = 0;
+  std::ostringstream md, csv;
+  csv << "task,policy,sampler,nfe,encoder_ms,sampling_ms,total_ms,hz,device\n";
+  md << "Batch-1 latency on " << plan.options.device << " (median of " << rep.repeats << " calls after a warm-up; "
+     << rep.parameters << " parameters, encoder " << rep.encoder_parameters << "):\n\n"
+     << "| Method | NFE | encoder ms | sampling ms | total ms | Hz |\n|---|---:|---:|---:|---:|---:|\n";
+  for (const auto& r : rep.rows) {
+    const std::string name = r.sampler == "onestep" ? "OneDP (1 step)" : MethodName("dp-ddpm", r.sampler) + " " + r.sampler;
+    md << "| " << name << " | " << r.nfe << " | " << Fixed(r.encode_ms, 2) << " | " << Fixed(r.sample_ms, 2) << " | "
+       << Fixed(r.total_ms(), 2) << " | " << Fixed(r.hz(), 1) << " |\n";
+    csv << plan.options.task << ',' << r.policy << ',' << r.sampler << ',' << r.nfe << ',' << Fixed(r.encode_ms, 4)
+        << ',' << Fixed(r.sample_ms, 4) << ',' << Fixed(r.total_ms(), 4) << ',' << Fixed(r.hz(), 3) << ','
+        << plan.options.device << '\n';
+    if (r.sampler == "ddpm:100") ddpm = r.total_ms();
+    if (r.sampler == "onestep") one = r.total_ms();
+  }
+  if (ddpm > 0 && one > 0) md << "\nDDPM-100 / OneDP latency ratio: " << Fixed(ddpm / one, 1) << "x\n";
+  WriteTextAtomic(md.str(), (fs::path(plan.results) / "latency.md").string());
+  WriteTextAtomic(csv.str(), (fs::path(plan.results) / "latency.csv").string());
+  return md.str();
+}
+
+// cost.{md,csv}: optimisation wall time of each run, distillations also as a share of the teacher's.
+std::string WriteCost(const RunPlan& plan) {
+  std::ostringstream md, csv;
+  csv << "task,run,policy,train_seed,epochs,seconds,teacher_seconds,fraction_of_teacher\n";
+  md << "| Run | Epochs | Optimisation s | Teacher s | Share of pre-training |\n|---|---:|---:|---:|---:|\n";
+  for (const auto& it : plan.items) {
+    if (it.stage != Stage::kTrain && it.stage != Stage::kDistill) continue;
+    if (!ItemDone(it)) continue;
+    const RunProgress p = ReadRunProgress(it.path);
+    const double teacher = it.source >= 0 ? ReadRunProgress(plan.items[it.source].path).seconds : 0;
+    const std::string name = fs::path(it.path).filename().string();
+    csv << plan.options.task << ',' << name << ',' << it.policy << ',' << it.seed << ',' << p.epoch << ','
+        << Fixed(p.seconds, 1) << ',' << Fixed(teacher, 1) << ',' << (teacher > 0 ? Fixed(p.seconds / teacher, 4) : "")
+        << '\n';
+    md << "| " << name << " | " << p.epoch << " | " << Fixed(p.seconds, 0) << " | "
+       << (teacher > 0 ? Fixed(teacher, 0) : "-") << " | "
+       << (teacher > 0 ? Fixed(100 * p.seconds / teacher, 1) + " %" : "-") << " |\n";
+  }
+  WriteTextAtomic(md.str(), (fs::path(plan.results) / "cost.md").string());
+  WriteTextAtomic(csv.str(), (fs::path(plan.results) / "cost.csv").string());
+  return md.str();
+}
+
+std::string UtcNow() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M UTC", std::gmtime(&t));
+  return buf;
+}
+
+}  // namespace
+
+void MergeRun(const RunPlan& plan, std::ostream& out) {
+  fs::create_directories(plan.results);
+  const RunRows rr = CollectRows(plan);
+  WriteEvalRows(rr.rows, (fs::path(plan.results) / "evals.csv").string());
+  const std::string tables = WriteTables(rr.rows, {plan.options.task}, plan.results);
+  const std::string png = WriteConvergence(plan, rr.rows, out);
+  const std::string latency = WriteLatency(plan, out);
+  const std::string cost = WriteCost(plan);
+  int done = 0;
+  for (const auto& it : plan.items) done += ItemDone(it);
+  const RunOptions& o = plan.options;
+  std::ostringstream readme;
+  readme << "# " << TaskColumnName(o.task) << ", `" << o.preset << "` preset\n\n"
+         << "Written by `harness run --task " << o.task << " --preset " << o.preset << "` (merge at " << UtcNow()
+         << ", build " << GitCommit() << ", device " << o.device << ").\n\n"
+         << "Scale: " << o.train_seeds.size() << " training seed(s), " << o.episodes
+         << " test episodes (seeds 100000-" << 100000 + o.episodes - 1 << ") per method and sampler; the paper uses "
+         << "5 training seeds x 100 episodes, image observations and ~1000-epoch pre-training. " << done << " of "
+         << plan.items.size() << " work items are done";
+  if (!rr.missing.empty()) readme << "; cells without results are marked -";
+  readme << ".\n\n" << tables;
+  if (!png.empty()) readme << "## Convergence (Figure 4)\n\n![convergence](convergence.png)\n\n";
+  if (!latency.empty()) readme << "## Latency (Table 5)\n\n" << latency << "\n";
+  readme << "## Cost\n\n" << cost << "\nFiles: evals.csv (one row per method x sampler x training seed x checkpoint, "
+         << "with seeds, config hash, git commit, device, versions), table{1,2}.md and _peak/_final.csv, "
+         << "convergence.csv, latency.csv, cost.csv.\n";
+  WriteTextAtomic(readme.str(), (fs::path(plan.results) / "README.md").string());
+  out << "merged " << rr.rows.size() << " evaluation rows into " << plan.results << " (" << done << "/"
+      << plan.items.size() << " items done)\n";
+  for (const auto& m : rr.missing) out << "  missing: " << m << "\n";
+}
+
+RunSummary RunPipeline(const RunOptions& options, std::ostream& out) {
+  const RunPlan plan = PlanRun(options);
+  const RunOptions& o = plan.options;
+  RunSummary summary;
+  std::vector<Stage> stages;
+  if (o.stage == "all") {
+    stages = {Stage::kCollect, Stage::kTrain, Stage::kDistill, Stage::kEval};
+  } else if (o.stage != "merge") {
+    for (Stage s : {Stage::kCollect, Stage::kTrain, Stage::kDistill, Stage::kEval}) {
+      if (StageName(s) == o.stage) stages = {s};
+    }
+  }
+  std::vector<int> mine;
+  for (Stage s : stages) {
+    const auto v = ShardItems(plan, s, o.shard, o.shards);
+    mine.insert(mine.end(), v.begin(), v.end());
+  }
+  out << "run " << o.task << " (" << o.preset << "), stage " << o.stage << ", shard " << o.shard << "/" << o.shards
+      << ": " << mine.size() << " of " << plan.items.size() << " work items; runs in " << o.work << "/" << o.task
+      << "/" << o.preset << ", results in " << plan.results << "\n";
+  if (o.dry_run) {
+    for (int i : mine) {
+      out << (ItemDone(plan.items[i]) ? "  done  " : "  to do ") << plan.items[i].label << "  (" << plan.items[i].path
+          << ")\n";
+    }
+    return summary;
+  }
+  // Another shard's prerequisite is waited for only when this process runs every stage.
+  const double wait = o.stage == "all" && o.shards > 1 ? o.wait_seconds : 0;
+  Progress progress("run " + o.task + " " + o.preset, static_cast<int64_t>(mine.size()));
+  for (size_t k = 0; k < mine.size(); ++k) {
+    const WorkItem& item = plan.items[mine[k]];
+    if (ItemDone(item)) {
+      ++summary.skipped;
+    } else {
+      for (int need : item.needs) WaitFor(plan.items[need], wait, out);
+      out << "[" << k + 1 << "/" << mine.size() << "] " << item.label << "\n";
+      RunItem(plan, item, out);
+      ++summary.ran;
+    }
+    if (StopRequested()) throw std::runtime_error("interrupted; rerun the same command to resume");
+    progress.Update(static_cast<int64_t>(k + 1));
+  }
+  progress.Finish();
+  out << "ran " << summary.ran << " items, skipped " << summary.skipped << " already done\n";
+  if (o.stage == "all" || o.stage == "merge") MergeRun(plan, out);
+  return summary;
+}
+
+void RunTables(const TableOptions& options, std::ostream& out) {
+  if (options.tasks.empty()) throw std::invalid_argument("--tasks is empty");
+  RunPresetFor(options.preset);  // validates the name
+  std::vector<EvalRow> rows;
+  for (const auto& t : options.tasks) {
+    FindTask(t);  // unknown names list the valid ones
+    const fs::path f = fs::path(options.results) / t / options.preset / "evals.csv";
+    if (!fs::exists(f)) {
+      out << "no results for " << t << " (" << f.string() << "): its column is marked -\n";
+      continue;
+    }
+    const auto r = ReadEvalRows(f.string());
+    rows.insert(rows.end(), r.begin(), r.end());
+  }
+  const std::string dir = options.out.empty() ? (fs::path(options.results) / options.preset).string() : options.out;
+  fs::create_directories(dir);
+  out << WriteTables(rows, options.tasks, dir);
+  out << "wrote " << dir << "/table{1,2}.md and table{1,2}_{peak,final}.csv\n";
+}
+
+}  // namespace onedp

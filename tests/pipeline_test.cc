@@ -1,0 +1,259 @@
+// `harness run`'s work grid, sharding, caching, resume and merge, end to end on the tiny preset.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "harness/pipeline.h"
+#include "harness/tables.h"
+
+namespace onedp {
+namespace {
+
+namespace fs = std::filesystem;
+
+RunOptions Tiny(const fs::path& root) {
+  RunOptions o;
+  o.task = "pusht";
+  o.preset = "tiny";
+  o.work = (root / "runs").string();
+  o.results = (root / "results").string();
+  o.dataset = (root / "pusht.hdf5").string();
+  o.workers = 1;
+  return o;
+}
+
+std::vector<std::string> Keys(const RunPlan& p) {
+  std::vector<std::string> k;
+  for (const auto& it : p.items) k.push_back(it.key);
+  return k;
+}
+
+TEST(PipelinePlan, GridHasEveryStageAndMethod) {
+  const RunPlan p = PlanRun(Tiny(fs::temp_directory_path() / "onedp_plan"));
+  std::map<Stage, int> per_stage;
+  std::set<std::string> methods;
+  for (const auto& it : p.items) {
+    ++per_stage[it.stage];
+    if (it.stage == Stage::kEval) methods.insert(it.method + " " + it.sampler);
+  }
+  EXPECT_EQ(per_stage[Stage::kCollect], 1);
+  EXPECT_EQ(per_stage[Stage::kTrain], 2);    // dp-ddpm, dp-edm x 1 seed
+  EXPECT_EQ(per_stage[Stage::kDistill], 6);  // onedp-s/d x 2 teachers, cp, cp long
+  // Runs x samplers: ddpm 3 + edm 3 + onedp 4 x 1 + cp 2 x 2 = 14, two blocks of 2 episodes each.
+  EXPECT_EQ(per_stage[Stage::kEval], 28);
+  EXPECT_EQ(methods.size(), 10u);  // DP (DDPM) x1, DP (DDIM) x2, DP (EDM) x3, CP x2, OneDP-S, OneDP-D
+  // Keys are unique and every prerequisite comes earlier.
+  const std::vector<std::string> all = Keys(p);
+  const std::set<std::string> keys(all.begin(), all.end());
+  EXPECT_EQ(keys.size(), p.items.size());
+  for (size_t i = 0; i < p.items.size(); ++i) {
+    for (int n : p.items[i].needs) EXPECT_LT(n, static_cast<int>(i));
+  }
+}
+
+TEST(PipelinePlan, ShardsCoverTheGridExactlyOnce) {
+  RunOptions o = Tiny(fs::temp_directory_path() / "onedp_plan");
+  o.train_seeds = {0, 1, 2};
+  const RunPlan p = PlanRun(o);
+  for (int n : {1, 2, 3, 5, 7}) {
+    std::vector<int> seen(p.items.size(), 0);
+    for (Stage s : {Stage::kCollect, Stage::kTrain, Stage::kDistill, Stage::kEval}) {
+      for (int i = 0; i < n; ++i) {
+        for (int j : ShardItems(p, s, i, n)) {
+          EXPECT_EQ(p.items[j].stage, s);
+          ++seen[j];
+        }
+      }
+    }
+    for (size_t j = 0; j < seen.size(); ++j) EXPECT_EQ(seen[j], 1) << "item " << j << " with " << n << " shards";
+  }
+}
+
+TEST(PipelinePlan, KeysFollowTheInputs) {
+  const RunOptions base = Tiny(fs::temp_directory_path() / "onedp_plan");
+  const auto k0 = Keys(PlanRun(base));
+  EXPECT_EQ(Keys(PlanRun(base)), k0);  // deterministic
+  // Where the work directory is does not name the work.
+  RunOptions moved = base;
+  moved.work = "/elsewhere";
+  EXPECT_EQ(Keys(PlanRun(moved)), k0);
+  // More test episodes: the training runs' evaluations change, so everything does.
+  RunOptions eps = base;
+  eps.episodes = 6;
+  const auto k1 = Keys(PlanRun(eps));
+  for (size_t i = 1; i < 9; ++i) EXPECT_NE(k1[i], k0[i]);
+  // Another dataset: every run.
+  RunOptions data = base;
+  data.dataset = "/tmp/other.hdf5";
+  const auto k2 = Keys(PlanRun(data));
+  for (size_t i = 0; i < 9; ++i) EXPECT_NE(k2[i], k0[i]);
+  // Another seed list keeps seed 0's items and adds seed 1's.
+  RunOptions seeds = base;
+  seeds.train_seeds = {0, 1};
+  const auto k3 = Keys(PlanRun(seeds));
+  for (const auto& k : k0) EXPECT_NE(std::find(k3.begin(), k3.end(), k), k3.end());
+}
+
+TEST(PipelinePlan, BadInputIsRejected) {
+  RunOptions o = Tiny(fs::temp_directory_path() / "onedp_plan");
+  o.stage = "bake";
+  EXPECT_THROW(PlanRun(o), std::invalid_argument);
+  o = Tiny(fs::temp_directory_path() / "onedp_plan");
+  o.preset = "huge";
+  EXPECT_THROW(PlanRun(o), std::invalid_argument);
+  int i = 0, n = 0;
+  EXPECT_THROW(ParseShard("2/2", &i, &n), std::invalid_argument);
+  EXPECT_THROW(ParseShard("1", &i, &n), std::invalid_argument);
+  EXPECT_THROW(ParseShard("a/3", &i, &n), std::invalid_argument);
+  ParseShard("1/3", &i, &n);
+  EXPECT_EQ(i, 1);
+  EXPECT_EQ(n, 3);
+  EXPECT_EQ(SamplerNfe("edm:18"), 35);
+  EXPECT_EQ(SamplerNfe("ddim:10"), 10);
+  EXPECT_EQ(SamplerNfe("onestep"), 1);
+  EXPECT_THROW(SamplerNfe("euler:3"), std::invalid_argument);
+}
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// The rows that must agree between two runs of the same grid (all fields but provenance that
+// names the machine state: identical here anyway, but keep the comparison about numbers).
+std::vector<std::string> Numbers(const fs::path& evals) {
+  std::vector<std::string> out;
+  for (const auto& r : ReadEvalRows(evals.string())) {
+    std::ostringstream o;
+    o << r.table << '|' << r.method << '|' << r.epochs << '|' << r.nfe << '|' << r.sampler << '|' << r.train_seed
+      << '|' << r.epoch << '|' << r.episodes << '|' << r.success << '|' << r.score << '|' << r.config_hash;
+    out.push_back(o.str());
+  }
+  return out;
+}
+
+TEST(PipelineRun, TinyEndToEndShardsCacheAndResume) {
+  const fs::path root = fs::temp_directory_path() / "onedp_pipeline_e2e";
+  fs::remove_all(root);
+  fs::create_directories(root);
+  std::ostringstream log;
+
+  // Unsharded, all stages.
+  RunOptions a = Tiny(root / "a");
+  a.dataset = (root / "pusht.hdf5").string();
+  const RunSummary first = RunPipeline(a, log);
+  const RunPlan plan = PlanRun(a);
+  EXPECT_EQ(first.ran, static_cast<int>(plan.items.size()));
+  EXPECT_EQ(first.skipped, 0);
+  const fs::path evals_a = fs::path(a.results) / "evals.csv";
+  ASSERT_TRUE(fs::exists(evals_a)) << log.str();
+  const auto rows = ReadEvalRows(evals_a.string());
+  std::set<std::string> methods;
+  for (const auto& r : rows) {
+    methods.insert(r.method);
+    EXPECT_FALSE(r.config_hash.empty());
+    EXPECT_FALSE(r.git_commit.empty());
+    EXPECT_NE(r.versions.find("torch"), std::string::npos);
+    EXPECT_EQ(r.device, "cpu");
+  }
+  EXPECT_EQ(methods, (std::set<std::string>{"CP", "DP (DDIM)", "DP (DDPM)", "DP (EDM)", "OneDP-D", "OneDP-S"}));
+  for (const char* f : {"table1.md", "table2.md", "table1_peak.csv", "table2_final.csv", "convergence.csv",
+                        "latency.md", "latency.csv", "cost.md", "cost.csv", "README.md"}) {
+    EXPECT_TRUE(fs::exists(fs::path(a.results) / f)) << f;
+  }
+  EXPECT_NE(Slurp(fs::path(a.results) / "table2.md").find("CP"), std::string::npos);
+  const auto numbers_a = Numbers(evals_a);
+
+  // Rerun: everything cached.
+  const RunSummary again = RunPipeline(a, log);
+  EXPECT_EQ(again.ran, 0);
+  EXPECT_EQ(again.skipped, static_cast<int>(plan.items.size()));
+  EXPECT_EQ(Numbers(evals_a), numbers_a);
+
+  // Simulated kill: an eval block whose CSV was written but not its marker, and a distillation
+  // that stopped before its done marker. Only those two items run again; the numbers are the same.
+  int eval_i = -1, distill_i = -1;
+  for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
+    if (plan.items[i].stage == Stage::kEval) eval_i = i;
+    if (plan.items[i].stage == Stage::kDistill && distill_i < 0) distill_i = i;
+  }
+  fs::remove(plan.items[eval_i].path + ".json");
+  fs::remove(fs::path(plan.items[distill_i].path) / "done.json");
+  const RunSummary resumed = RunPipeline(a, log);
+  EXPECT_EQ(resumed.ran, 2);
+  EXPECT_EQ(Numbers(evals_a), numbers_a);
+
+  // Sharded, stage by stage (as the Slurm arrays run it), into another work tree: same numbers.
+  RunOptions b = Tiny(root / "b");
+  b.dataset = a.dataset;
+  for (const std::string stage : {"collect", "train", "distill", "eval"}) {
+    for (int i = 0; i < 3; ++i) {
+      RunOptions s = b;
+      s.stage = stage;
+      s.shard = i;
+      s.shards = 3;
+      RunPipeline(s, log);
+    }
+  }
+  RunOptions m = b;
+  m.stage = "merge";
+  RunPipeline(m, log);
+  EXPECT_EQ(Numbers(fs::path(b.results) / "evals.csv"), numbers_a);
+
+  // A stage whose prerequisites are missing says which stage to run first.
+  RunOptions c = Tiny(root / "c");
+  c.dataset = a.dataset;
+  c.stage = "distill";
+  try {
+    RunPipeline(c, log);
+    ADD_FAILURE() << "distill without teachers ran";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("--stage train"), std::string::npos) << e.what();
+  }
+  fs::remove_all(root);
+}
+
+TEST(PipelineTables, SixColumnTableMarksMissingTasks) {
+  const fs::path root = fs::temp_directory_path() / "onedp_pipeline_tables";
+  fs::remove_all(root);
+  fs::create_directories(root / "cpu" / "pusht" / "cpu");
+  EvalRow r;
+  r.task = "pusht";
+  r.table = "table1";
+  r.method = "OneDP-S";
+  r.epochs = 20;
+  r.nfe = 1;
+  r.sampler = "onestep";
+  r.epoch = 20;
+  r.episodes = 50;
+  r.score = 0.75;
+  r.config_hash = "h";
+  r.git_commit = "g";
+  r.device = "cpu";
+  r.versions = "v";
+  WriteEvalRows({r}, (root / "cpu" / "pusht" / "cpu" / "evals.csv").string());
+  TableOptions t;
+  t.tasks = {"pusht", "square-ph"};
+  t.results = (root / "cpu").string();
+  t.out = (root / "out").string();
+  std::ostringstream out;
+  RunTables(t, out);
+  const std::string md = Slurp(root / "out" / "table1.md");
+  EXPECT_NE(md.find("0.750"), std::string::npos) << md;
+  EXPECT_NE(md.find("| - |"), std::string::npos) << md;
+  EXPECT_NE(out.str().find("no results for square-ph"), std::string::npos);
+  t.tasks = {"pusht", "nope"};
+  EXPECT_THROW(RunTables(t, out), std::invalid_argument);
+  fs::remove_all(root);
+}
+
+}  // namespace
+}  // namespace onedp
