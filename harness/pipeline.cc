@@ -409,6 +409,20 @@ void MarkDone(const WorkItem& item, nlohmann::json extra) {
   WriteJsonAtomic(extra, DoneMarker(item));
 }
 
+// What a train or distill item passes to the loop: preset, seed, dataset, run directory, device and
+// in-training evaluations on the run's test episodes (`eval_every` 0: none).
+void FillLoopOptions(const RunPlan& plan, const WorkItem& item, int eval_every, LoopOptions* l) {
+  l->preset = plan.options.preset;
+  l->seed = item.seed;
+  l->dataset = plan.dataset;
+  l->out = item.path;
+  l->device = plan.options.device;
+  l->eval_every = eval_every > 0 ? eval_every : -1;
+  l->eval_episodes = plan.options.episodes;
+  l->eval_sampler = TrainingEvalSampler(item.policy);
+  l->workers = plan.options.workers;
+}
+
 void RunItem(const RunPlan& plan, const WorkItem& item, std::ostream& log) {
   const RunOptions& o = plan.options;
   const double t0 = Now();
@@ -427,36 +441,20 @@ void RunItem(const RunPlan& plan, const WorkItem& item, std::ostream& log) {
     }
     case Stage::kTrain: {
       TrainOptions t;
+      FillLoopOptions(plan, item, plan.preset.dp_eval_every, &t);
       t.task = o.task;
       t.policy = item.policy;
-      t.preset = o.preset;
-      t.seed = item.seed;
-      t.dataset = plan.dataset;
-      t.out = item.path;
-      t.device = o.device;
       t.obs = plan.preset.obs;
-      t.eval_every = plan.preset.dp_eval_every > 0 ? plan.preset.dp_eval_every : -1;
-      t.eval_episodes = o.episodes;
-      t.eval_sampler = TrainingEvalSampler(item.policy);
-      t.workers = o.workers;
       RunTrain(t, log);
       break;
     }
     case Stage::kDistill: {
       DistillOptions d;
+      FillLoopOptions(plan, item, plan.preset.distill_eval_every, &d);
       d.teacher = plan.items[item.source].path;
       d.method = item.policy;
       d.task = o.task;
-      d.preset = o.preset;
-      d.seed = item.seed;
-      d.dataset = plan.dataset;
-      d.out = item.path;
-      d.device = o.device;
       d.epochs = item.epochs;
-      d.eval_every = plan.preset.distill_eval_every > 0 ? plan.preset.distill_eval_every : -1;
-      d.eval_episodes = o.episodes;
-      d.eval_sampler = TrainingEvalSampler(item.policy);
-      d.workers = o.workers;
       RunDistill(d, log);
       break;
     }

@@ -12,29 +12,16 @@
 #include <gtest/gtest.h>
 
 #include "harness/episode.h"
+#include "tests/shell_util.h"
 
 namespace onedp {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int code = -1;
-  std::string output;  // stdout + stderr
-};
+using CliRun = ShellRun;
 
-CliRun Harness(const std::string& args) {
-  CliRun r;
-  const std::string cmd = std::string(HARNESS_EXE) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+CliRun Harness(const std::string& args) { return Shell(std::string(HARNESS_EXE) + " " + args); }
 
 class CliTest : public ::testing::Test {
  protected:

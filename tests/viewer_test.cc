@@ -24,6 +24,7 @@
 
 #include "harness/rollout.h"
 #include "tasks/task_registry.h"
+#include "tests/shell_util.h"
 #ifdef BENCH_WITH_POLICIES
 #include "harness/policy_jobs.h"
 #include "policies/registry.h"
@@ -244,23 +245,6 @@ TEST(Mp4Writer, VideoCaptureReadsEveryFrame) {
 
 // ---- the viewer binary
 // ---------------------------------------------------------------------------
-
-struct ShellRun {
-  int code = -1;
-  std::string output;
-};
-
-ShellRun Shell(const std::string& cmd) {
-  ShellRun r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
 bool HaveXvfb() { return Shell("command -v xvfb-run").code == 0; }
 
