@@ -1,5 +1,7 @@
 // ToolHang: spec numbers, reset distribution, each of the eight success tests on constructed states,
 // observations, expert determinism.
+#include <cstdio>
+#include <cstdlib>
 #include <cmath>
 #include <set>
 
@@ -154,7 +156,11 @@ TEST(ToolHangTest, GeometryMatchesTheSpec) {
   EXPECT_NEAR(size("tool_handle", 0), 0.0825, 1e-12);
   EXPECT_NEAR(size("tool_handle", 1), 0.00875, 1e-12);
   EXPECT_NEAR(size("tool_handle", 2), 0.0016, 1e-12);
-  EXPECT_NEAR(size("tool_grip", 0), 0.015, 1e-12);
+  // grip: robosuite's box grip (R, R, H) = (0.015, 0.015, 0.04), its long side along the handle (x)
+  EXPECT_EQ(m->geom_type[geom("tool_grip")], mjGEOM_BOX);
+  EXPECT_NEAR(size("tool_grip", 0), 0.04, 1e-12);
+  EXPECT_NEAR(size("tool_grip", 1), 0.015, 1e-12);
+  EXPECT_NEAR(size("tool_grip", 2), 0.015, 1e-12);
   EXPECT_NEAR(size("tool_hole1_hc_0", 2), 0.0035, 1e-12);
   const int hc4 = geom("tool_hole1_hc_4");
   EXPECT_NEAR(m->geom_pos[3 * hc4] - size("tool_hole1_hc_4", 0), 0.0105 * std::cos(M_PI / 8), 1e-6);
@@ -395,6 +401,86 @@ TEST(ToolHangTest, ExpertInsertsTheFrame) {
     EXPECT_TRUE(task.Checks().FrameAssembled()) << "seed " << seed << ": " << Describe(task.Checks());
     EXPECT_TRUE(task.episode_error().empty()) << task.episode_error();
   }
+}
+
+// The whole task: frame inserted, then the wrench threaded over the hook and hung, within the horizon.
+TEST(ToolHangTest, ExpertHangsTheWrench) {
+  const OperatorProfile op = OperatorsForVariant("ph").front();
+  ToolHangTask task;
+  for (uint64_t seed : {0, 2}) {
+    const int steps = RunExpert(task, op, seed, task.spec().max_steps);
+    EXPECT_TRUE(task.Evaluate().success) << "seed " << seed << ": " << Describe(task.Checks());
+    EXPECT_LT(steps, task.spec().max_steps) << "seed " << seed;
+  }
+}
+
+}  // namespace
+}  // namespace onedp
+
+namespace onedp {
+namespace {
+
+// Survey (not run by default; --gtest_also_run_disabled_tests): runs the expert on seeds
+// [TH_SEED0, TH_SEED0 + TH_SEEDS) for the 700-step horizon and prints, per seed, the step each stage
+// was entered, the outcome and, at the end, how many episodes reached each stage and succeeded.
+TEST(ToolHangSurvey, DISABLED_ExpertStages) {
+  const OperatorProfile op = OperatorsForVariant("ph").front();
+  const char* n_env = std::getenv("TH_SEEDS");
+  const char* s_env = std::getenv("TH_SEED0");
+  const int n = n_env ? std::atoi(n_env) : 10;
+  const int s0 = s_env ? std::atoi(s_env) : 0;
+  const char* t_env = std::getenv("TH_STEPS");  // horizon override, to see where a slow episode ends
+  ToolHangTask task;
+  const int horizon = t_env ? std::atoi(t_env) : task.spec().max_steps;
+  std::vector<int> reached(17, 0);
+  int successes = 0;
+  for (int seed = s0; seed < s0 + n; ++seed) {
+    task.Reset(seed);
+    ToolHangExpert expert(&task, op, seed);
+    std::vector<int> entered(17, -1);
+    entered[expert.stage()] = 0;
+    int t = 0;
+    bool ok = false;
+    for (; t < horizon; ++t) {
+      task.Step(expert.Act());
+      if (entered[expert.stage()] < 0) entered[expert.stage()] = t + 1;
+      if (std::getenv("TH_DEBUG2") && (expert.stage() == 4 || expert.stage() == 5)) {
+        const Eigen::Matrix3d fr = task.FrameRot();
+        const Eigen::Vector3d tip = task.SitePos(task.site_id("frame_tip_site"));
+        std::printf("  t %d %s tip %.4f %.4f %.4f rod_z %.3f bar %.3f %.3f eef %.3f %.3f %.3f fingers %.4f\n", t + 1,
+                    expert.Phase().c_str(), tip.x(), tip.y(), tip.z(), fr(2, 2), -fr(0, 0), -fr(1, 0),
+                    task.robot().EefPos().x(), task.robot().EefPos().y(), task.robot().EefPos().z(),
+                    task.robot().GripperQpos()[0]);
+      }
+      if (std::getenv("TH_DEBUG") && expert.stage() >= 13) {
+        const Eigen::Vector3d hang = task.SitePos(task.site_id("frame_hang_site"));
+        const Eigen::Vector3d along = (task.SitePos(task.site_id("frame_intersection_site")) - hang).normalized();
+        const Eigen::Vector3d h = task.SitePos(task.site_id("tool_hole1_center")) - hang;
+        const Eigen::Matrix3d tr = task.ToolRot();
+        std::printf("  t %d %s u %.4f z %.4f lat %.4f toolz.along %.3f fingers %.4f\n", t + 1, expert.Phase().c_str(),
+                    h.dot(along), h.z(), h.dot(Eigen::Vector3d::UnitZ().cross(along)), tr.col(2).dot(along),
+                    task.robot().GripperQpos()[0]);
+      }
+      if (task.Evaluate().success) {
+        ok = true;
+        break;
+      }
+    }
+    successes += ok;
+    std::string line = "seed " + std::to_string(seed) + (ok ? " OK  " : " FAIL") + " t " + std::to_string(t) +
+                       " end " + expert.Phase() + " " + Describe(task.Checks()) + " |";
+    for (int i = 0; i < 17; ++i) {
+      if (entered[i] >= 0) {
+        ++reached[i];
+        line += " " + std::to_string(i) + ":" + std::to_string(entered[i]);
+      }
+    }
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  }
+  std::string r = "reached:";
+  for (int i = 0; i < 17; ++i) r += " " + std::to_string(i) + ":" + std::to_string(reached[i]);
+  std::printf("%s\nsuccess %d / %d\n", r.c_str(), successes, n);
 }
 
 }  // namespace

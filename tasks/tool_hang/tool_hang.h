@@ -4,7 +4,7 @@
 // Model: assets/tool_hang/tool_hang.xml (table 0.8 x 0.8 x 0.05 with its top at z = 0.8; Panda base at
 //   (-0.56, 0, 0.912); the FIXED stand (base plate + four 1 mm walls forming a 1.0 cm square mount,
 //   15 cm tall, mount axis at (-0.08, 0.045)); the free L-shaped hook frame (rod + hook bar + hook +
-//   box grip + insertion tip, density 500); the free wrench (handle, two 8-box rings, capsule grip,
+//   box grip + insertion tip, density 500); the free wrench (handle, two 8-box rings, box grip,
 //   density 2000); cameras sideview and robot0_eye_in_hand, plus agentview (same pose as sideview, 5 cm
 //   higher, as robosuite's ToolHang) for videos).
 // Reset(seed): arm init_qpos + N(0, 0.02) joint noise (stream 1); then on stream 2, in robosuite's

@@ -20,14 +20,47 @@ namespace {
 constexpr double kBarYaw = M_PI / 2;
 // Tip height above the wall tops before inserting.
 constexpr double kAboveWalls = 0.04;
-// Hole-1 centre height above the bar axis while passing the hook (the middle of the bar + hook profile,
-// 0.0075 + 0.012 tall) and after it (the ring's top face clear of the bar).
-constexpr double kOverHook = 0.006;
-constexpr double kOnBar = -0.003;
-// Hole-1 centre start and end along the bar, measured from the free end toward the rod.
-constexpr double kPreThread = -0.03;
-constexpr double kThreadEnd = 0.035;
-constexpr double kHookLength = 0.0075;  // the hook box along the bar
+// Threading path of the hole-1 centre over the hook (metres / radians): u along the bar from its
+// free end toward the rod, z above the bar axis, pitch of the wrench plane about its handle (ring top
+// leaning toward the rod). The bar + hook profile (0.75 x 1.95 cm) is 0.1 mm taller than the ring's hole
+// (1.94 cm across flats): straight on, it cannot pass. Pitched 55 deg the ring's top slab clears the
+// hook top while its bottom slab is still in front of the free end; the ring then drops at u 2-6 mm and
+// is straightened to 20 deg as it slides on along the bar (feasible corridors computed from the box
+// geometry).
+struct PathPoint {
+  double u, z, pitch;
+};
+constexpr double kDeg = M_PI / 180.0;
+constexpr PathPoint kPath[] = {
+    {-0.035, 0.060, 55 * kDeg}, {-0.035, 0.014, 55 * kDeg}, {0.0035, 0.014, 55 * kDeg},
+    {0.004, 0.0025, 55 * kDeg}, {0.006, 0.0020, 50 * kDeg}, {0.007, 0.0012, 45 * kDeg},
+    {0.008, 0.0003, 40 * kDeg}, {0.009, 0.0, 35 * kDeg},    {0.014, 0.0, 25 * kDeg},
+    {0.030, 0.0, 20 * kDeg},
+};
+constexpr int kPathN = sizeof(kPath) / sizeof(kPath[0]);
+
+double SegLen(int i) { return std::hypot(kPath[i + 1].u - kPath[i].u, kPath[i + 1].z - kPath[i].z); }
+
+double PathLength() {
+  double l = 0;
+  for (int i = 0; i + 1 < kPathN; ++i) l += SegLen(i);
+  return l;
+}
+
+// The path point at arc length s (in the (u, z) plane), pitch interpolated.
+PathPoint PathAt(double s) {
+  for (int i = 0; i + 1 < kPathN; ++i) {
+    const double l = SegLen(i);
+    if (s <= l || i + 2 == kPathN) {
+      const double f = std::clamp(s / l, 0.0, 1.0);
+      const PathPoint& a = kPath[i];
+      const PathPoint& b = kPath[i + 1];
+      return {a.u + f * (b.u - a.u), a.z + f * (b.z - a.z), a.pitch + f * (b.pitch - a.pitch)};
+    }
+    s -= l;
+  }
+  return kPath[kPathN - 1];
+}
 
 Eigen::Vector3d Site(const ToolHangTask& t, int id) { return t.SitePos(id); }
 
@@ -216,7 +249,7 @@ std::vector<double> ToolHangExpert::Act() {
       // open in place, then back off along the hand axis and rise
       target = hold_pos_;
       if (stage_steps_ > 8) target = hold_pos_ - 0.10 * hold_rot_.col(2) + Eigen::Vector3d(0, 0, 0.05);
-      if (stage_steps_ > 30) {
+      if (stage_steps_ > 18) {
         frame_done_ = true;
         Go(Stage::kToolUnflip);
       }
@@ -224,36 +257,31 @@ std::vector<double> ToolHangExpert::Act() {
     }
     case Stage::kToolUnflip: {
       // The frame's forward-pointing hand has the wrist flipped (joint 5 near -2.8); straight back to
-      // top-down it stalls on joint 6. Unflip through a hand pointing -y (fingers along -x), which the
-      // wrist reaches from both sides, then tilt down to top-down (yaw pi) before turning to the wrench.
-      rot_speed = 0.4;
-      if (!unflipped_) {
-        target = Eigen::Vector3d(-0.1, 0.2, 1.05);
-        target_rot.col(0) = -Eigen::Vector3d::UnitX();
-        target_rot.col(2) = -Eigen::Vector3d::UnitY();
-        target_rot.col(1) = target_rot.col(2).cross(target_rot.col(0));
-        if (RotErr(target_rot, eef_rot) < 0.1 && (target - eef).norm() < 0.03) unflipped_ = true;
-      } else {
-        target = Eigen::Vector3d(-0.05, -0.05, 1.05);
-        target_rot = TopDownRotation(M_PI);
-        if (RotErr(target_rot, eef_rot) < 0.1 && (target - eef).norm() < 0.03) Go(Stage::kToolApproach);
-      }
+      // top-down it stalls on joint 6. Unflip through a hand pointing -y (fingers along -x, yaw pi),
+      // which the wrist reaches from both sides; tool_approach then tilts it down to top-down.
+      rot_speed = 0.8;
+      target = Eigen::Vector3d(-0.1, 0.2, 1.05);
+      target_rot.col(0) = -Eigen::Vector3d::UnitX();
+      target_rot.col(2) = -Eigen::Vector3d::UnitY();
+      target_rot.col(1) = target_rot.col(2).cross(target_rot.col(0));
+      if (RotErr(target_rot, eef_rot) < 0.25 && (target - eef).norm() < 0.05) Go(Stage::kToolApproach);
       break;
     }
     // ------------------------------------------------------------------ tool
     case Stage::kToolApproach: {
       if (stage_steps_ == 1) {
-        // fingers across the handle, hand x = tool y (hand z = -tool z): the threading pose below then
-        // has the hand pointing along the bar toward the rod with its fingers closing vertically
-        const Eigen::Vector3d ty = tool_rot.col(1);
+        // fingers across the handle, hand x = -tool y (hand z = -tool z): of the two symmetric grasps
+        // the one whose yaw is near the unflipped hand's (pi), so the wrist hardly turns
+        const Eigen::Vector3d ty = -tool_rot.col(1);
         grasp_yaw_ = std::atan2(ty.y(), ty.x());
       }
-      // turn the wrist toward the grasp yaw the negative way (from the unflip's yaw pi: joint 7 goes
-      // up from ~-0.9 to ~2.5; the short way round would run it into its lower limit)
+      // turn the wrist toward the grasp yaw the negative way (from the unflip's yaw pi; the positive
+      // way round runs joint 7 into its lower limit)
       const double cur = YawOf(eef_rot);
       double rem = std::remainder(grasp_yaw_ - cur, 2.0 * M_PI);
       if (rem > 0.5) rem -= 2.0 * M_PI;
-      target_rot = TopDownRotation(cur + std::max(-0.35, rem));
+      target_rot = TopDownRotation(cur + std::max(-1.0, rem));
+      rot_speed = 1.0;
       target = tool_pos + Eigen::Vector3d(0, 0, 0.08);
       if ((target - eef).norm() < 0.01 && RotErr(target_rot, eef_rot) < 0.1) Go(Stage::kToolDescend);
       break;
@@ -276,8 +304,8 @@ std::vector<double> ToolHangExpert::Act() {
       gripper = 1.0;
       target_rot = TopDownRotation(grasp_yaw_);
       target = Eigen::Vector3d(eef.x(), eef.y(), 1.12);
-      if (eef.z() > 1.06) {
-        thread_u_ = kPreThread;
+      if (eef.z() > 0.90) {
+        path_s_ = SegLen(0);  // straight to the path's second point, from above
         Go(Stage::kToolOrient);
       }
       break;
@@ -289,60 +317,71 @@ std::vector<double> ToolHangExpert::Act() {
       const Eigen::Vector3d hang = Site(t, t.site_id("frame_hang_site"));
       const Eigen::Vector3d inter = Site(t, t.site_id("frame_intersection_site"));
       const Eigen::Vector3d along = (inter - hang).normalized();  // free end -> rod
-      // wrench goal: plane perpendicular to the bar (tool z = -along), handle horizontal pointing away
-      // from the robot (tool x = z x along), so the fingers close vertically (hand x = tool y = -z) and
-      // gravity puts no torque on the wrench about the finger axis; once released it swings down and
-      // hangs from hole 1
+      const Eigen::Vector3d lateral = Eigen::Vector3d::UnitZ().cross(along).normalized();
+      // where along the threading path (see kPath) the hole is commanded to be
+      const PathPoint p = PathAt(path_s_);
+      // wrench goal: plane perpendicular to the bar pitched by p.pitch about the handle axis (ring top
+      // leaning toward the rod), handle horizontal pointing away from the robot (tool x = lateral); the
+      // hand holds it with the fingers closing along the ring's plane (hand x = -tool y)
+      const Eigen::Vector3d up = std::sin(p.pitch) * along + std::cos(p.pitch) * Eigen::Vector3d::UnitZ();
       Eigen::Matrix3d tool_goal;
-      tool_goal.col(2) = -along;
-      tool_goal.col(0) = Eigen::Vector3d::UnitZ().cross(along).normalized();
-      tool_goal.col(1) = tool_goal.col(2).cross(tool_goal.col(0));
-      if (stage_ == Stage::kToolThread) {
-        move_speed = 0.35 * speed;
-        thread_u_ = std::min(kThreadEnd, thread_u_ + 0.002);
-      }
-      const double lift = thread_u_ < kHookLength + 0.008 ? kOverHook : kOnBar;
-      const Eigen::Vector3d hole_goal = hang + thread_u_ * along + Eigen::Vector3d(0, 0, lift);
-      const Eigen::Vector3d tool_origin_goal = hole_goal + ToolHangTask::kHole1Offset * tool_goal.col(0);
-      // The hand follows the NOMINAL grasp (hand x = tool y, hand z = -tool z, grip centre at the
-      // grip site): the wrench can turn about the finger axis, and chasing its measured pose with the
-      // wrist spins it out of the fingers. The hole's measured position error is integrated into a
-      // correction of the hand position instead.
+      tool_goal.col(0) = lateral;
+      tool_goal.col(1) = -up;
+      tool_goal.col(2) = lateral.cross(-up);
       const Eigen::Vector3d hole = Site(t, t.site_id("tool_hole1_center"));
-      target_rot.col(0) = tool_goal.col(1);
-      target_rot.col(1) = tool_goal.col(0);
-      target_rot.col(2) = -tool_goal.col(2);
-      if ((hole - hole_goal).norm() < 0.02) hole_corr_ += 0.2 * (hole_goal - hole);
-      target = tool_origin_goal + hole_corr_;
+      Eigen::Vector3d hole_goal = hang + p.u * along + Eigen::Vector3d(0, 0, p.z);
+      // carried in from the rod side over the frame: 5 cm above the path start until over it
+      if (stage_ == Stage::kToolOrient && (hole - hole_goal).head<2>().norm() > 0.008) {
+        hole_goal.z() += 0.05;
+      }
+      const Eigen::Vector3d tool_origin_goal = hole_goal + ToolHangTask::kHole1Offset * lateral;
+      // hand pose that puts the wrench there given the MEASURED grasp (the box grip holds it rigidly),
+      // plus an integrated correction of the hole position (the arm sags under the load)
+      HandFor(robot, tool_pos, tool_rot, tool_origin_goal, tool_goal, &target, &target_rot);
+      const double hole_err = (hole - hole_goal).norm();
+      if (hole_err < 0.01) hole_corr_ += 0.05 * (hole_goal - hole);
+      target += hole_corr_;
       rot_speed = 0.5;
       const double rot_err = RotErr(tool_goal, tool_rot);
       if (stage_ == Stage::kToolOrient) {
-        // 1. turn the wrench in place, high; 2. carry it above the frame (the wrench clears the hook's
-        // top by ~5 cm) until the hole is beyond the bar's free end; 3. down onto the bar line
+        // 1. turn the wrench in place, high; 2. carry it (high) over the start of the path
+        stall_steps_ = 0;
         if (stage_steps_ == 1) {
           hold_pos_ = Eigen::Vector3d(eef.x(), eef.y(), 1.12);
           hole_corr_.setZero();
+          carried_ = false;
         }
-        const double beyond = (hole - hang).dot(-along);  // hole past the free end, along the bar
-        if (RotErr(target_rot, eef_rot) > 0.15 && !carried_) {
-          target = hold_pos_;
-          rot_speed = 0.15;
-        } else if (beyond < 0.012) {
-          carried_ = true;
-          target.z() = std::max(target.z(), 1.12);
+        if (rot_err > 0.8 && !carried_) {
+          target = hold_pos_;  // the first part of the turn in place
+          rot_speed = 0.6;
         } else {
           carried_ = true;
+          if ((hole - hole_goal).norm() > 0.05) move_speed = 1.0;
         }
-      }
-      if (stage_ == Stage::kToolOrient) {
-        if ((hole - hole_goal).norm() < 0.0015 && rot_err < 0.04) Go(Stage::kToolThread);
-      } else if (thread_u_ >= kThreadEnd && (hole - hole_goal).norm() < 0.004) {
-        Go(Stage::kToolRelease);
-      } else if (stage_steps_ > 150) {
-        thread_u_ = kPreThread;
-        carried_ = false;
-        ++retries_;
-        Go(Stage::kToolOrient);
+        if (hole_err < 0.003 && rot_err < 0.08) Go(Stage::kToolThread);
+      } else {
+        // advance along the path only while the hole follows it; slowly near the hook
+        const bool near_hook = p.u > -0.003 && p.u < 0.009;
+        move_speed = near_hook ? 0.4 * speed : speed;
+        rot_speed = 0.8;
+        shaky = false;  // as while inserting the frame: the operator's noise is off while threading
+        if (hole_err < (near_hook ? 0.0015 : 0.004) && rot_err < (near_hook ? 0.1 : 0.25)) {
+          path_s_ = std::min(path_s_ + (near_hook ? 0.0015 : 0.003), PathLength());
+          stall_steps_ = 0;
+        } else {
+          ++stall_steps_;
+        }
+        // the ring around the bar past the hook: release at the path's end, or where it got stuck
+        const Eigen::Vector3d h = hole - hang;
+        const bool on_bar = h.dot(along) > 0.012 && std::abs(h.z()) < 0.005 && std::abs(h.dot(lateral)) < 0.004;
+        if ((path_s_ >= PathLength() && hole_err < 0.003) || (on_bar && stall_steps_ > 20)) {
+          Go(Stage::kToolRelease);
+        }
+        if (stage_steps_ > 200) {
+          path_s_ = SegLen(0);
+          ++retries_;
+          Go(Stage::kToolOrient);
+        }
       }
       break;
     }

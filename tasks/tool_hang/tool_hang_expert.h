@@ -18,21 +18,24 @@
 //   frame_insert    down, xy on the tip above the walls and on the rod bottom below them, until the
 //                   frame-assembled test passes with the tip < 1.3 cm above the base plate
 //   frame_release   open, back off along the hand axis, rise
-// Tool (hang the wrench on the hook) -- UNFINISHED: the wrench is grasped and lifted, but it turns out
-// of the fingers while the hand tilts from top-down to the threading pose, so no episode succeeds yet.
-//   tool_unflip     through a hand pointing -y back to top-down (yaw pi): straight from the flipped
-//                   frame pose to top-down the wrist stalls on joint 6
-//   tool_approach   turn (the negative way, joint 7 upward) to hand x = tool y, above the wrench's grip
+// Tool (hang the wrench on the hook):
+//   tool_unflip     to a hand pointing -y (fingers along -x): straight from the flipped frame pose to
+//                   top-down the wrist stalls on joint 6
+//   tool_approach   tilt down to top-down and turn (the negative way) to hand x = -tool y, above the
+//                   wrench's box grip
 //   tool_descend / tool_close / tool_lift: top-down grasp of the grip, fingers across the handle
-//   tool_orient     turn in place to the threading pose (wrench plane perpendicular to the bar, handle
-//                   horizontal pointing +x, fingers vertical, hand pointing -y), carry it above the frame
-//                   until hole 1 is beyond the bar's free end, then down onto the bar line (hand target
-//                   from the nominal grasp plus an integrated hole-position correction)
-//   tool_thread     slide the hole along the bar past the hook (over it: hole 6 mm above the bar axis,
-//                   the bar + hook profile being 0.1 mm taller than the ring's hole)
-//   tool_release    open and back off along the bar; done (retry from tool_orient on a timeout)
+//   tool_orient     turn the wrench (mostly in place) to the threading pose (handle horizontal pointing
+//                   +x, hand pointing -y and down), carry it 5 cm above the start of the threading path
+//                   and lower it there; the hand target is computed from the MEASURED wrench pose (the
+//                   box grip holds it rigidly) plus a slowly integrated hole-position correction
+//   tool_thread     follow kPath (.cc): the ring pitched 55 deg (top leaning toward the rod) passes over
+//                   the hook, drops behind it and is straightened to 20 deg while sliding on (the
+//                   bar + hook profile is 0.1 mm taller than the hole, as in robosuite: straight on it
+//                   cannot pass); the path only advances while the hole follows it
+//   tool_release    open and back off; the wrench swings down and hangs from hole 1 (retry from
+//                   tool_orient on a threading timeout)
 // Deterministic given (seed, operator); the PH operator's noise applies except while lining up and
-// inserting the frame (its random stream still advances there).
+// inserting the frame and while threading the wrench (its random stream still advances there).
 #pragma once
 
 #include <string>
@@ -83,13 +86,13 @@ class ToolHangExpert : public Expert {
   Stage stage_ = Stage::kFrameApproach;
   int stage_steps_ = 0;
   bool frame_done_ = false;
-  bool unflipped_ = false;
   bool carried_ = false;  // the wrench has been turned and is being carried to the bar
   double last_finger_ = 0;
   double grasp_yaw_ = 0;
   double insert_z_ = 0;   // commanded tip height while inserting
-  double thread_u_ = 0;   // commanded hole position along the bar (from the free end, + toward the rod)
+  double path_s_ = 0;    // arc length along the threading path (kPath in the .cc)
   int retries_ = 0;
+  int stall_steps_ = 0;  // steps since the threading path last advanced
   Eigen::Vector3d hole_corr_ = Eigen::Vector3d::Zero();  // integrated hole position correction
   Eigen::Vector3d last_tip_ = Eigen::Vector3d::Zero();
   Eigen::Vector3d hold_pos_ = Eigen::Vector3d::Zero();
