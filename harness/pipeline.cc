@@ -154,16 +154,6 @@ RunProgress ReadRunProgress(const std::string& run_dir) {
   return p;
 }
 
-void WriteTextAtomic(const std::string& text, const std::string& path) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp);
-    f << text;
-    if (!f) throw std::runtime_error("cannot write " + tmp);
-  }
-  fs::rename(tmp, path);
-}
-
 std::string Fixed(double v, int digits) {
   std::ostringstream o;
   o << std::fixed << std::setprecision(digits) << v;
@@ -484,7 +474,6 @@ void RunItem(const RunPlan& plan, const WorkItem& item, std::ostream& log) {
                       {"score", r.mean_score},
                       {"episodes", static_cast<int>(r.episodes.size())},
                       {"start_seed", ro.start_seed},
-                      {"run_config_hash", ReadJson((fs::path(run.path) / "run.json").string()).value("config_hash", "")},
                       {"device", o.device},
                       {"versions", AllVersions()},
                       {"seconds", Now() - t0}});

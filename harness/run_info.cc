@@ -34,15 +34,17 @@ std::string ConfigHash(const nlohmann::json& config) {
   return buf;
 }
 
-void WriteJsonAtomic(const nlohmann::json& j, const std::string& path) {
+void WriteTextAtomic(const std::string& text, const std::string& path) {
   const std::string tmp = path + ".tmp";
   {
     std::ofstream f(tmp);
-    f << j.dump(2) << "\n";
+    f << text;
     if (!f) throw std::runtime_error("cannot write " + tmp);
   }
   std::filesystem::rename(tmp, path);
 }
+
+void WriteJsonAtomic(const nlohmann::json& j, const std::string& path) { WriteTextAtomic(j.dump(2) + "\n", path); }
 
 nlohmann::json ReadJson(const std::string& path) {
   std::ifstream f(path);

@@ -13,8 +13,9 @@ nlohmann::json RunVersions();
 // 16 hex digits (FNV-1a 64) of the JSON text: names a configuration in results rows.
 std::string ConfigHash(const nlohmann::json& config);
 
-// JSON files: written to `<path>.tmp`, then renamed (throws std::runtime_error); read (throws
+// Files written to `<path>.tmp`, then renamed (throws std::runtime_error); JSON read (throws
 // std::invalid_argument naming the file when it is missing or malformed).
+void WriteTextAtomic(const std::string& text, const std::string& path);
 void WriteJsonAtomic(const nlohmann::json& j, const std::string& path);
 nlohmann::json ReadJson(const std::string& path);
 
