@@ -169,6 +169,9 @@ int main(int argc, char** argv) {
       a->add_option("--stage", run.stage, "collect|train|distill|eval|merge|all")->capture_default_str();
       a->add_option("--shard", shard_text, "Run shard i of N of each stage (i/N)")->capture_default_str();
       a->add_flag("--dry-run", run.dry_run, "List this shard's work items (done or to do) and exit");
+      a->add_option("--adopt", run.adopt,
+                    "Existing train/distill run directory to take as the matching work item (repeatable)")
+          ->check(CLI::ExistingDirectory);
       a->add_option("--wait", run.wait_seconds, "Stage all with shards: seconds to wait for another shard's item")
           ->capture_default_str();
     }

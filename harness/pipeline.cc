@@ -413,6 +413,25 @@ void FillLoopOptions(const RunPlan& plan, const WorkItem& item, int eval_every, 
   l->workers = plan.options.workers;
 }
 
+TrainOptions TrainItemOptions(const RunPlan& plan, const WorkItem& item) {
+  TrainOptions t;
+  FillLoopOptions(plan, item, plan.preset.dp_eval_every, &t);
+  t.task = plan.options.task;
+  t.policy = item.policy;
+  t.obs = plan.preset.obs;
+  return t;
+}
+
+DistillOptions DistillItemOptions(const RunPlan& plan, const WorkItem& item) {
+  DistillOptions d;
+  FillLoopOptions(plan, item, plan.preset.distill_eval_every, &d);
+  d.teacher = plan.items[item.source].path;
+  d.method = item.policy;
+  d.task = plan.options.task;
+  d.epochs = item.epochs;
+  return d;
+}
+
 void RunItem(const RunPlan& plan, const WorkItem& item, std::ostream& log) {
   const RunOptions& o = plan.options;
   const double t0 = Now();
@@ -429,25 +448,8 @@ void RunItem(const RunPlan& plan, const WorkItem& item, std::ostream& log) {
       log << "collected " << r.kept << " demonstrations into " << item.path << " (" << r.seconds << " s)\n";
       return;
     }
-    case Stage::kTrain: {
-      TrainOptions t;
-      FillLoopOptions(plan, item, plan.preset.dp_eval_every, &t);
-      t.task = o.task;
-      t.policy = item.policy;
-      t.obs = plan.preset.obs;
-      RunTrain(t, log);
-      break;
-    }
-    case Stage::kDistill: {
-      DistillOptions d;
-      FillLoopOptions(plan, item, plan.preset.distill_eval_every, &d);
-      d.teacher = plan.items[item.source].path;
-      d.method = item.policy;
-      d.task = o.task;
-      d.epochs = item.epochs;
-      RunDistill(d, log);
-      break;
-    }
+    case Stage::kTrain: RunTrain(TrainItemOptions(plan, item), log); break;
+    case Stage::kDistill: RunDistill(DistillItemOptions(plan, item), log); break;
     case Stage::kEval: {
       const WorkItem& run = plan.items[item.source];
       auto policy = LoadPolicy((fs::path(run.path) / "checkpoint").string(), o.device);
@@ -500,6 +502,143 @@ void WaitFor(const WorkItem& item, double seconds, std::ostream& log) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
 }
+
+// --- adopt -------------------------------------------------------------------------------------
+
+// A run.json without what does not change the weights: how it was evaluated while training, where
+// its teacher lay, the device, versions and bookkeeping.
+nlohmann::json Computation(nlohmann::json run) {
+  for (const char* k : {"eval", "teacher", "versions", "config_hash", "train_sequences", "train_episodes",
+                        "valid_episodes", "teacher_train_seconds", "distill_seconds", "distill_eval_seconds"}) {
+    run.erase(k);
+  }
+  for (const char* loop : {"train_config", "distill_config"}) {
+    if (run.contains(loop)) run[loop].erase("device");
+  }
+  return run;
+}
+
+// JSON-pointer paths where two objects differ ("/seed", "/policy_config/unet/down_dims").
+std::vector<std::string> DifferingFields(const nlohmann::json& a, const nlohmann::json& b) {
+  std::set<std::string> paths;
+  for (const auto& op : nlohmann::json::diff(a, b)) {
+    std::string path = op.at("path").get<std::string>();
+    // An array element's change names the array.
+    const size_t slash = path.rfind('/');
+    if (slash != std::string::npos && slash + 1 < path.size() &&
+        path.find_first_not_of("0123456789", slash + 1) == std::string::npos) {
+      path = path.substr(0, slash);
+    }
+    paths.insert(path);
+  }
+  return {paths.begin(), paths.end()};
+}
+
+int AdoptOne(const RunPlan& plan, const std::string& dir, bool dry_run, std::ostream& out) {
+  const fs::path run_json = fs::path(dir) / "run.json";
+  if (!fs::exists(run_json)) {
+    throw std::invalid_argument("--adopt " + dir + ": no run.json there (not a train or distill run directory)");
+  }
+  const nlohmann::json src = ReadJson(run_json.string());
+  const bool is_train = src.contains("train_config");
+  if (!is_train && !src.contains("distill_config")) {
+    throw std::invalid_argument("--adopt " + dir + ": its run.json has neither train_config nor distill_config");
+  }
+  const Stage stage = is_train ? Stage::kTrain : Stage::kDistill;
+  const nlohmann::json want = Computation(src);
+  std::string closest;
+  std::vector<std::string> closest_diff;
+  for (const WorkItem& item : plan.items) {
+    if (item.stage != stage || item.policy != src.value("policy", std::string())) continue;
+    if (!is_train && !ItemDone(plan.items[item.source])) {
+      if (closest.empty()) {
+        closest = item.label;
+        closest_diff = {"its teacher '" + plan.items[item.source].label + "' is not done: adopt or train it first"};
+      }
+      continue;
+    }
+    const nlohmann::json expected =
+        is_train ? TrainRunIdentity(TrainItemOptions(plan, item)) : DistillRunIdentity(DistillItemOptions(plan, item));
+    const std::vector<std::string> diff = DifferingFields(Computation(expected), want);
+    if (!diff.empty()) {
+      if (closest.empty() || diff.size() < closest_diff.size()) {
+        closest = item.label;
+        closest_diff = diff;
+      }
+      continue;
+    }
+    const std::string loop = is_train ? "train_config" : "distill_config";
+    const int epochs = src.at(loop).at("epochs").get<int>();
+    const fs::path state = fs::path(dir) / "checkpoint" / "train_state.json";
+    const int done_epochs = fs::exists(state) ? ReadJson(state.string()).value("epoch", 0) : 0;
+    if (done_epochs < epochs) {
+      throw std::invalid_argument("--adopt " + dir + " matches '" + item.label + "' but its checkpoint is at epoch " +
+                                  std::to_string(done_epochs) + " of " + std::to_string(epochs) +
+                                  ": finish it (rerun its command) or let the pipeline compute the item");
+    }
+    if (ItemDone(item)) {
+      out << "adopt: '" << item.label << "' is already done (" << item.path << "); " << dir << " not needed\n";
+      return 0;
+    }
+    nlohmann::json expected_all = expected;
+    expected_all.erase("versions");
+    nlohmann::json src_all = src;
+    for (const char* k : {"versions", "config_hash", "train_sequences", "train_episodes", "valid_episodes",
+                          "teacher_train_seconds", "distill_seconds", "distill_eval_seconds"}) {
+      src_all.erase(k);
+    }
+    const std::vector<std::string> ignored = DifferingFields(expected_all, src_all);
+    std::string ignored_text;
+    for (const auto& f : ignored) ignored_text += (ignored_text.empty() ? "" : ", ") + f;
+    out << (dry_run ? "would adopt " : "adopt ") << dir << " as '" << item.label << "' -> " << item.path
+        << (ignored.empty() ? std::string() : " (differs only in " + ignored_text + ")") << "\n";
+    if (dry_run) return 1;
+    if (fs::exists(item.path)) {
+      throw std::invalid_argument("--adopt " + dir + ": " + item.path + " already exists (a partial run of '" +
+                                  item.label + "'?): delete it to adopt, or let the pipeline finish it");
+    }
+    // Copied under a temporary name, then renamed: an interrupted copy leaves no half item.
+    const fs::path tmp = item.path + ".adopting";
+    fs::remove_all(tmp);
+    fs::create_directories(fs::path(item.path).parent_path());
+    fs::copy(dir, tmp, fs::copy_options::recursive);
+    fs::rename(tmp, item.path);
+    MarkDone(item, {{"adopted_from", fs::absolute(dir).lexically_normal().string()},
+                    {"ignored_differences", ignored},
+                    {"seconds", 0.0},
+                    {"versions", AllVersions()}});
+    return 1;
+  }
+  if (dry_run && !closest_diff.empty() && closest_diff.front().rfind("its teacher", 0) == 0) {
+    out << "would check " << dir << " against '" << closest << "' once its teacher is adopted or trained\n";
+    return 0;
+  }
+  std::string why = closest.empty() ? "no " + StageName(stage) + " item runs policy '" +
+                                          src.value("policy", std::string("?")) + "'"
+                                    : "the closest, '" + closest + "', differs in:";
+  for (const auto& d : closest_diff) why += " " + d;
+  throw std::invalid_argument("--adopt " + dir + " matches no work item of this " + plan.options.task + " (" +
+                              plan.options.preset + ") grid: " + why);
+}
+
+}  // namespace
+
+int AdoptRuns(const RunPlan& plan, const std::vector<std::string>& dirs, bool dry_run, std::ostream& out) {
+  // Teachers first: a distillation is matched against its teacher item's run.json.
+  std::vector<std::string> ordered;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& d : dirs) {
+      const fs::path rj = fs::path(d) / "run.json";
+      const bool train = fs::exists(rj) && ReadJson(rj.string()).contains("train_config");
+      if ((pass == 0) == train) ordered.push_back(d);
+    }
+  }
+  int adopted = 0;
+  for (const auto& d : ordered) adopted += AdoptOne(plan, d, dry_run, out);
+  return adopted;
+}
+
+namespace {
 
 // --- merge -------------------------------------------------------------------------------------
 
@@ -785,6 +924,24 @@ void MergeRun(const RunPlan& plan, std::ostream& out) {
   readme << ".\n\n" << tables;
   if (!png.empty()) readme << "## Convergence (Figure 4)\n\n![convergence](convergence.png)\n\n";
   if (!latency.empty()) readme << "## Latency (Table 5)\n\n" << latency << "\n";
+  std::ostringstream adopted;
+  for (const auto& it : plan.items) {
+    if (!ItemDone(it) || (it.stage != Stage::kTrain && it.stage != Stage::kDistill)) continue;
+    const nlohmann::json m = ReadJson(DoneMarker(it));
+    if (!m.contains("adopted_from")) continue;
+    adopted << "- " << it.label << ": `" << m.at("adopted_from").get<std::string>() << "`";
+    std::string ignored;
+    for (const auto& f : m.value("ignored_differences", nlohmann::json::array())) {
+      ignored += (ignored.empty() ? "" : ", ") + f.get<std::string>();
+    }
+    adopted << (ignored.empty() ? std::string() : " (differs in " + ignored + ")") << "\n";
+  }
+  if (!adopted.str().empty()) {
+    readme << "## Adopted runs\n\nThese items were not recomputed: `--adopt` took existing run directories whose "
+           << "inputs match the items' (the fields listed do not change the weights; an in-training evaluation "
+           << "cadence that differs shows in the convergence rows' episode counts).\n\n"
+           << adopted.str() << "\n";
+  }
   readme << "## Cost\n\n" << cost << "\nFiles: evals.csv (one row per method x sampler x training seed x checkpoint, "
          << "with seeds, config hash, git commit, device, versions), table{1,2}.md and _peak/_final.csv, "
          << "convergence.csv, latency.csv, cost.csv.\n";
@@ -814,6 +971,7 @@ RunSummary RunPipeline(const RunOptions& options, std::ostream& out) {
   out << "run " << o.task << " (" << o.preset << "), stage " << o.stage << ", shard " << o.shard << "/" << o.shards
       << ": " << mine.size() << " of " << plan.items.size() << " work items; runs in " << o.work << "/" << o.task
       << "/" << o.preset << ", results in " << plan.results << "\n";
+  if (!o.adopt.empty()) AdoptRuns(plan, o.adopt, o.dry_run, out);
   if (o.dry_run) {
     for (int i : mine) {
       out << (ItemDone(plan.items[i]) ? "  done  " : "  to do ") << plan.items[i].label << "  (" << plan.items[i].path

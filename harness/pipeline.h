@@ -65,6 +65,9 @@ struct RunOptions {
   int workers = 0;               // env threads of evaluations (0: one per core)
   double wait_seconds = 86400;   // stage "all" with shards: how long to wait for another shard
   bool dry_run = false;          // print this shard's items and whether each is done; run nothing
+  // Existing train / distill run directories (e.g. from `harness train`) to take as this grid's
+  // items instead of recomputing them: each must match an item's computation (see AdoptRuns).
+  std::vector<std::string> adopt;
 };
 
 // Parses "i/N" (0 <= i < N); throws std::invalid_argument.
@@ -103,6 +106,18 @@ RunPlan PlanRun(const RunOptions& options);
 std::vector<int> ShardItems(const RunPlan& plan, Stage stage, int shard, int shards);
 // Whether an item's done marker holds its key.
 bool ItemDone(const WorkItem& item);
+
+// Takes existing run directories as work items. A directory is adopted by the train / distill item
+// whose computation it repeats: the same run.json inputs (task, dataset, preset, seed, spec,
+// policy / method and loop configs; distill: the same teacher config hash as the item's teacher)
+// and a finished checkpoint. Fields that do not change the weights (in-training evaluation
+// cadence, device, teacher path, versions) may differ; they are listed in the item's done marker
+// with `adopted_from`. The directory is copied into the item's (the source is left as it is).
+// Distillations need their teacher item done first (adopted or trained); train directories are
+// taken first. Already-done items are skipped. Throws std::invalid_argument when a directory
+// matches no item, naming the closest item's differing fields. Returns the number adopted
+// (`dry_run`: that would be).
+int AdoptRuns(const RunPlan& plan, const std::vector<std::string>& dirs, bool dry_run, std::ostream& out);
 
 struct RunSummary {
   int ran = 0, skipped = 0;

@@ -397,50 +397,74 @@ std::string DefaultDatasetPath(const std::string& task_name) {
   return "data/" + n + ".hdf5";
 }
 
-int RunTrain(const TrainOptions& o, std::ostream& out) {
-  const TaskEntry& entry = FindTask(o.task);
-  const TaskSpec task = entry.make()->spec();
-  const std::string obs = o.obs.empty() ? PresetObsMode(o.preset) : o.obs;
-  const PolicySpec spec = PolicySpecForTask(task, obs);
-  const std::string run_dir =
-      o.out.empty() ? "runs/" + entry.name + "/" + o.policy + "/seed" + std::to_string(o.seed) : o.out;
+namespace {
 
-  nlohmann::json config = PresetConfig(o.policy, o.preset);
+// A train run's inputs resolved from its options, without loading data or training: what
+// RunTrain runs and what its run.json says of itself (`identity`).
+struct TrainSetup {
+  std::string task_name, run_dir, dataset;
+  TaskSpec task;
+  PolicySpec spec;
+  nlohmann::json config;  // the policy config
+  TrainConfig tc;
   int eval_every = 0, eval_episodes = 0;
-  nlohmann::json loop = PresetTrainConfig(o.preset, &eval_every, &eval_episodes).ToJson();
-  ApplyLoopOptions(o, &loop, &config, &eval_every, &eval_episodes);
-  const TrainConfig tc = TrainConfig::FromJson(loop);
-  const std::string dataset = o.dataset.empty() ? DefaultDatasetPath(entry.name) : o.dataset;
-  CheckDataset(dataset, entry.name);
+  nlohmann::json identity;
+};
 
-  const SequenceDataset train = SequenceDataset::Load(SequenceOptions(dataset, "train", task, spec));
+TrainSetup SetUpTrain(const TrainOptions& o) {
+  TrainSetup s;
+  const TaskEntry& entry = FindTask(o.task);
+  s.task_name = entry.name;
+  s.task = entry.make()->spec();
+  const std::string obs = o.obs.empty() ? PresetObsMode(o.preset) : o.obs;
+  s.spec = PolicySpecForTask(s.task, obs);
+  s.run_dir = o.out.empty() ? "runs/" + entry.name + "/" + o.policy + "/seed" + std::to_string(o.seed) : o.out;
+  s.config = PresetConfig(o.policy, o.preset);
+  nlohmann::json loop = PresetTrainConfig(o.preset, &s.eval_every, &s.eval_episodes).ToJson();
+  ApplyLoopOptions(o, &loop, &s.config, &s.eval_every, &s.eval_episodes);
+  s.tc = TrainConfig::FromJson(loop);
+  s.dataset = o.dataset.empty() ? DefaultDatasetPath(entry.name) : o.dataset;
+  s.identity = RunIdentity(o, entry.name, s.task, s.dataset, obs, o.policy, s.spec, s.eval_every, s.eval_episodes);
+  s.identity["policy_config"] = s.config;
+  s.identity["train_config"] = s.tc.ToJson();
+  return s;
+}
+
+}  // namespace
+
+nlohmann::json TrainRunIdentity(const TrainOptions& options) { return SetUpTrain(options).identity; }
+
+int RunTrain(const TrainOptions& o, std::ostream& out) {
+  const TrainSetup s = SetUpTrain(o);
+  const std::string& run_dir = s.run_dir;
+  const TrainConfig& tc = s.tc;
+  CheckDataset(s.dataset, s.task_name);
+
+  const SequenceDataset train = SequenceDataset::Load(SequenceOptions(s.dataset, "train", s.task, s.spec));
   std::unique_ptr<SequenceDataset> valid;
   try {
-    valid = std::make_unique<SequenceDataset>(SequenceDataset::Load(SequenceOptions(dataset, "valid", task, spec)));
+    valid = std::make_unique<SequenceDataset>(SequenceDataset::Load(SequenceOptions(s.dataset, "valid", s.task, s.spec)));
   } catch (const std::invalid_argument&) {
     valid.reset();  // the file has no valid mask: no validation loss
   }
-  const Normalizer normalizer = FitNormalizer(train, spec);
+  const Normalizer normalizer = FitNormalizer(train, s.spec);
 
-  nlohmann::json identity = RunIdentity(o, entry.name, task, dataset, obs, o.policy, spec, eval_every, eval_episodes);
-  identity["policy_config"] = config;
-  identity["train_config"] = tc.ToJson();
-  nlohmann::json run = OpenRunJson(run_dir, identity, "train_config");
+  nlohmann::json run = OpenRunJson(run_dir, s.identity, "train_config");
   run["train_sequences"] = train.size();
   run["train_episodes"] = train.num_episodes();
   run["valid_episodes"] = valid ? valid->num_episodes() : 0;
   WriteJsonAtomic(run, fs::path(run_dir) / "run.json");
 
-  auto policy = CreatePolicy(o.policy, spec, config, normalizer, o.seed);
+  auto policy = CreatePolicy(o.policy, s.spec, s.config, normalizer, o.seed);
   const auto counts = policy->ParameterCounts();
-  out << "train " << o.policy << " (" << o.preset << ") on " << entry.name << " [" << obs << "]: "
-      << train.num_episodes() << " episodes, " << train.size() << " sequences; parameters "
+  out << "train " << o.policy << " (" << o.preset << ") on " << s.task_name << " [" << s.identity.at("obs").get<std::string>()
+      << "]: " << train.num_episodes() << " episodes, " << train.size() << " sequences; parameters "
       << counts.at("total") << " (encoder " << counts.at("encoder") << ", unet " << counts.at("unet")
       << "); device " << o.device << "; run " << run_dir << "\n";
 
-  Progress progress("train " + entry.name + " " + o.policy,
+  Progress progress("train " + s.task_name + " " + o.policy,
                     BatchesPerEpoch(train.size(), tc.batch_size, tc.max_batches_per_epoch) * tc.epochs);
-  const TrainCallbacks cb = LoopCallbacks(&progress, {entry.name, run_dir, eval_every, eval_episodes, tc.epochs,
+  const TrainCallbacks cb = LoopCallbacks(&progress, {s.task_name, run_dir, s.eval_every, s.eval_episodes, tc.epochs,
                                                       o.eval_sampler, o.workers}, out);
   const SequenceBatchSource train_source(train);
   std::unique_ptr<SequenceBatchSource> valid_source;
@@ -450,11 +474,29 @@ int RunTrain(const TrainOptions& o, std::ostream& out) {
   return 0;
 }
 
-int RunDistill(const DistillOptions& o, std::ostream& out) {
+namespace {
+
+// A distillation run's inputs resolved from its options and the teacher's policy.json, without
+// loading data or training (see TrainSetup).
+struct DistillSetup {
+  std::string task_name, run_dir, dataset, method_key;
+  TaskSpec task;
+  PolicySpec spec;
+  fs::path teacher_dir;
+  std::string teacher_policy;
+  nlohmann::json method;  // {method_key: the method's config}
+  DistillConfig dc;
+  int eval_every = 0, eval_episodes = 0;
+  nlohmann::json identity;
+};
+
+DistillSetup SetUpDistill(const DistillOptions& o) {
+  DistillSetup s;
   const ResolvedCkpt teacher_ck = ResolveCkpt(o.teacher, "--teacher");
+  s.teacher_dir = teacher_ck.policy_dir;
   const nlohmann::json tj = ReadPolicyJson(teacher_ck.policy_dir.string());
-  const std::string teacher_policy = tj.at("name").get<std::string>();
-  CheckDistillMethod(o.method, teacher_policy);
+  s.teacher_policy = tj.at("name").get<std::string>();
+  CheckDistillMethod(o.method, s.teacher_policy);
   const nlohmann::json& trun = teacher_ck.run;
   std::string task_name = o.task;
   if (task_name.empty()) {
@@ -462,49 +504,62 @@ int RunDistill(const DistillOptions& o, std::ostream& out) {
     task_name = trun.at("task").get<std::string>();
   }
   const TaskEntry& entry = FindTask(task_name);
-  const TaskSpec task = entry.make()->spec();
-  const PolicySpec spec = PolicySpec::FromJson(tj.at("spec"));
+  s.task_name = entry.name;
+  s.task = entry.make()->spec();
+  s.spec = PolicySpec::FromJson(tj.at("spec"));
   const uint64_t teacher_seed = trun.is_null() ? 0 : trun.value("seed", uint64_t{0});
-  const std::string run_dir = o.out.empty() ? "runs/" + entry.name + "/" + o.method + "/seed" + std::to_string(o.seed) +
-                                                  "-from-" + teacher_policy + "-seed" + std::to_string(teacher_seed)
-                                            : o.out;
+  s.run_dir = o.out.empty() ? "runs/" + entry.name + "/" + o.method + "/seed" + std::to_string(o.seed) + "-from-" +
+                                  s.teacher_policy + "-seed" + std::to_string(teacher_seed)
+                            : o.out;
 
-  int eval_every = 0, eval_episodes = 0;
-  nlohmann::json loop = DistillPresetConfig(o.method, o.preset, &eval_every, &eval_episodes).ToJson();
-  const std::string method_key = o.method == "cp" ? "cp" : "onedp";
-  nlohmann::json method = {{method_key, DistillMethodConfig(o.method, o.preset)}};
-  ApplyLoopOptions(o, &loop, &method, &eval_every, &eval_episodes);
-  const DistillConfig dc = DistillConfig::FromJson(loop);
+  nlohmann::json loop = DistillPresetConfig(o.method, o.preset, &s.eval_every, &s.eval_episodes).ToJson();
+  s.method_key = o.method == "cp" ? "cp" : "onedp";
+  s.method = {{s.method_key, DistillMethodConfig(o.method, o.preset)}};
+  ApplyLoopOptions(o, &loop, &s.method, &s.eval_every, &s.eval_episodes);
+  s.dc = DistillConfig::FromJson(loop);
 
-  std::string dataset = o.dataset;
-  if (dataset.empty()) dataset = trun.is_null() ? DefaultDatasetPath(entry.name) : trun.at("dataset").get<std::string>();
-  CheckDataset(dataset, entry.name);
-  const SequenceDataset train = SequenceDataset::Load(SequenceOptions(dataset, "train", task, spec));
+  s.dataset = o.dataset;
+  if (s.dataset.empty()) s.dataset = trun.is_null() ? DefaultDatasetPath(entry.name) : trun.at("dataset").get<std::string>();
 
-  nlohmann::json identity = RunIdentity(o, entry.name, task, dataset, trun.is_null() ? nlohmann::json(nullptr) : trun.at("obs"),
-                                        o.method, spec, eval_every, eval_episodes);
-  identity["method"] = o.method;
-  identity["teacher"] = fs::absolute(teacher_ck.policy_dir).string();
-  identity["teacher_policy"] = teacher_policy;
-  identity["teacher_config_hash"] =
+  s.identity = RunIdentity(o, entry.name, s.task, s.dataset, trun.is_null() ? nlohmann::json(nullptr) : trun.at("obs"),
+                           o.method, s.spec, s.eval_every, s.eval_episodes);
+  s.identity["method"] = o.method;
+  s.identity["teacher"] = fs::absolute(teacher_ck.policy_dir).string();
+  s.identity["teacher_policy"] = s.teacher_policy;
+  s.identity["teacher_config_hash"] =
       trun.is_null() ? ConfigHash(tj.at("config")) : trun.value("config_hash", std::string());
-  identity["method_config"] = method.at(method_key);
-  identity["distill_config"] = dc.ToJson();
-  nlohmann::json run = OpenRunJson(run_dir, identity, "distill_config");
+  s.identity["method_config"] = s.method.at(s.method_key);
+  s.identity["distill_config"] = s.dc.ToJson();
+  return s;
+}
+
+}  // namespace
+
+nlohmann::json DistillRunIdentity(const DistillOptions& options) { return SetUpDistill(options).identity; }
+
+int RunDistill(const DistillOptions& o, std::ostream& out) {
+  const DistillSetup s = SetUpDistill(o);
+  const std::string& run_dir = s.run_dir;
+  const std::string& teacher_policy = s.teacher_policy;
+  const DistillConfig& dc = s.dc;
+  CheckDataset(s.dataset, s.task_name);
+  const SequenceDataset train = SequenceDataset::Load(SequenceOptions(s.dataset, "train", s.task, s.spec));
+
+  nlohmann::json run = OpenRunJson(run_dir, s.identity, "distill_config");
   run["train_sequences"] = train.size();
-  run["teacher_train_seconds"] = TrainSeconds(teacher_ck.policy_dir);
+  run["teacher_train_seconds"] = TrainSeconds(s.teacher_dir);
   WriteJsonAtomic(run, fs::path(run_dir) / "run.json");
 
-  auto teacher = LoadPolicy(teacher_ck.policy_dir.string(), o.device);
-  out << "distill " << teacher_policy << " -> " << o.method << " (" << o.preset << ") on " << entry.name << ": "
-      << train.size() << " sequences; teacher " << teacher_ck.policy_dir.string() << "; device " << o.device
+  auto teacher = LoadPolicy(s.teacher_dir.string(), o.device);
+  out << "distill " << teacher_policy << " -> " << o.method << " (" << o.preset << ") on " << s.task_name << ": "
+      << train.size() << " sequences; teacher " << s.teacher_dir.string() << "; device " << o.device
       << "; run " << run_dir << "\n";
-  Progress progress("distill " + entry.name + " " + o.method,
+  Progress progress("distill " + s.task_name + " " + o.method,
                     BatchesPerEpoch(train.size(), dc.batch_size, dc.max_batches_per_epoch) * dc.epochs);
-  const TrainCallbacks cb = LoopCallbacks(&progress, {entry.name, run_dir, eval_every, eval_episodes, dc.epochs,
+  const TrainCallbacks cb = LoopCallbacks(&progress, {s.task_name, run_dir, s.eval_every, s.eval_episodes, dc.epochs,
                                                       o.eval_sampler, o.workers}, out);
   const SequenceBatchSource source(train);
-  const TrainResult result = Distill(*teacher, method.at(method_key), source, dc, run_dir, cb);
+  const TrainResult result = Distill(*teacher, s.method.at(s.method_key), source, dc, run_dir, cb);
   FinishLoop(result, progress, run_dir, out);
   // Cost relative to the teacher's pre-training: both sums of per-epoch seconds (batches only).
   double seconds = 0, eval_seconds = 0;

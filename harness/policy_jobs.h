@@ -127,6 +127,12 @@ LatencyReport BenchPolicy(const BenchPolicyOptions& options);
 
 // Each returns 0; throws std::invalid_argument for bad input, std::runtime_error otherwise.
 // Progress goes to stderr, the summary to `out`.
+// What the run.json of a train / distill run with these options says of its inputs (task, dataset,
+// preset, seed, spec, resolved policy / method and loop configs, eval cadence; distill: teacher
+// dir, policy and config hash), without loading data or training. `harness run --adopt` compares
+// it with an existing run's. Throws as RunTrain / RunDistill do for bad options.
+nlohmann::json TrainRunIdentity(const TrainOptions& options);
+nlohmann::json DistillRunIdentity(const DistillOptions& options);
 int RunTrain(const TrainOptions& options, std::ostream& out);
 int RunDistill(const DistillOptions& options, std::ostream& out);
 int RunEval(const EvalOptions& options, std::ostream& out);

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "harness/pipeline.h"
+#include "harness/policy_jobs.h"
 #include "harness/tables.h"
 
 namespace onedp {
@@ -218,6 +219,78 @@ TEST(PipelineRun, TinyEndToEndShardsCacheAndResume) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("--stage train"), std::string::npos) << e.what();
   }
+  fs::remove_all(root);
+}
+
+// Runs trained by hand (`harness train` / `distill`) with the grid's inputs are taken as its items:
+// copied, marked done with where they came from, and not recomputed; other runs are refused.
+TEST(PipelineRun, AdoptsMatchingRunsAndRefusesOthers) {
+  const fs::path root = fs::temp_directory_path() / "onedp_pipeline_adopt";
+  fs::remove_all(root);
+  fs::create_directories(root);
+  std::ostringstream log;
+  RunOptions a = Tiny(root / "grid");
+  a.stage = "collect";
+  RunPipeline(a, log);
+
+  TrainOptions t;
+  t.task = "pusht";
+  t.policy = "dp-ddpm";
+  t.preset = "tiny";
+  t.obs = "lowdim";  // the tiny grid's
+  t.dataset = a.dataset;
+  t.workers = 1;
+  t.eval_every = -1;
+  t.eval_episodes = 3;  // differs from the grid's 4 (no evaluation runs): does not change the weights
+  t.out = (root / "manual" / "ddpm").string();
+  RunTrain(t, log);
+  TrainOptions other = t;
+  other.seed = 7;
+  other.eval_every = -1;
+  other.out = (root / "manual" / "ddpm-seed7").string();
+  RunTrain(other, log);
+  DistillOptions d;
+  d.teacher = t.out;
+  d.method = "onedp-d";
+  d.preset = "tiny";
+  d.workers = 1;
+  d.eval_every = -1;
+  d.out = (root / "manual" / "onedp-d").string();
+  RunDistill(d, log);
+
+  const RunPlan plan = PlanRun(a);
+  // A run of another seed matches nothing; the message names the differing field.
+  try {
+    AdoptRuns(plan, {other.out}, false, log);
+    ADD_FAILURE() << "a seed-7 run was adopted into a seed-0 grid";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("/seed"), std::string::npos) << e.what();
+  }
+  // Dry run: nothing copied.
+  EXPECT_EQ(AdoptRuns(plan, {t.out}, true, log), 1);
+  // The distillation is listed first: teachers are still taken first.
+  EXPECT_EQ(AdoptRuns(plan, {d.out, t.out}, false, log), 2) << log.str();
+  const WorkItem* teacher = nullptr;
+  const WorkItem* student = nullptr;
+  for (const auto& it : plan.items) {
+    if (it.stage == Stage::kTrain && it.policy == "dp-ddpm") teacher = &it;
+    if (it.stage == Stage::kDistill && it.policy == "onedp-d" && plan.items[it.source].policy == "dp-ddpm") student = &it;
+  }
+  ASSERT_TRUE(teacher && student);
+  ASSERT_TRUE(ItemDone(*teacher));
+  ASSERT_TRUE(ItemDone(*student));
+  EXPECT_EQ(Slurp(fs::path(teacher->path) / "checkpoint" / "weights.pt"), Slurp(fs::path(t.out) / "checkpoint" / "weights.pt"));
+  const std::string marker = Slurp(fs::path(teacher->path) / "done.json");
+  EXPECT_NE(marker.find("adopted_from"), std::string::npos);
+  EXPECT_NE(marker.find("/eval"), std::string::npos) << marker;  // the ignored difference is recorded
+  EXPECT_TRUE(fs::exists(t.out + "/run.json"));                  // the source is left in place
+  // Adopting again is a no-op; the train stage now trains only DP-EDM.
+  EXPECT_EQ(AdoptRuns(plan, {t.out}, false, log), 0);
+  RunOptions train = a;
+  train.stage = "train";
+  const RunSummary s = RunPipeline(train, log);
+  EXPECT_EQ(s.ran, 1);
+  EXPECT_EQ(s.skipped, 1);
   fs::remove_all(root);
 }
 
