@@ -756,11 +756,11 @@ std::string TableSection(const PaperTable& t, const std::string& title) {
 
 // Tables 1 and 2, peak and final, as Markdown (both in one file) and CSV.
 std::string WriteTables(const std::vector<EvalRow>& rows, const std::vector<std::string>& tasks,
-                        const std::string& dir) {
+                        const std::string& dir, const std::vector<ExpectedLine>& expected = {}) {
   std::string all;
   for (const std::string name : {"table1", "table2"}) {
-    const PaperTable peak = AssembleTable(rows, name, tasks, Reduce::kPeak);
-    const PaperTable final_ = AssembleTable(rows, name, tasks, Reduce::kFinal);
+    const PaperTable peak = AssembleTable(rows, name, tasks, Reduce::kPeak, expected);
+    const PaperTable final_ = AssembleTable(rows, name, tasks, Reduce::kFinal, expected);
     const std::string family = name == "table1" ? "DDPM family" : "EDM family";
     const std::string md = "## " + std::string(name == "table1" ? "Table 1" : "Table 2") + " (" + family + ")\n\n" +
                            TableSection(peak, "Peak over evaluated checkpoints (the paper's protocol)") +
@@ -905,7 +905,20 @@ void MergeRun(const RunPlan& plan, std::ostream& out) {
   fs::create_directories(plan.results);
   const RunRows rr = CollectRows(plan);
   WriteEvalRows(rr.rows, (fs::path(plan.results) / "evals.csv").string());
-  const std::string tables = WriteTables(rr.rows, {plan.options.task}, plan.results);
+  // Every line the grid evaluates is shown, with missing cells until its results exist.
+  std::vector<ExpectedLine> expected;
+  std::map<int, int> epochs_of;
+  for (const auto& it : plan.items) {
+    if (it.stage != Stage::kEval) continue;
+    if (!epochs_of.count(it.source)) {
+      const WorkItem& run = plan.items[it.source];
+      epochs_of[it.source] = run.stage == Stage::kTrain
+                                 ? TrainRunIdentity(TrainItemOptions(plan, run)).at("train_config").at("epochs").get<int>()
+                                 : run.epochs;
+    }
+    expected.push_back({it.table, it.method, epochs_of.at(it.source), SamplerNfe(it.sampler)});
+  }
+  const std::string tables = WriteTables(rr.rows, {plan.options.task}, plan.results, expected);
   const std::string png = WriteConvergence(plan, rr.rows, out);
   const std::string latency = WriteLatency(plan, out);
   const std::string cost = WriteCost(plan);
@@ -982,21 +995,44 @@ RunSummary RunPipeline(const RunOptions& options, std::ostream& out) {
   // Another shard's prerequisite is waited for only when this process runs every stage.
   const double wait = o.stage == "all" && o.shards > 1 ? o.wait_seconds : 0;
   Progress progress("run " + o.task + " " + o.preset, static_cast<int64_t>(mine.size()));
+  // A single stage runs every item whose prerequisites are done and fails at the end naming the
+  // others (stage all waits for them instead, or fails at once).
+  std::vector<std::string> blocked;
+  std::set<std::string> blocking_stages;
   for (size_t k = 0; k < mine.size(); ++k) {
     const WorkItem& item = plan.items[mine[k]];
     if (ItemDone(item)) {
       ++summary.skipped;
     } else {
-      for (int need : item.needs) WaitFor(plan.items[need], wait, out);
-      out << "[" << k + 1 << "/" << mine.size() << "] " << item.label << "\n";
-      RunItem(plan, item, out);
-      ++summary.ran;
+      bool ready = true;
+      for (int need : item.needs) {
+        if (o.stage != "all" && !ItemDone(plan.items[need])) {
+          blocked.push_back("'" + item.label + "' (needs '" + plan.items[need].label + "')");
+          blocking_stages.insert("--stage " + StageName(plan.items[need].stage));
+          ready = false;
+          break;
+        }
+        WaitFor(plan.items[need], wait, out);
+      }
+      if (ready) {
+        out << "[" << k + 1 << "/" << mine.size() << "] " << item.label << "\n";
+        RunItem(plan, item, out);
+        ++summary.ran;
+      }
     }
     if (StopRequested()) throw std::runtime_error("interrupted; rerun the same command to resume");
     progress.Update(static_cast<int64_t>(k + 1));
   }
   progress.Finish();
   out << "ran " << summary.ran << " items, skipped " << summary.skipped << " already done\n";
+  if (!blocked.empty()) {
+    std::string list, stages_text;
+    for (const auto& b : blocked) list += "\n  " + b;
+    for (const auto& st : blocking_stages) stages_text += (stages_text.empty() ? "" : ", ") + st;
+    throw std::runtime_error(std::to_string(blocked.size()) + " items of stage " + o.stage +
+                             " wait for unfinished prerequisites (the others ran); run harness run " + stages_text +
+                             " first:" + list);
+  }
   if (o.stage == "all" || o.stage == "merge") MergeRun(plan, out);
   return summary;
 }

@@ -123,7 +123,9 @@ struct RunSummary {
   int ran = 0, skipped = 0;
 };
 
-// Runs the stages of options.stage for its shard, then (stage all or merge) the merge.
+// Runs the stages of options.stage for its shard, then (stage all or merge) the merge. A single
+// stage runs every item whose prerequisites are done, then throws std::runtime_error naming the
+// items left waiting and the stages to run first; stage all waits for other shards instead.
 // Progress on stderr, a summary on `out`.
 RunSummary RunPipeline(const RunOptions& options, std::ostream& out);
 // The merge alone: evals.csv, tables, convergence, latency and cost from the items' outputs.

@@ -119,7 +119,8 @@ void WriteEvalRows(const std::vector<EvalRow>& rows, const std::string& path) {
 double RowMetric(const EvalRow& row) { return row.task == "pusht" ? row.score : row.success; }
 
 PaperTable AssembleTable(const std::vector<EvalRow>& rows, const std::string& name,
-                         const std::vector<std::string>& tasks, Reduce reduce) {
+                         const std::vector<std::string>& tasks, Reduce reduce,
+                         const std::vector<ExpectedLine>& expected) {
   PaperTable t;
   t.name = name;
   t.tasks = tasks;
@@ -135,6 +136,9 @@ PaperTable AssembleTable(const std::vector<EvalRow>& rows, const std::string& na
                                   ", seed " + std::to_string(r.train_seed) + ", epoch " + std::to_string(r.epoch));
     }
     cell[r.epoch] = {RowMetric(r), r.episodes};
+  }
+  for (const auto& e : expected) {
+    if (e.table == name) grid[{MethodRank(e.method), e.method, e.epochs, -e.nfe}];
   }
   for (const auto& [key, per_task] : grid) {
     TableLine line;

@@ -70,11 +70,18 @@ struct PaperTable {
   std::vector<TableLine> lines;
 };
 
+// A line a table shows even before any of its results exist (its cells are then missing).
+struct ExpectedLine {
+  std::string table, method;
+  int epochs = 0, nfe = 0;
+};
+
 // Assembles table `name` over `tasks` from `rows` (rows of other tables or tasks are ignored).
-// Lines are the (method, epochs, nfe) combinations present, in the paper's method order (DP
-// variants, CP, OneDP-D, OneDP-S), then by epochs ascending and NFE descending.
+// Lines are the (method, epochs, nfe) combinations present or `expected`, in the paper's method
+// order (DP variants, CP, OneDP-D, OneDP-S), then by epochs ascending and NFE descending.
 PaperTable AssembleTable(const std::vector<EvalRow>& rows, const std::string& name,
-                         const std::vector<std::string>& tasks, Reduce reduce);
+                         const std::vector<std::string>& tasks, Reduce reduce,
+                         const std::vector<ExpectedLine>& expected = {});
 
 std::string TableMarkdown(const PaperTable& table);
 std::string TableCsv(const PaperTable& table);

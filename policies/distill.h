@@ -52,7 +52,8 @@ void CheckDistillMethod(const std::string& method, const std::string& teacher_po
 // lr_score, betas, eps, generator_ema; CP: bins, sigma_min/max, rho, ode_steps_max, dropout, lr,
 // betas, weight_decay, warmup_steps, chain_bins, chain_literal_sigmas, huber_delta) and the loop
 // config of a preset: tiny (tests: 2 epochs, batch 8, 3 batches), cpu (20 epochs; CP's longer
-// schedule is --epochs 100), paper (OneDP 20 epochs, CP 450). Eval cadence in *eval_every /
+// schedule is --epochs 100; OneDP's generator lr 1e-5 instead of the paper's 1e-6, see distill.cc),
+// paper (OneDP 20 epochs, CP 450). Eval cadence in *eval_every /
 // *eval_episodes.
 nlohmann::json DistillMethodConfig(const std::string& method, const std::string& preset);
 DistillConfig DistillPresetConfig(const std::string& method, const std::string& preset, int* eval_every,

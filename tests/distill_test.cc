@@ -445,5 +445,15 @@ TEST(DistillNamesTest, MethodsAndTeachers) {
   EXPECT_THROW(PresetConfig("onedp-s", "tiny"), std::invalid_argument);
 }
 
+// The generator lr: the paper's 1e-6 at the paper preset, 1e-5 for the cpu preset's short runs;
+// the score network's 2e-5 at both.
+TEST(DistillNamesTest, PresetLearningRates) {
+  for (const std::string method : {"onedp-s", "onedp-d"}) {
+    EXPECT_DOUBLE_EQ(DistillMethodConfig(method, "paper").at("lr_generator").get<double>(), 1e-6);
+    EXPECT_DOUBLE_EQ(DistillMethodConfig(method, "cpu").at("lr_generator").get<double>(), 1e-5);
+    EXPECT_DOUBLE_EQ(DistillMethodConfig(method, "cpu").at("lr_score").get<double>(), 2e-5);
+  }
+}
+
 }  // namespace
 }  // namespace onedp

@@ -90,6 +90,11 @@ TEST(TablesTest, MissingCellsAndAvg) {
   const PaperTable wide = AssembleTable(Fixture(), "table1", {"pusht", "tool-hang-ph"}, Reduce::kPeak);
   EXPECT_FALSE(wide.lines[0].cells[1].present);
   EXPECT_NE(TableMarkdown(wide).find("ToolHang-ph"), std::string::npos);
+  // A line the grid will evaluate but nobody has yet is shown with missing cells.
+  const PaperTable ahead = AssembleTable(Fixture(), "table1", {"pusht"}, Reduce::kPeak,
+                                         {{"table1", "DP (DDIM)", 50, 1}, {"table2", "CP", 20, 3}});
+  EXPECT_NE(TableMarkdown(ahead).find("| DP (DDIM) | 50 | 1 | - | - |"), std::string::npos) << TableMarkdown(ahead);
+  EXPECT_EQ(TableMarkdown(ahead).find("CP"), std::string::npos);
 }
 
 TEST(TablesTest, CsvRoundTripAndBadInput) {
