@@ -194,7 +194,16 @@ std::vector<double> ToolHangExpert::Act() {
       last_tip_ = tip;
       rot_speed = 0.5;
       if (stage_ == Stage::kFrameOrient) {
-        HandFor(robot, frame_pos, frame_rot, frame_origin_for_tip(tip_goal), frame_goal_rot, &target, &target_rot);
+        // Turn the hand to the NOMINAL grasp's goal orientation (as if the frame sat in the fingers as
+        // grasped), slowly. The frame swings in the fingers about their closing axis (it creeps under
+        // gravity while lying and while upright); feeding that measured swing back into the hand target
+        // during this ~130 deg turn pushed the wrist into the branch where joint 6 runs into its upper
+        // limit (joint 5 must go to its lower limit instead): 11 of seeds 0-99 stalled there. The position
+        // is computed for the nominal grasp too; frame_align then corrects the tip's measured position.
+        const Eigen::Matrix3d nominal_frame_rot = eef_rot * hand_goal_rot.transpose() * frame_goal_rot;
+        HandFor(robot, frame_pos, nominal_frame_rot, frame_origin_for_tip(tip_goal), frame_goal_rot, &target,
+                &target_rot);
+        rot_speed = 0.3;
         if (xy_err < 0.01 && RotErr(frame_goal_rot, frame_rot) < 0.1) {
           hold_pos_ = eef;
           Go(Stage::kFrameAlign);
@@ -283,6 +292,9 @@ std::vector<double> ToolHangExpert::Act() {
       target_rot = TopDownRotation(cur + std::max(-1.0, rem));
       rot_speed = 1.0;
       target = tool_pos + Eigen::Vector3d(0, 0, 0.08);
+      // the transit from the unflip pose to the wrench is long: full speed until close (as tool_orient's
+      // carry); this gives the threading stage ~40 more steps within the horizon
+      if ((target - eef).norm() > 0.05) move_speed = 1.0;
       if ((target - eef).norm() < 0.01 && RotErr(target_rot, eef_rot) < 0.1) Go(Stage::kToolDescend);
       break;
     }

@@ -9,8 +9,10 @@
 //   frame_approach  above the frame's grip (a box on the rod), top-down, fingers closing along the
 //                   frame's body x (the grip's width in the plane of the lying L)
 //   frame_descend   to the grip;  frame_close  until the fingers stop;  frame_lift  straight up
-//   frame_orient    carry the frame to its insertion pose (rod vertical, tip 4 cm above the mount), the
-//                   hand target computed from the frame's measured pose and the measured grasp
+//   frame_orient    carry the frame to its insertion pose (rod vertical, tip 4 cm above the mount), slowly
+//                   turning the hand to the orientation the NOMINAL grasp needs (not chasing the frame's
+//                   measured swing in the fingers: that sent the wrist into joint 6's upper limit), the
+//                   position from the frame's measured pose
 //   frame_align     hold the hand at the NOMINAL grasp orientation and move it by the tip's xy error only,
 //                   integrated into a fixed hand target (the frame swings in the fingers like a pendulum:
 //                   chasing it with the wrist makes it worse; the wrist works near joint 5's limit), until
@@ -22,7 +24,7 @@
 //   tool_unflip     to a hand pointing -y (fingers along -x): straight from the flipped frame pose to
 //                   top-down the wrist stalls on joint 6
 //   tool_approach   tilt down to top-down and turn (the negative way) to hand x = -tool y, above the
-//                   wrench's box grip
+//                   wrench's box grip (at full speed until close)
 //   tool_descend / tool_close / tool_lift: top-down grasp of the grip, fingers across the handle
 //   tool_orient     turn the wrench (mostly in place) to the threading pose (handle horizontal pointing
 //                   +x, hand pointing -y and down), carry it 5 cm above the start of the threading path
