@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <unistd.h>
 #include <cstring>
 #include <mutex>
@@ -41,12 +42,29 @@ std::string AssetPath(const std::string& relative) {
   return root + "/" + relative;
 }
 
-MjModelPtr LoadModel(const std::string& path, std::string* xml_out) {
+MjModelPtr LoadModel(const std::string& path, std::string* xml_out,
+                     const std::vector<VirtualFile>& virtual_files) {
   InstallMujocoHandlers();
   static std::mutex load_mutex;  // the XML loader keeps global parser state ("last model")
   std::lock_guard<std::mutex> lock(load_mutex);
   char error[1024] = "";
-  mjModel* m = mj_loadXML(path.c_str(), nullptr, error, sizeof(error));
+  std::unique_ptr<mjVFS, void (*)(mjVFS*)> vfs(nullptr, [](mjVFS* v) {
+    mj_deleteVFS(v);
+    delete v;
+  });
+  if (!virtual_files.empty()) {
+    vfs.reset(new mjVFS);  // ~2 MB of name slots: on the heap
+    mj_defaultVFS(vfs.get());
+    for (const VirtualFile& f : virtual_files) {
+      const int size = static_cast<int>(f.text.size());
+      if (mj_makeEmptyFileVFS(vfs.get(), f.name.c_str(), size) != 0) {
+        throw MujocoError("cannot add virtual file '" + f.name + "' (VFS full or repeated name)");
+      }
+      const int id = mj_findFileVFS(vfs.get(), f.name.c_str());
+      std::memcpy(vfs->filedata[id], f.text.data(), size);
+    }
+  }
+  mjModel* m = mj_loadXML(path.c_str(), vfs.get(), error, sizeof(error));
   if (!m) throw MujocoError("cannot load MJCF '" + path + "': " + error);
   MjModelPtr model(m);
   if (xml_out) {

@@ -18,10 +18,20 @@ namespace onedp {
 // Resolves a path under the assets folder: $ONEDP_ASSETS if set, else the source tree's assets/.
 std::string AssetPath(const std::string& relative);
 
+// An MJCF file handed to the loader from memory (MuJoCo's VFS). MuJoCo 2.2.2 keys VFS files by
+// name WITHOUT the path and looks every file up there first, so an <include file="../x/name.xml"/>
+// anywhere in the model reads the in-memory `text` of the file called `name`.
+struct VirtualFile {
+  std::string name;  // base name, e.g. "panda_body_robot1.xml"
+  std::string text;
+};
+
 // Loads an MJCF file; errors (file missing, bad XML) become MujocoError with the loader's message.
 // If `xml_out` is given it receives the compiled model as one self-contained MJCF text
-// (includes resolved), as a dataset's model_file attribute wants it.
-MjModelPtr LoadModel(const std::string& path, std::string* xml_out = nullptr);
+// (includes resolved), as a dataset's model_file attribute wants it. `virtual_files` are
+// generated include files (e.g. a renamed copy of a shared part) that exist only in memory.
+MjModelPtr LoadModel(const std::string& path, std::string* xml_out = nullptr,
+                     const std::vector<VirtualFile>& virtual_files = {});
 
 struct SimState {
   double time = 0;

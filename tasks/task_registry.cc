@@ -9,6 +9,7 @@
 #include "tasks/pusht/pusht.h"
 #include "tasks/square/square.h"
 #include "tasks/tool_hang/tool_hang.h"
+#include "tasks/transport/transport.h"
 
 namespace onedp {
 
@@ -30,6 +31,10 @@ const std::vector<TaskEntry>& RegisteredTasks() {
        [] { return std::make_unique<SquareTask>("mh"); }},
       {"tool-hang-ph", "robomimic ToolHang, proficient-human expert (200 demos), horizon 700",
        [] { return std::make_unique<ToolHangTask>("ph"); }},
+      {"transport-ph", "robomimic Transport (TwoArmTransport), proficient-human two-arm expert (200 demos), horizon 700",
+       [] { return std::make_unique<TransportTask>("ph"); }},
+      {"transport-mh", "robomimic Transport (TwoArmTransport), six mixed-skill operators (300 demos), horizon 700",
+       [] { return std::make_unique<TransportTask>("mh"); }},
   };
   return tasks;
 }

@@ -1,8 +1,41 @@
 #include "tasks/common/panda_robot.h"
 
 #include <cmath>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
 
 namespace onedp {
+namespace {
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read '" + path + "'");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+void ReplaceAll(std::string* s, const std::string& from, const std::string& to) {
+  for (size_t pos = s->find(from); pos != std::string::npos; pos = s->find(from, pos + to.size())) {
+    s->replace(pos, from.size(), to);
+  }
+}
+
+}  // namespace
+
+std::vector<VirtualFile> RenamedPandaFiles(int index) {
+  if (index < 1) throw std::invalid_argument("RenamedPandaFiles: index must be >= 1 (arm 0 is the file itself)");
+  const std::string n = std::to_string(index);
+  std::vector<VirtualFile> out;
+  for (const char* part : {"panda_body", "panda_actuators"}) {
+    std::string text = ReadText(AssetPath(std::string("panda/") + part + ".xml"));
+    ReplaceAll(&text, "robot0_", "robot" + n + "_");
+    ReplaceAll(&text, "gripper0_", "gripper" + n + "_");
+    out.push_back({std::string(part) + "_robot" + n + ".xml", std::move(text)});
+  }
+  return out;
+}
 
 const std::array<double, 7> PandaRobot::kInitQpos = {
     0.0, M_PI / 16.0, 0.0, -M_PI / 2.0 - M_PI / 3.0, 0.0, M_PI - 0.2, M_PI / 4.0};

@@ -17,6 +17,13 @@
 
 namespace onedp {
 
+// The Panda include files of arm `index` (>= 1) as in-memory MJCF for LoadModel: assets/panda/
+// panda_body.xml and panda_actuators.xml with every "robot0_" / "gripper0_" renamed to
+// "robot<index>_" / "gripper<index>_", named "panda_body_robot<index>.xml" and
+// "panda_actuators_robot<index>.xml". A two-arm task model includes them like the real files
+// (<include file="../panda/panda_body_robot1.xml"/>); they never exist on disk.
+std::vector<VirtualFile> RenamedPandaFiles(int index);
+
 class PandaRobot {
  public:
   static constexpr int kArmDof = 7;

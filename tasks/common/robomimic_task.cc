@@ -6,7 +6,12 @@
 namespace onedp {
 
 RobomimicTask::RobomimicTask(const RobomimicTaskConfig& config) {
-  sim_ = std::make_unique<Sim>(LoadModel(AssetPath(config.model), &model_xml_));
+  // arms 1.. are renamed copies of the Panda include files, generated in memory
+  std::vector<VirtualFile> arm_files;
+  for (int r = 1; r < config.num_robots; ++r) {
+    for (VirtualFile& f : RenamedPandaFiles(r)) arm_files.push_back(std::move(f));
+  }
+  sim_ = std::make_unique<Sim>(LoadModel(AssetPath(config.model), &model_xml_, arm_files));
   spec_.name = config.name;
   spec_.env_name = config.env_name;
   spec_.variant = config.variant;
