@@ -46,4 +46,10 @@ double YawFromQuat(const double* q) {
   return std::atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z));
 }
 
+double WrapAngle(double a) {
+  a = std::fmod(a + M_PI, 2.0 * M_PI);
+  if (a < 0) a += 2.0 * M_PI;
+  return a - M_PI;
+}
+
 }  // namespace onedp

@@ -30,5 +30,13 @@ double YawOf(const Eigen::Matrix3d& rot);
 double NearestSymmetricYaw(double current_yaw, double object_yaw, double symmetry);
 // Yaw (rotation about world z) of a quaternion given as wxyz.
 double YawFromQuat(const double* wxyz);
+// An angle wrapped to (-pi, pi].
+double WrapAngle(double a);
+
+// Joint-7 travel kept in reserve at the end of planned wrist turns (limit +-2.8973).
+constexpr double kWristLimit = 2.6;
+// With the tool pointing down, turning the end effector by +yaw about world z turns joint 7 by
+// -yaw (its axis points down).
+constexpr double kWristSign = -1.0;
 
 }  // namespace onedp

@@ -10,17 +10,6 @@
 namespace onedp {
 namespace {
 
-double Wrap(double a) {  // to (-pi, pi]
-  a = std::fmod(a + M_PI, 2.0 * M_PI);
-  if (a < 0) a += 2.0 * M_PI;
-  return a - M_PI;
-}
-
-// Joint-7 travel kept in reserve at the end of the planned wrist rotations (limit +-2.8973).
-constexpr double kWristLimit = 2.6;
-// With the tool pointing down, turning the end effector by +yaw about world z turns joint 7 by
-// -yaw (its axis points down).
-constexpr double kWristSign = -1.0;
 // Let go once the nut's bottom is this far down the peg (threaded: it cannot land on the peg top
 // any more, and the hand's wobble cannot wedge it further down).
 constexpr double kDropDepth = 0.008;
@@ -60,9 +49,9 @@ void SquareExpert::ChoosePath() {
       task_->sim().Id(mjOBJ_JOINT, robot.prefix() + "joint7")]];
   double best = 1e9;
   for (double gsign : {1.0, -1.0}) {
-    const double g = Wrap(nut_yaw + gsign * M_PI / 2 - eef_yaw);
+    const double g = WrapAngle(nut_yaw + gsign * M_PI / 2 - eef_yaw);
     for (double target : {M_PI / 2, M_PI, -M_PI / 2}) {
-      const double d = Wrap(target - nut_yaw);
+      const double d = WrapAngle(target - nut_yaw);
       const double q_grasp = q7 + kWristSign * g;
       const double q_end = q_grasp + kWristSign * d;
       double cost = std::abs(g) + std::abs(d);
@@ -137,7 +126,7 @@ std::vector<double> SquareExpert::Act() {
   // the nut to its planned yaw.
   auto nut_servo = [&](const Eigen::Vector3d& nut_goal) {
     target = eef + (nut_goal - nut);
-    target_yaw = eef_yaw + Wrap(nut_target_yaw_ - nut_yaw);
+    target_yaw = eef_yaw + WrapAngle(nut_target_yaw_ - nut_yaw);
   };
 
   switch (stage_) {
@@ -196,7 +185,7 @@ std::vector<double> SquareExpert::Act() {
       const Eigen::Vector3d goal(peg.x() + place_offset_.x(), peg.y() + place_offset_.y(), carry_height_);
       nut_servo(goal);
       const double xy_err = (goal.head<2>() - nut.head<2>()).norm();
-      const double yaw_err = std::abs(Wrap(nut_target_yaw_ - nut_yaw));
+      const double yaw_err = std::abs(WrapAngle(nut_target_yaw_ - nut_yaw));
       near(xy_err);
       const double tol = std::min((0.5 * precision + 0.002) * patience, 0.005);
       if (slipped) {

@@ -11,16 +11,6 @@
 namespace onedp {
 namespace {
 
-double Wrap(double a) {  // to (-pi, pi]
-  a = std::fmod(a + M_PI, 2.0 * M_PI);
-  if (a < 0) a += 2.0 * M_PI;
-  return a - M_PI;
-}
-
-// Joint-7 travel kept in reserve at the end of planned wrist turns (limit +-2.8973); with the tool
-// pointing down, turning the hand by +yaw about world z turns joint 7 by -yaw.
-constexpr double kWristLimit = 2.6;
-constexpr double kWristSign = -1.0;
 // Hand height while carrying things over the bin walls (grip site, world z).
 constexpr double kCarryZ = 1.07;
 // Where robot0 sets the lid down: its centre on table0's free half.
@@ -82,12 +72,12 @@ void TransportExpert::PlanHammerGrasp() {
   const PandaRobot& robot = task_->robot(0);
   const double eef_yaw = YawOf(robot.EefRot());
   const double hy = AxisZYaw(task_->PayloadRot());
-  const double turn = Wrap(-M_PI / 2 - hy);
+  const double turn = WrapAngle(-M_PI / 2 - hy);
   const mjModel* m = task_->sim().model();
   const double q7 = task_->sim().data()->qpos[m->jnt_qposadr[task_->sim().Id(mjOBJ_JOINT, "robot0_joint7")]];
   double best = 1e9;
   for (double sign : {1.0, -1.0}) {
-    const double g = Wrap(hy + sign * M_PI / 2 - eef_yaw);
+    const double g = WrapAngle(hy + sign * M_PI / 2 - eef_yaw);
     const double q_grasp = q7 + kWristSign * g;
     const double q_end = q_grasp + kWristSign * turn;
     double cost = std::abs(g);
@@ -296,7 +286,7 @@ TransportExpert::Command TransportExpert::Act0() {
     }
     case Stage0::kPresent: {
       c.gripper = 1;
-      const double turn = Wrap(-M_PI / 2 - AxisZYaw(task_->PayloadRot()));
+      const double turn = WrapAngle(-M_PI / 2 - AxisZYaw(task_->PayloadRot()));
       c.yaw = eef_yaw + turn;
       const Eigen::Vector3d goal(0.0, kHandoverY0, kHandoverZ);
       const Eigen::Vector3d g = HammerPoint(kGrip0);
