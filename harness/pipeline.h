@@ -44,6 +44,7 @@ struct RunPreset {
   std::string obs;          // lowdim | image
   int dp_eval_every = 0;    // in-training evaluation cadence of the teachers (0: none)
   int distill_eval_every = 0;
+  int distill_epochs = 0;   // OneDP-S/-D and CP's short schedule (0: the distillation preset's)
   int cp_long_epochs = 0;   // CP's long schedule
   int bench_repeats = 0;    // latency: timed calls per sampler
   int max_steps = 0;        // eval items: episode length cap (0: the task's horizon; tiny caps it)

@@ -12,6 +12,7 @@
 #include "harness/pipeline.h"
 #include "harness/policy_jobs.h"
 #include "harness/tables.h"
+#include "policies/distill.h"
 
 namespace onedp {
 namespace {
@@ -56,6 +57,30 @@ TEST(PipelinePlan, GridHasEveryStageAndMethod) {
   for (size_t i = 0; i < p.items.size(); ++i) {
     for (int n : p.items[i].needs) EXPECT_LT(n, static_cast<int>(i));
   }
+}
+
+// The run preset fixes the distillation schedules: cpu scales them to its 50-epoch teachers (OneDP
+// and CP 5 epochs, CP long 20); tiny keeps the distillation preset's epochs, with CP long 3.
+TEST(PipelinePlan, RunPresetSetsTheDistillationSchedules) {
+  auto epochs_of = [](const std::string& preset) {
+    RunOptions o = Tiny(fs::temp_directory_path() / "onedp_plan");
+    o.preset = preset;
+    std::map<std::string, int> by_label;
+    for (const auto& it : PlanRun(o).items) {
+      if (it.stage == Stage::kDistill) by_label[it.label] = it.epochs;
+    }
+    return by_label;
+  };
+  const std::map<std::string, int> cpu = epochs_of("cpu");
+  ASSERT_EQ(cpu.size(), 6u);
+  EXPECT_EQ(cpu.at("distill onedp-s-from-dp-ddpm seed0"), 5);
+  EXPECT_EQ(cpu.at("distill onedp-d-from-dp-edm seed0"), 5);
+  EXPECT_EQ(cpu.at("distill cp-from-dp-edm seed0"), 5);
+  EXPECT_EQ(cpu.at("distill cp-long-from-dp-edm seed0"), 20);
+  const std::map<std::string, int> tiny = epochs_of("tiny");
+  int every = 0, episodes = 0;
+  EXPECT_EQ(tiny.at("distill cp-from-dp-edm seed0"), DistillPresetConfig("cp", "tiny", &every, &episodes).epochs);
+  EXPECT_EQ(tiny.at("distill cp-long-from-dp-edm seed0"), 3);
 }
 
 TEST(PipelinePlan, ShardsCoverTheGridExactlyOnce) {
