@@ -72,7 +72,7 @@ Attempt RunAttempt(Task& task, const OperatorProfile& op, uint64_t seed, int64_t
     for (const auto& [k, v] : obs.images) AppendImage(&image_frames[k], v);
   };
   observe();
-  const int horizon = task.spec().max_steps;
+  const int horizon = task.spec().CollectHorizon();
   bool success = false;
   for (int t = 0; t < horizon && !success && !g_stop; ++t) {
     const std::vector<double> action = expert->Act();
@@ -294,6 +294,7 @@ CollectReport Collect(const CollectOptions& options) {
   nlohmann::json onedp = {{"task", spec.name},
                           {"variant", spec.variant},
                           {"horizon", spec.max_steps},
+                          {"collect_horizon", spec.CollectHorizon()},
                           {"source", "scripted expert"},
                           {"operators", operators},
                           {"seed", o.seed},

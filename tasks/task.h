@@ -37,7 +37,11 @@ struct TaskSpec {
   std::string variant;   // "ph" or "mh"
   double control_hz = 20;
   int substeps = 25;
-  int max_steps = 400;  // rollout horizon
+  int max_steps = 400;  // rollout horizon (policy evaluation)
+  // Horizon of the scripted demonstrations (`harness collect`); 0: max_steps. Transport-MH's
+  // operators get robomimic's MH horizon (1100) while policies are evaluated at DP's 700.
+  int collect_max_steps = 0;
+  int CollectHorizon() const { return collect_max_steps > 0 ? collect_max_steps : max_steps; }
   std::vector<std::string> cameras;
   int image_height = 84, image_width = 84;
   std::vector<FeatureSpec> obs;

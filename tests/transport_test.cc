@@ -38,6 +38,10 @@ TEST(TransportTest, RegisteredWithTheRobomimicSpec) {
     EXPECT_EQ(task->EnvKwargs().at("robots").size(), 2u);
   }
   EXPECT_THROW(TransportTask("xx"), std::invalid_argument);
+  // Demonstrations: PH at the evaluation horizon, MH at robomimic's MH horizon.
+  EXPECT_EQ(MakeTask("transport-ph")->spec().CollectHorizon(), 700);
+  EXPECT_EQ(MakeTask("transport-mh")->spec().CollectHorizon(), 1100);
+  EXPECT_EQ(MakeTask("square-mh")->spec().CollectHorizon(), 500);
 }
 
 // The second arm is the first one renamed: same kinematics and actuators, mirrored placement.
@@ -250,7 +254,7 @@ namespace onedp {
 namespace {
 
 // Survey (not run by default; --gtest_also_run_disabled_tests): runs the expert on seeds
-// [TR_SEED0, TR_SEED0 + TR_SEEDS) (default 0, 10) for the horizon (TR_STEPS overrides) acting as
+// [TR_SEED0, TR_SEED0 + TR_SEEDS) (default 0, 10) for the demonstration horizon (TR_STEPS overrides) acting as
 // operator TR_OP of variant TR_VARIANT (default ph, 0) and prints, per seed, the step each stage of
 // each arm was entered and the outcome; at the end how many episodes reached each stage. TR_DEBUG=1
 // prints every step's phases and positions.
@@ -265,7 +269,7 @@ TEST(TransportSurvey, DISABLED_ExpertStages) {
   const int s0 = s_env ? std::atoi(s_env) : 0;
   const char* t_env = std::getenv("TR_STEPS");
   TransportTask task(variant);
-  const int horizon = t_env ? std::atoi(t_env) : task.spec().max_steps;
+  const int horizon = t_env ? std::atoi(t_env) : task.spec().CollectHorizon();
   constexpr int kN0 = 16, kN1 = 15;
   std::vector<int> reached0(kN0, 0), reached1(kN1, 0);
   int successes = 0, total_steps = 0;

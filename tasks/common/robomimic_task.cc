@@ -18,6 +18,7 @@ RobomimicTask::RobomimicTask(const RobomimicTaskConfig& config) {
   spec_.control_hz = 20.0;
   spec_.substeps = static_cast<int>(std::lround(1.0 / (spec_.control_hz * sim_->model()->opt.timestep)));
   spec_.max_steps = config.max_steps;
+  spec_.collect_max_steps = config.collect_max_steps;
   spec_.cameras = config.cameras;
   spec_.image_height = spec_.image_width = config.image_size;
   spec_.action_dim = 7 * config.num_robots;

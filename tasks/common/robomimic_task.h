@@ -26,6 +26,7 @@ struct RobomimicTaskConfig {
   int image_size = 84;
   int object_dim = 0;
   int max_steps = 400;
+  int collect_max_steps = 0;  // TaskSpec::collect_max_steps
   int num_robots = 1;
 };
 

@@ -36,7 +36,8 @@
 //   robot1_eye_in_hand_image (84 x 84 x 3 uint8).
 // Success (robosuite TransportGroup): a contact between a hammer geom and target_bin_base AND a
 //   contact between the trash and trash_bin_base. Reward 1 on success, else 0. Horizon 700 for
-//   both variants (diffusion_policy's max_steps; robomimic's own MH horizon is 1100).
+//   both variants (diffusion_policy's max_steps); MH demonstrations are collected with robomimic's
+//   MH horizon, 1100 (TaskSpec::collect_max_steps).
 #pragma once
 
 #include <memory>
