@@ -139,10 +139,11 @@ EpisodeStats ReadEpisodes(const std::string& path) {
   return s;
 }
 
-// Final epoch and summed per-epoch seconds of a run's latest checkpoint.
+// Final epoch and summed per-epoch wall and CPU seconds of a run's latest checkpoint (cpu_seconds
+// 0: a history from before CPU time was recorded).
 struct RunProgress {
   int epoch = 0;
-  double seconds = 0;
+  double seconds = 0, cpu_seconds = 0;
 };
 RunProgress ReadRunProgress(const std::string& run_dir) {
   RunProgress p;
@@ -150,7 +151,10 @@ RunProgress ReadRunProgress(const std::string& run_dir) {
   if (!fs::exists(state)) return p;
   const nlohmann::json j = ReadJson(state.string());
   p.epoch = j.value("epoch", 0);
-  for (const auto& r : j.at("history")) p.seconds += r.value("seconds", 0.0);
+  for (const auto& r : j.at("history")) {
+    p.seconds += r.value("seconds", 0.0);
+    p.cpu_seconds += r.value("cpu_seconds", 0.0);
+  }
   return p;
 }
 
@@ -877,23 +881,31 @@ std::string WriteLatency(const RunPlan& plan, std::ostream& log) {
   return md.str();
 }
 
-// cost.{md,csv}: optimisation wall time of each run, distillations also as a share of the teacher's.
+// cost.{md,csv}: optimisation wall time and process CPU time of each run, distillations also as a
+// share of the teacher's. On a shared machine the wall time grows with the other jobs; the CPU time
+// does not, so the share is taken from CPU time when both runs recorded it.
 std::string WriteCost(const RunPlan& plan) {
   std::ostringstream md, csv;
-  csv << "task,run,policy,train_seed,epochs,seconds,teacher_seconds,fraction_of_teacher\n";
-  md << "| Run | Epochs | Optimisation s | Teacher s | Share of pre-training |\n|---|---:|---:|---:|---:|\n";
+  csv << "task,run,policy,train_seed,epochs,seconds,cpu_seconds,teacher_seconds,teacher_cpu_seconds,"
+         "fraction_of_teacher,fraction_basis\n";
+  md << "| Run | Epochs | Wall s | CPU s | Teacher wall s | Teacher CPU s | Share of pre-training |\n"
+        "|---|---:|---:|---:|---:|---:|---:|\n";
+  const auto cell = [](double v) { return v > 0 ? Fixed(v, 0) : std::string("-"); };
   for (const auto& it : plan.items) {
     if (it.stage != Stage::kTrain && it.stage != Stage::kDistill) continue;
     if (!ItemDone(it)) continue;
     const RunProgress p = ReadRunProgress(it.path);
-    const double teacher = it.source >= 0 ? ReadRunProgress(plan.items[it.source].path).seconds : 0;
+    const RunProgress t = it.source >= 0 ? ReadRunProgress(plan.items[it.source].path) : RunProgress{};
+    const bool by_cpu = p.cpu_seconds > 0 && t.cpu_seconds > 0;
+    const double mine = by_cpu ? p.cpu_seconds : p.seconds, teacher = by_cpu ? t.cpu_seconds : t.seconds;
+    const std::string basis = teacher > 0 ? (by_cpu ? "cpu" : "wall") : "";
     const std::string name = fs::path(it.path).filename().string();
     csv << plan.options.task << ',' << name << ',' << it.policy << ',' << it.seed << ',' << p.epoch << ','
-        << Fixed(p.seconds, 1) << ',' << Fixed(teacher, 1) << ',' << (teacher > 0 ? Fixed(p.seconds / teacher, 4) : "")
-        << '\n';
-    md << "| " << name << " | " << p.epoch << " | " << Fixed(p.seconds, 0) << " | "
-       << (teacher > 0 ? Fixed(teacher, 0) : "-") << " | "
-       << (teacher > 0 ? Fixed(100 * p.seconds / teacher, 1) + " %" : "-") << " |\n";
+        << Fixed(p.seconds, 1) << ',' << Fixed(p.cpu_seconds, 1) << ',' << Fixed(t.seconds, 1) << ','
+        << Fixed(t.cpu_seconds, 1) << ',' << (teacher > 0 ? Fixed(mine / teacher, 4) : "") << ',' << basis << '\n';
+    md << "| " << name << " | " << p.epoch << " | " << cell(p.seconds) << " | " << cell(p.cpu_seconds) << " | "
+       << cell(t.seconds) << " | " << cell(t.cpu_seconds) << " | "
+       << (teacher > 0 ? Fixed(100 * mine / teacher, 1) + " % (" + basis + ")" : "-") << " |\n";
   }
   WriteTextAtomic(md.str(), (fs::path(plan.results) / "cost.md").string());
   WriteTextAtomic(csv.str(), (fs::path(plan.results) / "cost.csv").string());

@@ -161,7 +161,7 @@ TrainResult Distill(Policy& teacher, const nlohmann::json& method_config, const 
   const fs::path ckpt = fs::path(out_dir) / "checkpoint";
 
   for (int epoch = result.resumed_from_epoch + 1; epoch <= config.epochs; ++epoch) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const EpochTimer timer;
     const auto perm = Permutation(n, StreamSeed(config.seed, 1, static_cast<uint64_t>(epoch)));
     std::map<std::string, double> sums;
     int64_t count = 0;
@@ -201,7 +201,7 @@ TrainResult Distill(Policy& teacher, const nlohmann::json& method_config, const 
         rec.losses[k] = mean;
       }
     }
-    if (CloseEpoch(rec, t0, *student, callbacks, out_dir, config.checkpoint_every, config.epochs, &result.history)) {
+    if (CloseEpoch(rec, timer, *student, callbacks, out_dir, config.checkpoint_every, config.epochs, &result.history)) {
       WriteCheckpoint(out_dir, *student, {epoch, step, result.history}, "distill_config", key,
                       [&](const std::string& dir) {
                         torch::serialize::OutputArchive a;

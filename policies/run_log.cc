@@ -9,6 +9,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <time.h>
+
 #include "policies/registry.h"
 #include "policies/torch_policy.h"
 
@@ -60,10 +62,17 @@ uint64_t BatchSeed(uint64_t seed, int epoch, int64_t batch) {
   return StreamSeed(seed, static_cast<uint64_t>(epoch) << 20, static_cast<uint64_t>(batch));
 }
 
-bool CloseEpoch(EpochRecord rec, std::chrono::steady_clock::time_point t0, Policy& policy,
+double ProcessCpuSeconds() {
+  timespec ts{};
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0;
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+bool CloseEpoch(EpochRecord rec, const EpochTimer& timer, Policy& policy,
                 const TrainCallbacks& callbacks, const std::string& out_dir, int checkpoint_every,
                 int epochs, std::vector<EpochRecord>* history) {
-  rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - timer.wall0).count();
+  rec.cpu_seconds = ProcessCpuSeconds() - timer.cpu0;
   if (callbacks.on_epoch) {
     nlohmann::json m = callbacks.on_epoch(rec.epoch, policy);
     if (m.is_object()) rec.metrics = m;
@@ -107,6 +116,7 @@ nlohmann::json HistoryToJson(const std::vector<EpochRecord>& history) {
                  {"losses", r.losses},
                  {"lr", r.lr},
                  {"seconds", r.seconds},
+                 {"cpu_seconds", r.cpu_seconds},
                  {"metrics", r.metrics}});
   }
   return a;
@@ -123,6 +133,7 @@ std::vector<EpochRecord> HistoryFromJson(const nlohmann::json& j) {
     r.losses = e.value("losses", nlohmann::json::object());
     r.lr = e.at("lr").get<double>();
     r.seconds = e.at("seconds").get<double>();
+    r.cpu_seconds = e.value("cpu_seconds", 0.0);
     r.metrics = e.at("metrics");
     history.push_back(r);
   }
@@ -140,13 +151,13 @@ void WriteTrainLog(const std::vector<EpochRecord>& history, const std::string& p
     std::ofstream f(tmp);
     f << "epoch,step,train_loss,valid_loss";
     for (const auto& k : loss_keys) f << "," << k;
-    f << ",lr,seconds";
+    f << ",lr,seconds,cpu_seconds";
     for (const auto& k : metric_keys) f << "," << k;
     f << "\n";
     for (const auto& r : history) {
       f << r.epoch << "," << r.step << "," << CsvValue(r.train_loss) << "," << CsvValue(NullableDouble(r.valid_loss));
       for (const auto& k : loss_keys) f << "," << cell(r.losses, k);
-      f << "," << CsvValue(r.lr) << "," << CsvValue(r.seconds);
+      f << "," << CsvValue(r.lr) << "," << CsvValue(r.seconds) << "," << CsvValue(r.cpu_seconds);
       for (const auto& k : metric_keys) f << "," << cell(r.metrics, k);
       f << "\n";
     }

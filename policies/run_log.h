@@ -5,7 +5,7 @@
 // <out>/checkpoint/        policy.json + weights.pt (registry.h format), the loop's own files
 //                          (optimizer.pt, ...) and train_state.json; replaced atomically
 // <out>/train_log.csv      epoch, step, train_loss, valid_loss, [extra loss columns], lr,
-//                          seconds, then the metrics (sorted by name)
+//                          seconds, cpu_seconds, then the metrics (sorted by name)
 #pragma once
 
 #include <chrono>
@@ -37,10 +37,20 @@ std::vector<EpochRecord> HistoryFromJson(const nlohmann::json& j);
 // Rewrites train_log.csv from the whole history (write to .tmp, rename).
 void WriteTrainLog(const std::vector<EpochRecord>& history, const std::string& path);
 
-// Ends an epoch: rec.seconds = now - t0 (the batches only), then callbacks.on_epoch's metrics,
-// appends rec to *history and rewrites <out_dir>/train_log.csv. Returns whether a checkpoint is
-// due (every `checkpoint_every` epochs and at the last epoch).
-bool CloseEpoch(EpochRecord rec, std::chrono::steady_clock::time_point t0, Policy& policy,
+// CPU time used so far by this process (all threads).
+double ProcessCpuSeconds();
+
+// Started at the beginning of an epoch's batches: its wall clock and the process CPU time.
+struct EpochTimer {
+  std::chrono::steady_clock::time_point wall0 = std::chrono::steady_clock::now();
+  double cpu0 = ProcessCpuSeconds();
+};
+
+// Ends an epoch: rec.seconds / rec.cpu_seconds = wall / CPU time since the timer started (the
+// batches only), then callbacks.on_epoch's metrics, appends rec to *history and rewrites
+// <out_dir>/train_log.csv. Returns whether a checkpoint is due (every `checkpoint_every` epochs and
+// at the last epoch).
+bool CloseEpoch(EpochRecord rec, const EpochTimer& timer, Policy& policy,
                 const TrainCallbacks& callbacks, const std::string& out_dir, int checkpoint_every,
                 int epochs, std::vector<EpochRecord>* history);
 

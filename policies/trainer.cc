@@ -141,7 +141,7 @@ TrainResult Train(Policy& policy, const BatchSource& train, const BatchSource* v
   };
 
   for (int epoch = result.resumed_from_epoch + 1; epoch <= config.epochs; ++epoch) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const EpochTimer timer;
     const auto perm = Permutation(n, StreamSeed(config.seed, 1, static_cast<uint64_t>(epoch)));
     double loss_sum = 0;
     int64_t loss_count = 0;
@@ -195,7 +195,7 @@ TrainResult Train(Policy& policy, const BatchSource& train, const BatchSource* v
       }
       rec.valid_loss = sum / std::max<int64_t>(1, count);
     }
-    if (CloseEpoch(rec, t0, policy, callbacks, out_dir, config.checkpoint_every, config.epochs, &result.history)) {
+    if (CloseEpoch(rec, timer, policy, callbacks, out_dir, config.checkpoint_every, config.epochs, &result.history)) {
       save_checkpoint(epoch);
     }
   }

@@ -64,6 +64,10 @@ struct EpochRecord {
   int epoch = 0;  // 1-based
   int64_t step = 0;  // optimiser steps so far
   double train_loss = 0, valid_loss = 0, lr = 0, seconds = 0;
+  // Process CPU time of the epoch's batches: unlike `seconds` it does not grow while other jobs
+  // hold the cores, so it is the cost to compare on a shared machine (one torch thread: single-core
+  // time; more threads: their sum). 0 in histories written before it was recorded.
+  double cpu_seconds = 0;
   // Further loss columns (e.g. distillation's score-network loss), logged after valid_loss.
   nlohmann::json losses = nlohmann::json::object();
   nlohmann::json metrics = nlohmann::json::object();  // from on_epoch

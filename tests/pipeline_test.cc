@@ -196,6 +196,9 @@ TEST(PipelineRun, TinyEndToEndShardsCacheAndResume) {
     EXPECT_TRUE(fs::exists(fs::path(a.results) / f)) << f;
   }
   EXPECT_NE(Slurp(fs::path(a.results) / "table2.md").find("CP"), std::string::npos);
+  // Cost shares come from CPU time (every run here recorded it), which other jobs do not inflate.
+  EXPECT_NE(Slurp(fs::path(a.results) / "cost.md").find("% (cpu)"), std::string::npos);
+  EXPECT_EQ(Slurp(fs::path(a.results) / "cost.csv").find(",wall\n"), std::string::npos);
   const auto numbers_a = Numbers(evals_a);
 
   // Rerun: everything cached.

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "policies/registry.h"
+#include "policies/run_log.h"
 #include "policies/torch_policy.h"
 #include "policies/trainer.h"
 
@@ -260,6 +261,18 @@ TEST_F(PolicyTest, TrainingLowersTheLoss) {
   ASSERT_EQ(r.history.size(), 40u);
   EXPECT_LT(r.history.back().train_loss, 0.7 * r.history.front().train_loss)
       << r.history.front().train_loss << " -> " << r.history.back().train_loss;
+  // Every epoch records the CPU time of its batches next to the wall time, and the checkpoint's
+  // history keeps it.
+  double cpu = 0;
+  for (const auto& e : r.history) cpu += e.cpu_seconds;
+  EXPECT_GT(cpu, 0.0);
+  const std::vector<EpochRecord> back = HistoryFromJson(HistoryToJson(r.history));
+  ASSERT_EQ(back.size(), r.history.size());
+  EXPECT_EQ(back.back().cpu_seconds, r.history.back().cpu_seconds);
+  std::ifstream log(dir_ / "run" / "train_log.csv");
+  std::string header;
+  std::getline(log, header);
+  EXPECT_NE(header.find(",lr,seconds,cpu_seconds"), std::string::npos) << header;
 }
 
 TEST(EmaDecayTest, MatchesDiffusionPolicyEmaModel) {
