@@ -521,7 +521,8 @@ void WaitFor(const WorkItem& item, double seconds, std::ostream& log) {
 // its teacher lay, the device, versions and bookkeeping.
 nlohmann::json Computation(nlohmann::json run) {
   for (const char* k : {"eval", "teacher", "versions", "config_hash", "train_sequences", "train_episodes",
-                        "valid_episodes", "teacher_train_seconds", "distill_seconds", "distill_eval_seconds"}) {
+                        "valid_episodes", "teacher_train_seconds", "teacher_train_cpu_seconds", "distill_seconds",
+                        "distill_cpu_seconds", "distill_eval_seconds"}) {
     run.erase(k);
   }
   for (const char* loop : {"train_config", "distill_config"}) {
@@ -596,7 +597,8 @@ int AdoptOne(const RunPlan& plan, const std::string& dir, bool dry_run, std::ost
     expected_all.erase("versions");
     nlohmann::json src_all = src;
     for (const char* k : {"versions", "config_hash", "train_sequences", "train_episodes", "valid_episodes",
-                          "teacher_train_seconds", "distill_seconds", "distill_eval_seconds"}) {
+                          "teacher_train_seconds", "teacher_train_cpu_seconds", "distill_seconds", "distill_cpu_seconds",
+                          "distill_eval_seconds"}) {
       src_all.erase(k);
     }
     const std::vector<std::string> ignored = DifferingFields(expected_all, src_all);

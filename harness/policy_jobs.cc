@@ -244,13 +244,13 @@ nlohmann::json OpenRunJson(const std::string& run_dir, const nlohmann::json& ide
   return run;
 }
 
-// Sum of the per-epoch seconds in a checkpoint's history (0 when unknown).
-double TrainSeconds(const fs::path& policy_dir) {
+// Sum of a per-epoch field ("seconds", "cpu_seconds") over a checkpoint's history (0 when unknown).
+double HistorySum(const fs::path& policy_dir, const char* field) {
   const fs::path state = policy_dir / "train_state.json";
   if (!fs::exists(state)) return 0;
   const nlohmann::json j = ReadJson(state);
   double s = 0;
-  for (const auto& r : j.at("history")) s += r.value("seconds", 0.0);
+  for (const auto& r : j.at("history")) s += r.value(field, 0.0);
   return s;
 }
 
@@ -547,7 +547,8 @@ int RunDistill(const DistillOptions& o, std::ostream& out) {
 
   nlohmann::json run = OpenRunJson(run_dir, s.identity, "distill_config");
   run["train_sequences"] = train.size();
-  run["teacher_train_seconds"] = TrainSeconds(s.teacher_dir);
+  run["teacher_train_seconds"] = HistorySum(s.teacher_dir, "seconds");
+  run["teacher_train_cpu_seconds"] = HistorySum(s.teacher_dir, "cpu_seconds");
   WriteJsonAtomic(run, fs::path(run_dir) / "run.json");
 
   auto teacher = LoadPolicy(s.teacher_dir.string(), o.device);
@@ -562,12 +563,14 @@ int RunDistill(const DistillOptions& o, std::ostream& out) {
   const TrainResult result = Distill(*teacher, s.method.at(s.method_key), source, dc, run_dir, cb);
   FinishLoop(result, progress, run_dir, out);
   // Cost relative to the teacher's pre-training: both sums of per-epoch seconds (batches only).
-  double seconds = 0, eval_seconds = 0;
+  double seconds = 0, cpu_seconds = 0, eval_seconds = 0;
   for (const auto& r : result.history) {
     seconds += r.seconds;
+    cpu_seconds += r.cpu_seconds;
     eval_seconds += r.metrics.value("eval_seconds", 0.0);
   }
   run["distill_seconds"] = seconds;
+  run["distill_cpu_seconds"] = cpu_seconds;
   run["distill_eval_seconds"] = eval_seconds;
   WriteJsonAtomic(run, fs::path(run_dir) / "run.json");
   out << "distillation took " << seconds << " s of optimisation (teacher pre-training: "
