@@ -147,6 +147,7 @@ CollectReport Collect(const CollectOptions& options) {
   const int workers = o.workers > 0 ? o.workers
                                     : std::max(1u, std::thread::hardware_concurrency());
   std::vector<int> kept_per_op(n_ops, 0);  // demos kept so far, in attempt order
+  std::vector<int> attempts_per_op(n_ops, 0);  // counted attempts (kept + rejected)
   std::mutex mu;
   std::condition_variable cv;
   std::map<int64_t, Attempt> finished;  // out-of-order results waiting for their turn
@@ -215,6 +216,7 @@ CollectReport Collect(const CollectOptions& options) {
         ++next_write;
         if (full) continue;
         ++report.attempts;
+        ++attempts_per_op[j];
         if (!a.success) {
           ++report.rejected;
           ++report.reject_reasons[a.reason];
@@ -287,8 +289,12 @@ CollectReport Collect(const CollectOptions& options) {
 
   nlohmann::json operators = nlohmann::json::array();
   for (int j = 0; j < n_ops; ++j) {
-    operators.push_back({{"name", ops[j].name}, {"quality", ops[j].quality}, {"kept", kept_per_op[j]}});
+    operators.push_back({{"name", ops[j].name},
+                         {"quality", ops[j].quality},
+                         {"kept", kept_per_op[j]},
+                         {"attempts", attempts_per_op[j]}});
     report.kept_per_operator[ops[j].name] = kept_per_op[j];
+    report.attempts_per_operator[ops[j].name] = attempts_per_op[j];
   }
   const nlohmann::json conventions = probe->DatasetConventions();
   nlohmann::json onedp = {{"task", spec.name},

@@ -32,6 +32,7 @@ struct CollectReport {
   int rejected = 0;
   std::map<std::string, int> reject_reasons;
   std::map<std::string, int> kept_per_operator;
+  std::map<std::string, int> attempts_per_operator;  // counted attempts (kept + rejected) per operator
   double seconds = 0;
   int64_t samples = 0;
 };

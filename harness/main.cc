@@ -209,7 +209,11 @@ int main(int argc, char** argv) {
       for (const auto& [why, n] : r.reject_reasons) std::printf(" [%s: %d]", why.c_str(), n);
       std::printf(", %.1f s\n", r.seconds);
       if (r.kept_per_operator.size() > 1) {
-        for (const auto& [op, n] : r.kept_per_operator) std::printf("  %-10s %d demos\n", op.c_str(), n);
+        for (const auto& [op, n] : r.kept_per_operator) {
+          const int tried = r.attempts_per_operator.at(op);
+          std::printf("  %-10s %d demos of %d attempts (%.0f %%)\n", op.c_str(), n, tried,
+                      tried > 0 ? 100.0 * n / tried : 0.0);
+        }
       }
       return 0;
     }

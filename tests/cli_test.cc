@@ -154,6 +154,15 @@ TEST_F(CliTest, SameFileForAnyWorkerCount) {
     for (const auto& m : store.ep_meta) a.push_back(m["attempt"].get<int64_t>());
     attempts.push_back(a);
     ASSERT_EQ(store.num_episodes(), 12);
+    // Per operator: kept and counted attempts; the attempts add up to the file's total.
+    const nlohmann::json& onedp = store.env_args.at("onedp");
+    int sum = 0;
+    for (const auto& op : onedp.at("operators")) {
+      EXPECT_GE(op.at("attempts").get<int>(), op.at("kept").get<int>()) << op.dump();
+      sum += op.at("attempts").get<int>();
+    }
+    EXPECT_EQ(sum, onedp.at("attempts").get<int>());
+    EXPECT_NE(r.output.find("2 demos of "), std::string::npos) << r.output;
   }
   EXPECT_EQ(attempts[0], attempts[1]);
 }
