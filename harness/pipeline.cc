@@ -1,6 +1,7 @@
 #include "harness/pipeline.h"
 
 #include <algorithm>
+#include <tuple>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -843,6 +844,71 @@ std::string WriteConvergence(const RunPlan& plan, const std::vector<EvalRow>& ro
 }
 
 // latency.{md,csv}: encoder, DDPM-100, DDIM-10 and OneDP (1 NFE) of the first seed's OneDP-S.
+std::string ReadText(const fs::path& path) {
+  std::ifstream f(path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// The rows of a CSV written by a previous merge, keyed by the value of `key_column`, each a map from
+// column name to cell (columns by header, so files written before a column was added still read).
+std::map<std::string, std::map<std::string, std::string>> PreviousCsv(const fs::path& path,
+                                                                       const std::string& key_column) {
+  std::map<std::string, std::map<std::string, std::string>> out;
+  std::ifstream f(path);
+  std::string line;
+  if (!std::getline(f, line)) return out;
+  const auto split = [](const std::string& l) {
+    std::vector<std::string> v;
+    std::stringstream ss(l);
+    std::string cell;
+    while (std::getline(ss, cell, ',')) v.push_back(cell);
+    return v;
+  };
+  const std::vector<std::string> header = split(line);
+  while (std::getline(f, line)) {
+    const std::vector<std::string> cells = split(line);
+    std::map<std::string, std::string> row;
+    for (size_t i = 0; i < header.size() && i < cells.size(); ++i) row[header[i]] = cells[i];
+    if (row.count(key_column)) out[row.at(key_column)] = row;
+  }
+  return out;
+}
+
+// Whether a train / distill item's run directory is on this machine (a fresh machine has only the
+// committed results of earlier merges).
+bool RunHere(const WorkItem& item) { return fs::exists(fs::path(item.path) / "run.json"); }
+
+// Rows of the previous merge (<results>/evals.csv, e.g. committed from a machine whose runs/ is gone)
+// for runs of this grid that are not on this machine are kept, so that a partial rerun completes a
+// table instead of replacing it; a run that is here is read from its own outputs. Returns how many.
+int CarryOverRows(const RunPlan& plan, RunRows* rr) {
+  const fs::path previous = fs::path(plan.results) / "evals.csv";
+  if (!fs::exists(previous)) return 0;
+  std::map<std::string, int> absent;  // run item key -> index, for runs not on this machine
+  for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
+    const WorkItem& it = plan.items[i];
+    if ((it.stage == Stage::kTrain || it.stage == Stage::kDistill) && !RunHere(it)) absent[it.key] = i;
+  }
+  using Key = std::tuple<std::string, std::string, int, int, uint64_t, int>;
+  const auto key_of = [](const EvalRow& r) { return Key{r.table, r.method, r.epochs, r.nfe, r.train_seed, r.epoch}; };
+  std::map<Key, EvalRow> rows;
+  for (const EvalRow& r : rr->rows) rows[key_of(r)] = r;
+  int carried = 0;
+  for (const EvalRow& r : ReadEvalRows(previous.string())) {
+    const auto run = absent.find(r.config_hash);
+    if (run == absent.end() || rows.count(key_of(r))) continue;
+    rows[key_of(r)] = r;
+    ++carried;
+    const std::string label = plan.items[run->second].label + " " + r.sampler;
+    rr->missing.erase(std::remove(rr->missing.begin(), rr->missing.end(), label), rr->missing.end());
+  }
+  rr->rows.clear();
+  for (auto& [k, r] : rows) rr->rows.push_back(r);
+  return carried;
+}
+
 std::string WriteLatency(const RunPlan& plan, std::ostream& log) {
   const WorkItem* student = nullptr;
   for (const auto& it : plan.items) {
@@ -851,7 +917,12 @@ std::string WriteLatency(const RunPlan& plan, std::ostream& log) {
       break;
     }
   }
-  if (!student) {
+  if (!student || !RunHere(*student)) {
+    const fs::path previous = fs::path(plan.results) / "latency.md";
+    if (fs::exists(previous)) {
+      log << "latency: no OneDP-S (DDPM teacher) run on this machine; the previous merge's table is kept\n";
+      return ReadText(previous);
+    }
     log << "latency: no finished OneDP-S (DDPM teacher) run yet\n";
     return "";
   }
@@ -893,21 +964,50 @@ std::string WriteCost(const RunPlan& plan) {
   md << "| Run | Epochs | Wall s | CPU s | Teacher wall s | Teacher CPU s | Share of pre-training |\n"
         "|---|---:|---:|---:|---:|---:|---:|\n";
   const auto cell = [](double v) { return v > 0 ? Fixed(v, 0) : std::string("-"); };
+  // Runs not on this machine keep the previous merge's row (see CarryOverRows).
+  const auto previous = PreviousCsv(fs::path(plan.results) / "cost.csv", "run");
+  const auto number = [](const std::map<std::string, std::string>& row, const char* column) {
+    const auto c = row.find(column);
+    return c == row.end() || c->second.empty() ? 0.0 : std::stod(c->second);
+  };
   for (const auto& it : plan.items) {
     if (it.stage != Stage::kTrain && it.stage != Stage::kDistill) continue;
-    if (!ItemDone(it)) continue;
-    const RunProgress p = ReadRunProgress(it.path);
-    const RunProgress t = it.source >= 0 ? ReadRunProgress(plan.items[it.source].path) : RunProgress{};
+    RunProgress p, t;
+    std::string carried_fraction, carried_basis;  // the previous merge's share, kept as written
+    const auto prev = previous.find(fs::path(it.path).filename().string());
+    if (ItemDone(it)) {
+      p = ReadRunProgress(it.path);
+      t = it.source >= 0 ? ReadRunProgress(plan.items[it.source].path) : RunProgress{};
+    } else if (!RunHere(it) && prev != previous.end()) {
+      p.epoch = static_cast<int>(number(prev->second, "epochs"));
+      p.seconds = number(prev->second, "seconds");
+      p.cpu_seconds = number(prev->second, "cpu_seconds");
+      t.seconds = number(prev->second, "teacher_seconds");
+      t.cpu_seconds = number(prev->second, "teacher_cpu_seconds");
+      const auto f = prev->second.find("fraction_of_teacher");
+      if (f != prev->second.end() && !f->second.empty()) {
+        carried_fraction = f->second;
+        const auto b = prev->second.find("fraction_basis");
+        carried_basis = b != prev->second.end() && !b->second.empty() ? b->second : "wall";
+      }
+    } else {
+      continue;
+    }
     const bool by_cpu = p.cpu_seconds > 0 && t.cpu_seconds > 0;
     const double mine = by_cpu ? p.cpu_seconds : p.seconds, teacher = by_cpu ? t.cpu_seconds : t.seconds;
-    const std::string basis = teacher > 0 ? (by_cpu ? "cpu" : "wall") : "";
+    std::string fraction = teacher > 0 ? Fixed(mine / teacher, 4) : "";
+    std::string basis = teacher > 0 ? (by_cpu ? "cpu" : "wall") : "";
+    if (!carried_fraction.empty()) {
+      fraction = carried_fraction;
+      basis = carried_basis;
+    }
     const std::string name = fs::path(it.path).filename().string();
     csv << plan.options.task << ',' << name << ',' << it.policy << ',' << it.seed << ',' << p.epoch << ','
         << Fixed(p.seconds, 1) << ',' << Fixed(p.cpu_seconds, 1) << ',' << Fixed(t.seconds, 1) << ','
-        << Fixed(t.cpu_seconds, 1) << ',' << (teacher > 0 ? Fixed(mine / teacher, 4) : "") << ',' << basis << '\n';
+        << Fixed(t.cpu_seconds, 1) << ',' << fraction << ',' << basis << '\n';
     md << "| " << name << " | " << p.epoch << " | " << cell(p.seconds) << " | " << cell(p.cpu_seconds) << " | "
        << cell(t.seconds) << " | " << cell(t.cpu_seconds) << " | "
-       << (teacher > 0 ? Fixed(100 * mine / teacher, 1) + " % (" + basis + ")" : "-") << " |\n";
+       << (fraction.empty() ? "-" : Fixed(100 * std::stod(fraction), 1) + " % (" + basis + ")") << " |\n";
   }
   WriteTextAtomic(md.str(), (fs::path(plan.results) / "cost.md").string());
   WriteTextAtomic(csv.str(), (fs::path(plan.results) / "cost.csv").string());
@@ -925,7 +1025,8 @@ std::string UtcNow() {
 
 void MergeRun(const RunPlan& plan, std::ostream& out) {
   fs::create_directories(plan.results);
-  const RunRows rr = CollectRows(plan);
+  RunRows rr = CollectRows(plan);
+  const int carried = CarryOverRows(plan, &rr);
   WriteEvalRows(rr.rows, (fs::path(plan.results) / "evals.csv").string());
   // Every line the grid evaluates is shown, with missing cells until its results exist.
   std::vector<ExpectedLine> expected;
@@ -956,7 +1057,12 @@ void MergeRun(const RunPlan& plan, std::ostream& out) {
          << "5 training seeds x 100 episodes, image observations and ~1000-epoch pre-training. " << done << " of "
          << plan.items.size() << " work items are done";
   if (!rr.missing.empty()) readme << "; cells without results are marked -";
-  readme << ".\n\n" << tables;
+  readme << ".\n\n";
+  if (carried > 0) {
+    readme << carried << " evaluation rows come from the previous merge of this grid: their runs are not on the "
+           << "machine of this merge (their config_hash and git commit say where they came from).\n\n";
+  }
+  readme << tables;
   if (!png.empty()) readme << "## Convergence (Figure 4)\n\n![convergence](convergence.png)\n\n";
   if (!latency.empty()) readme << "## Latency (Table 5)\n\n" << latency << "\n";
   std::ostringstream adopted;
@@ -982,7 +1088,9 @@ void MergeRun(const RunPlan& plan, std::ostream& out) {
          << "convergence.csv, latency.csv, cost.csv.\n";
   WriteTextAtomic(readme.str(), (fs::path(plan.results) / "README.md").string());
   out << "merged " << rr.rows.size() << " evaluation rows into " << plan.results << " (" << done << "/"
-      << plan.items.size() << " items done)\n";
+      << plan.items.size() << " items done";
+  if (carried > 0) out << "; " << carried << " rows kept from the previous merge";
+  out << ")\n";
   for (const auto& m : rr.missing) out << "  missing: " << m << "\n";
 }
 

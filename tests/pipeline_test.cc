@@ -237,6 +237,36 @@ TEST(PipelineRun, TinyEndToEndShardsCacheAndResume) {
   RunPipeline(m, log);
   EXPECT_EQ(Numbers(fs::path(b.results) / "evals.csv"), numbers_a);
 
+  // A fresh machine: the runs are gone, the results (committed) stay. A merge keeps the previous
+  // rows, latency table and cost rows of the runs that are not here instead of emptying the tables.
+  const std::string latency_b = Slurp(fs::path(b.results) / "latency.md");
+  const std::string cost_b = Slurp(fs::path(b.results) / "cost.md");
+  ASSERT_FALSE(latency_b.empty());
+  fs::remove_all(b.work);
+  std::ostringstream fresh_log;
+  RunPipeline(m, fresh_log);
+  EXPECT_EQ(Numbers(fs::path(b.results) / "evals.csv"), numbers_a) << fresh_log.str();
+  EXPECT_EQ(Slurp(fs::path(b.results) / "latency.md"), latency_b);
+  // Cost: every run keeps its line and its share (seconds are re-read from the CSV's one decimal).
+  const std::string cost_fresh = Slurp(fs::path(b.results) / "cost.md");
+  for (const auto& it : PlanRun(b).items) {
+    if (it.stage != Stage::kTrain && it.stage != Stage::kDistill) continue;
+    const std::string name = fs::path(it.path).filename().string();
+    EXPECT_NE(cost_fresh.find("| " + name + " |"), std::string::npos) << name << "\n" << cost_fresh;
+  }
+  const auto shares = [](const std::string& md) {
+    std::vector<std::string> out;
+    for (size_t at = md.find(" % ("); at != std::string::npos; at = md.find(" % (", at + 1)) {
+      out.push_back(md.substr(md.rfind("| ", at), at - md.rfind("| ", at)));
+    }
+    return out;
+  };
+  EXPECT_EQ(shares(cost_fresh), shares(cost_b));
+  EXPECT_EQ(shares(cost_b).size(), 6u);
+  EXPECT_NE(Slurp(fs::path(b.results) / "README.md").find("evaluation rows come from the previous merge"),
+            std::string::npos);
+  EXPECT_NE(fresh_log.str().find("rows kept from the previous merge"), std::string::npos) << fresh_log.str();
+
   // A stage whose prerequisites are missing says which stage to run first.
   RunOptions c = Tiny(root / "c");
   c.dataset = a.dataset;
