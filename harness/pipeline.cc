@@ -1,7 +1,6 @@
 #include "harness/pipeline.h"
 
 #include <algorithm>
-#include <tuple>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -16,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -140,23 +140,9 @@ EpisodeStats ReadEpisodes(const std::string& path) {
   return s;
 }
 
-// Final epoch and summed per-epoch wall and CPU seconds of a run's latest checkpoint (cpu_seconds
-// 0: a history from before CPU time was recorded).
-struct RunProgress {
-  int epoch = 0;
-  double seconds = 0, cpu_seconds = 0;
-};
+// Final epoch and summed per-epoch seconds of a run directory's latest checkpoint.
 RunProgress ReadRunProgress(const std::string& run_dir) {
-  RunProgress p;
-  const fs::path state = fs::path(run_dir) / "checkpoint" / "train_state.json";
-  if (!fs::exists(state)) return p;
-  const nlohmann::json j = ReadJson(state.string());
-  p.epoch = j.value("epoch", 0);
-  for (const auto& r : j.at("history")) {
-    p.seconds += r.value("seconds", 0.0);
-    p.cpu_seconds += r.value("cpu_seconds", 0.0);
-  }
-  return p;
+  return ReadCheckpointProgress((fs::path(run_dir) / "checkpoint").string());
 }
 
 std::string Fixed(double v, int digits) {
@@ -518,14 +504,24 @@ void WaitFor(const WorkItem& item, double seconds, std::ostream& log) {
 
 // --- adopt -------------------------------------------------------------------------------------
 
+// run.json fields that record how a run went (sizes, times, versions), not what it computed.
+const char* const kBookkeepingFields[] = {"versions",
+                                          "config_hash",
+                                          "train_sequences",
+                                          "train_episodes",
+                                          "valid_episodes",
+                                          "teacher_train_seconds",
+                                          "teacher_train_cpu_seconds",
+                                          "distill_seconds",
+                                          "distill_cpu_seconds",
+                                          "distill_eval_seconds"};
+
 // A run.json without what does not change the weights: how it was evaluated while training, where
 // its teacher lay, the device, versions and bookkeeping.
 nlohmann::json Computation(nlohmann::json run) {
-  for (const char* k : {"eval", "teacher", "versions", "config_hash", "train_sequences", "train_episodes",
-                        "valid_episodes", "teacher_train_seconds", "teacher_train_cpu_seconds", "distill_seconds",
-                        "distill_cpu_seconds", "distill_eval_seconds"}) {
-    run.erase(k);
-  }
+  run.erase("eval");
+  run.erase("teacher");
+  for (const char* k : kBookkeepingFields) run.erase(k);
   for (const char* loop : {"train_config", "distill_config"}) {
     if (run.contains(loop)) run[loop].erase("device");
   }
@@ -597,11 +593,7 @@ int AdoptOne(const RunPlan& plan, const std::string& dir, bool dry_run, std::ost
     nlohmann::json expected_all = expected;
     expected_all.erase("versions");
     nlohmann::json src_all = src;
-    for (const char* k : {"versions", "config_hash", "train_sequences", "train_episodes", "valid_episodes",
-                          "teacher_train_seconds", "teacher_train_cpu_seconds", "distill_seconds", "distill_cpu_seconds",
-                          "distill_eval_seconds"}) {
-      src_all.erase(k);
-    }
+    for (const char* k : kBookkeepingFields) src_all.erase(k);
     const std::vector<std::string> ignored = DifferingFields(expected_all, src_all);
     std::string ignored_text;
     for (const auto& f : ignored) ignored_text += (ignored_text.empty() ? "" : ", ") + f;
@@ -843,7 +835,6 @@ std::string WriteConvergence(const RunPlan& plan, const std::vector<EvalRow>& ro
   return png;
 }
 
-// latency.{md,csv}: encoder, DDPM-100, DDIM-10 and OneDP (1 NFE) of the first seed's OneDP-S.
 std::string ReadText(const fs::path& path) {
   std::ifstream f(path);
   std::stringstream s;
@@ -859,16 +850,9 @@ std::map<std::string, std::map<std::string, std::string>> PreviousCsv(const fs::
   std::ifstream f(path);
   std::string line;
   if (!std::getline(f, line)) return out;
-  const auto split = [](const std::string& l) {
-    std::vector<std::string> v;
-    std::stringstream ss(l);
-    std::string cell;
-    while (std::getline(ss, cell, ',')) v.push_back(cell);
-    return v;
-  };
-  const std::vector<std::string> header = split(line);
+  const std::vector<std::string> header = SplitCsv(line);
   while (std::getline(f, line)) {
-    const std::vector<std::string> cells = split(line);
+    const std::vector<std::string> cells = SplitCsv(line);
     std::map<std::string, std::string> row;
     for (size_t i = 0; i < header.size() && i < cells.size(); ++i) row[header[i]] = cells[i];
     if (row.count(key_column)) out[row.at(key_column)] = row;
@@ -909,6 +893,8 @@ int CarryOverRows(const RunPlan& plan, RunRows* rr) {
   return carried;
 }
 
+// latency.{md,csv}: encoder, DDPM-100, DDIM-10 and OneDP (1 NFE) of the first seed's OneDP-S; without
+// that run on this machine, the previous merge's table.
 std::string WriteLatency(const RunPlan& plan, std::ostream& log) {
   const WorkItem* student = nullptr;
   for (const auto& it : plan.items) {
@@ -917,7 +903,7 @@ std::string WriteLatency(const RunPlan& plan, std::ostream& log) {
       break;
     }
   }
-  if (!student || !RunHere(*student)) {
+  if (!student) {
     const fs::path previous = fs::path(plan.results) / "latency.md";
     if (fs::exists(previous)) {
       log << "latency: no OneDP-S (DDPM teacher) run on this machine; the previous merge's table is kept\n";

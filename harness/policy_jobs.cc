@@ -244,15 +244,6 @@ nlohmann::json OpenRunJson(const std::string& run_dir, const nlohmann::json& ide
   return run;
 }
 
-// Sum of a per-epoch field ("seconds", "cpu_seconds") over a checkpoint's history (0 when unknown).
-double HistorySum(const fs::path& policy_dir, const char* field) {
-  const fs::path state = policy_dir / "train_state.json";
-  if (!fs::exists(state)) return 0;
-  const nlohmann::json j = ReadJson(state);
-  double s = 0;
-  for (const auto& r : j.at("history")) s += r.value(field, 0.0);
-  return s;
-}
 
 struct EvalPlan {
   std::string task, run_dir;
@@ -432,6 +423,19 @@ TrainSetup SetUpTrain(const TrainOptions& o) {
 
 }  // namespace
 
+RunProgress ReadCheckpointProgress(const std::string& checkpoint_dir) {
+  RunProgress p;
+  const fs::path state = fs::path(checkpoint_dir) / "train_state.json";
+  if (!fs::exists(state)) return p;
+  const nlohmann::json j = ReadJson(state);
+  p.epoch = j.value("epoch", 0);
+  for (const auto& r : j.at("history")) {
+    p.seconds += r.value("seconds", 0.0);
+    p.cpu_seconds += r.value("cpu_seconds", 0.0);
+  }
+  return p;
+}
+
 nlohmann::json TrainRunIdentity(const TrainOptions& options) { return SetUpTrain(options).identity; }
 
 int RunTrain(const TrainOptions& o, std::ostream& out) {
@@ -547,8 +551,9 @@ int RunDistill(const DistillOptions& o, std::ostream& out) {
 
   nlohmann::json run = OpenRunJson(run_dir, s.identity, "distill_config");
   run["train_sequences"] = train.size();
-  run["teacher_train_seconds"] = HistorySum(s.teacher_dir, "seconds");
-  run["teacher_train_cpu_seconds"] = HistorySum(s.teacher_dir, "cpu_seconds");
+  const RunProgress teacher_progress = ReadCheckpointProgress(s.teacher_dir.string());
+  run["teacher_train_seconds"] = teacher_progress.seconds;
+  run["teacher_train_cpu_seconds"] = teacher_progress.cpu_seconds;
   WriteJsonAtomic(run, fs::path(run_dir) / "run.json");
 
   auto teacher = LoadPolicy(s.teacher_dir.string(), o.device);

@@ -131,6 +131,14 @@ LatencyReport BenchPolicy(const BenchPolicyOptions& options);
 // preset, seed, spec, resolved policy / method and loop configs, eval cadence; distill: teacher
 // dir, policy and config hash), without loading data or training. `harness run --adopt` compares
 // it with an existing run's. Throws as RunTrain / RunDistill do for bad options.
+// Last finished epoch and summed per-epoch wall / CPU seconds of a checkpoint directory's
+// train_state.json (zeros when there is none; cpu_seconds 0 for histories from before it was recorded).
+struct RunProgress {
+  int epoch = 0;
+  double seconds = 0, cpu_seconds = 0;
+};
+RunProgress ReadCheckpointProgress(const std::string& checkpoint_dir);
+
 nlohmann::json TrainRunIdentity(const TrainOptions& options);
 nlohmann::json DistillRunIdentity(const DistillOptions& options);
 int RunTrain(const TrainOptions& options, std::ostream& out);

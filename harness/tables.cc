@@ -19,14 +19,6 @@ const char* const kHeader =
     "config_hash,git_commit,device,versions";
 constexpr size_t kColumns = 16;
 
-std::vector<std::string> SplitCsv(const std::string& line) {
-  std::vector<std::string> out;
-  std::stringstream ss(line);
-  std::string f;
-  while (std::getline(ss, f, ',')) out.push_back(f);
-  if (!line.empty() && line.back() == ',') out.emplace_back();
-  return out;
-}
 
 void CheckField(const std::string& f) {
   if (f.find_first_of(",\"\n\r") != std::string::npos) {
@@ -53,6 +45,15 @@ std::string CellText(const TableCell& c) {
 }
 
 }  // namespace
+
+std::vector<std::string> SplitCsv(const std::string& line) {
+  std::vector<std::string> out;
+  std::stringstream ss(line);
+  std::string f;
+  while (std::getline(ss, f, ',')) out.push_back(f);
+  if (!line.empty() && line.back() == ',') out.emplace_back();
+  return out;
+}
 
 std::vector<EvalRow> ReadEvalRows(const std::string& path) {
   std::ifstream f(path);

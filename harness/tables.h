@@ -41,6 +41,9 @@ struct EvalRow {
 // commas, quotes or newlines (checked on write). Throws std::invalid_argument on a malformed file,
 // naming the line.
 std::vector<EvalRow> ReadEvalRows(const std::string& path);
+// The cells of one line of these files (no quoting: no cell holds a comma; a trailing comma is an
+// empty last cell).
+std::vector<std::string> SplitCsv(const std::string& line);
 void WriteEvalRows(const std::vector<EvalRow>& rows, const std::string& path);
 
 // The table's metric for a row: score for PushT, success otherwise.
