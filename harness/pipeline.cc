@@ -866,8 +866,9 @@ bool RunHere(const WorkItem& item) { return fs::exists(fs::path(item.path) / "ru
 
 // Rows of the previous merge (<results>/evals.csv, e.g. committed from a machine whose runs/ is gone)
 // for runs of this grid that are not on this machine are kept, so that a partial rerun completes a
-// table instead of replacing it; a run that is here is read from its own outputs. Returns how many.
-int CarryOverRows(const RunPlan& plan, RunRows* rr) {
+// table instead of replacing it; a run that is here is read from its own outputs. Returns how many
+// rows; `runs` gets the labels of the runs they belong to.
+int CarryOverRows(const RunPlan& plan, RunRows* rr, std::set<std::string>* runs) {
   const fs::path previous = fs::path(plan.results) / "evals.csv";
   if (!fs::exists(previous)) return 0;
   std::map<std::string, int> absent;  // run item key -> index, for runs not on this machine
@@ -885,6 +886,7 @@ int CarryOverRows(const RunPlan& plan, RunRows* rr) {
     if (run == absent.end() || rows.count(key_of(r))) continue;
     rows[key_of(r)] = r;
     ++carried;
+    runs->insert(plan.items[run->second].label);
     const std::string label = plan.items[run->second].label + " " + r.sampler;
     rr->missing.erase(std::remove(rr->missing.begin(), rr->missing.end(), label), rr->missing.end());
   }
@@ -1012,7 +1014,8 @@ std::string UtcNow() {
 void MergeRun(const RunPlan& plan, std::ostream& out) {
   fs::create_directories(plan.results);
   RunRows rr = CollectRows(plan);
-  const int carried = CarryOverRows(plan, &rr);
+  std::set<std::string> carried_runs;
+  const int carried = CarryOverRows(plan, &rr, &carried_runs);
   WriteEvalRows(rr.rows, (fs::path(plan.results) / "evals.csv").string());
   // Every line the grid evaluates is shown, with missing cells until its results exist.
   std::vector<ExpectedLine> expected;
@@ -1041,12 +1044,17 @@ void MergeRun(const RunPlan& plan, std::ostream& out) {
          << "Scale: " << o.train_seeds.size() << " training seed(s), " << o.episodes
          << " test episodes (seeds 100000-" << 100000 + o.episodes - 1 << ") per method and sampler; the paper uses "
          << "5 training seeds x 100 episodes, image observations and ~1000-epoch pre-training. " << done << " of "
-         << plan.items.size() << " work items are done";
-  if (!rr.missing.empty()) readme << "; cells without results are marked -";
-  readme << ".\n\n";
+         << plan.items.size() << " work items are done" << (carried > 0 ? " on the machine of this merge" : "");
+  readme << (rr.missing.empty() ? "; every cell has results" : "; cells without results are marked -") << ".\n\n";
   if (carried > 0) {
     readme << carried << " evaluation rows come from the previous merge of this grid: their runs are not on the "
-           << "machine of this merge (their config_hash and git commit say where they came from).\n\n";
+           << "machine of this merge (their config_hash and git commit say where they came from). Runs:";
+    const char* sep = " ";
+    for (const std::string& label : carried_runs) {
+      readme << sep << label;
+      sep = ", ";
+    }
+    readme << ".\n\n";
   }
   readme << tables;
   if (!png.empty()) readme << "## Convergence (Figure 4)\n\n![convergence](convergence.png)\n\n";

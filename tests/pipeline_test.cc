@@ -263,8 +263,11 @@ TEST(PipelineRun, TinyEndToEndShardsCacheAndResume) {
   };
   EXPECT_EQ(shares(cost_fresh), shares(cost_b));
   EXPECT_EQ(shares(cost_b).size(), 6u);
-  EXPECT_NE(Slurp(fs::path(b.results) / "README.md").find("evaluation rows come from the previous merge"),
-            std::string::npos);
+  const std::string readme_fresh = Slurp(fs::path(b.results) / "README.md");
+  EXPECT_NE(readme_fresh.find("evaluation rows come from the previous merge"), std::string::npos) << readme_fresh;
+  // ... naming the runs they belong to, and no cell is missing although no run is on the machine.
+  EXPECT_NE(readme_fresh.find("train dp-ddpm seed0"), std::string::npos) << readme_fresh;
+  EXPECT_NE(readme_fresh.find("every cell has results"), std::string::npos) << readme_fresh;
   EXPECT_NE(fresh_log.str().find("rows kept from the previous merge"), std::string::npos) << fresh_log.str();
 
   // A stage whose prerequisites are missing says which stage to run first.
