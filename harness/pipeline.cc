@@ -99,7 +99,7 @@ double Now() {
 
 std::string VersionsText(const nlohmann::json& v) {
   std::string s;
-  for (const char* k : {"onedp", "mujoco", "torch", "compiler"}) {
+  for (const char* k : {"onedp", "mujoco", "torch", "compiler", "cpu"}) {
     if (v.contains(k)) s += (s.empty() ? "" : "; ") + std::string(k) + " " + v.at(k).get<std::string>();
   }
   return s;
@@ -1040,7 +1040,7 @@ void MergeRun(const RunPlan& plan, std::ostream& out) {
   std::ostringstream readme;
   readme << "# " << TaskColumnName(o.task) << ", `" << o.preset << "` preset\n\n"
          << "Written by `harness run --task " << o.task << " --preset " << o.preset << "` (merge at " << UtcNow()
-         << ", build " << GitCommit() << ", device " << o.device << ").\n\n"
+         << ", build " << GitCommit() << ", device " << o.device << ", CPU " << CpuModel() << ").\n\n"
          << "Scale: " << o.train_seeds.size() << " training seed(s), " << o.episodes
          << " test episodes (seeds 100000-" << 100000 + o.episodes - 1 << ") per method and sampler; the paper uses "
          << "5 training seeds x 100 episodes, image observations and ~1000-epoch pre-training. " << done << " of "

@@ -14,13 +14,33 @@ const char* BuildGitCommit();  // generated at build time (cmake/git_commit.cmak
 
 std::string GitCommit() { return BuildGitCommit(); }
 
+std::string CpuModel() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("model name", 0) != 0) continue;
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) break;
+    std::string name;
+    for (char c : line.substr(colon + 1)) {
+      if (c == ',' || c == '"' || c == '\t' || c == '\n' || c == '\r') c = ' ';
+      if (c == ' ' && (name.empty() || name.back() == ' ')) continue;
+      name += c;
+    }
+    while (!name.empty() && name.back() == ' ') name.pop_back();
+    if (!name.empty()) return name;
+  }
+  return "unknown";
+}
+
 nlohmann::json RunVersions() {
   const int v = mj_version();
   return {{"onedp", BENCH_VERSION},
           {"git_commit", GitCommit()},
           {"mujoco", std::to_string(v / 100) + "." + std::to_string(v / 10 % 10) + "." +
                          std::to_string(v % 10)},
-          {"compiler", __VERSION__}};
+          {"compiler", __VERSION__},
+          {"cpu", CpuModel()}};
 }
 
 std::string ConfigHash(const nlohmann::json& config) {

@@ -8,8 +8,12 @@
 namespace onedp {
 
 std::string GitCommit();  // of the build, "-dirty" if it had uncommitted changes; "unknown" outside git
-// {"onedp": version, "git_commit": ..., "mujoco": "2.2.2", "compiler": ...}
+// {"onedp": version, "git_commit": ..., "mujoco": "2.2.2", "compiler": ..., "cpu": CpuModel()}
 nlohmann::json RunVersions();
+// The CPU's model name (/proc/cpuinfo), commas removed so that it fits a CSV field; "unknown" where
+// there is none. Float results can differ between CPU models (per-CPU BLAS and libm kernels), so
+// results rows record it.
+std::string CpuModel();
 // 16 hex digits (FNV-1a 64) of the JSON text: names a configuration in results rows.
 std::string ConfigHash(const nlohmann::json& config);
 

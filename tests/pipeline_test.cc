@@ -11,6 +11,7 @@
 
 #include "harness/pipeline.h"
 #include "harness/policy_jobs.h"
+#include "harness/run_info.h"
 #include "harness/tables.h"
 #include "policies/distill.h"
 
@@ -188,6 +189,8 @@ TEST(PipelineRun, TinyEndToEndShardsCacheAndResume) {
     EXPECT_FALSE(r.config_hash.empty());
     EXPECT_FALSE(r.git_commit.empty());
     EXPECT_NE(r.versions.find("torch"), std::string::npos);
+    // The CPU model too: float results can differ between CPU models.
+    EXPECT_NE(r.versions.find("; cpu " + CpuModel()), std::string::npos) << r.versions;
     EXPECT_EQ(r.device, "cpu");
   }
   EXPECT_EQ(methods, (std::set<std::string>{"CP", "DP (DDIM)", "DP (DDPM)", "DP (EDM)", "OneDP-D", "OneDP-S"}));
