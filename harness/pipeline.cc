@@ -1048,13 +1048,8 @@ void MergeRun(const RunPlan& plan, std::ostream& out) {
   readme << (rr.missing.empty() ? "; every cell has results" : "; cells without results are marked -") << ".\n\n";
   if (carried > 0) {
     readme << carried << " evaluation rows come from the previous merge of this grid: their runs are not on the "
-           << "machine of this merge (their config_hash and git commit say where they came from). Runs:";
-    const char* sep = " ";
-    for (const std::string& label : carried_runs) {
-      readme << sep << label;
-      sep = ", ";
-    }
-    readme << ".\n\n";
+           << "machine of this merge (their config_hash and git commit say where they came from). Runs: "
+           << Join({carried_runs.begin(), carried_runs.end()}, ", ") << ".\n\n";
   }
   readme << tables;
   if (!png.empty()) readme << "## Convergence (Figure 4)\n\n![convergence](convergence.png)\n\n";
