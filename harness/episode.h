@@ -1,6 +1,6 @@
 // Demonstration episodes in memory, and their robomimic-schema HDF5 files.
 //
-// File layout written by DatasetWriter (robomimic schema, see ../shared/spec/TASKS.md section 2):
+// File layout written by DatasetWriter (robomimic schema, see docs/tasks.md, HDF5 schema):
 //   /data                 attrs total (int64, sum of num_samples), env_args (JSON string)
 //   /data/demo_<i>        attrs num_samples, model_file (MJCF text), ep_meta (JSON: seed, operator,
 //                         warnings, ...); datasets actions (N,7) f64, actions_abs (N,10) f64,

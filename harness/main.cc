@@ -9,6 +9,7 @@
 //   harness eval --ckpt runs/pusht/dp-ddpm/seed0 --sampler ddim:10 --episodes 100
 //   harness eval --ckpt runs/pusht/dp-ddpm/seed0 --episodes 10 --record rec/ --video vid/
 //   harness bench policy --ckpt runs/pusht/dp-ddpm/seed0
+//   harness samples --policy runs/pusht/dp-ddpm/seed0@ddpm:100 --policy RUN@onestep --out s.csv
 //   harness run --task square-ph [--preset cpu] [--shard 0/4 --stage train]
 //   harness merge --task square-ph
 //   harness table --tasks pusht,square-mh,square-ph,tool-hang-ph,transport-mh,transport-ph
@@ -27,6 +28,7 @@
 #ifdef BENCH_WITH_POLICIES
 #include "harness/pipeline.h"
 #include "harness/policy_jobs.h"
+#include "harness/sample_stats.h"
 #include "policies/registry.h"
 #endif
 
@@ -124,6 +126,8 @@ int main(int argc, char** argv) {
   AddLoopOptions(di, distill, "Run directory (default runs/<task>/<method>/seed<S>-from-<teacher>-seed<T>)",
                  "Dataset .hdf5 (default: the teacher run's)", "epochs, batch_size, nan_at_step, ...",
                  "onedp.lr_generator=1e-5, onedp.dmd_normalization=true, cp.dropout=0.1");
+  di->add_flag("--eval-warm-start", distill.eval_warm_start,
+               "Save the warm-started student as <run>/warm_start and evaluate it (eval_epoch0.csv) first");
 
   onedp::EvalOptions eval;
   CLI::App* ev = app.add_subcommand("eval", "Roll out a trained policy on fresh seeds");
@@ -148,6 +152,17 @@ int main(int argc, char** argv) {
   bp->add_option("--device", bench_policy.device, "cpu|cuda[:i]")->capture_default_str();
   bp->add_option("--repeats", bench_policy.repeats, "Timed calls per sampler")->capture_default_str()->check(CLI::PositiveNumber);
   bp->add_option("--sampler", bench_policy.samplers, "Samplers to time (default: all)");
+
+  onedp::SampleStatsOptions samples;
+  CLI::App* sp = app.add_subcommand("samples", "Roughness and spread of policies' action chunks on dataset observations");
+  sp->add_option("--policy", samples.policies, "DIR[@SAMPLER] (repeatable; the first one's run.json names the dataset)")
+      ->required();
+  sp->add_option("--windows", samples.windows, "Observation windows")->capture_default_str()->check(CLI::PositiveNumber);
+  sp->add_option("--draws", samples.draws, "Noise draws per window")->capture_default_str()->check(CLI::PositiveNumber);
+  sp->add_option("--seed", samples.seed, "Seed of the windows and draws")->capture_default_str();
+  sp->add_option("--batch", samples.batch, "Rows per policy call")->capture_default_str()->check(CLI::PositiveNumber);
+  sp->add_option("--device", samples.device, "cpu|cuda[:i]")->capture_default_str();
+  sp->add_option("--out", samples.out, "CSV (a .md table is written beside it)")->required();
 
   // The pipeline: `run` (all stages or one, optionally a shard of it), `merge`, `table`.
   onedp::RunOptions run;
@@ -227,6 +242,7 @@ int main(int argc, char** argv) {
     if (di->parsed()) return onedp::RunDistill(distill, std::cout);
     if (ev->parsed()) return onedp::RunEval(eval, std::cout);
     if (bp->parsed()) return onedp::RunBenchPolicy(bench_policy, std::cout);
+    if (sp->parsed()) return onedp::RunSampleStats(samples, std::cout);
     if (rn->parsed()) {
       onedp::ParseShard(shard_text, &run.shard, &run.shards);
       onedp::RunPipeline(run, std::cout);

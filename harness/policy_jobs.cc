@@ -55,8 +55,9 @@ TrainConfig PresetTrainConfig(const std::string& preset, int* eval_every, int* e
     *eval_every = 0;
     *eval_episodes = 2;
   } else if (preset == "cpu") {
-    // Measured on PushT low-dim (NOTES.md, session 3): lr 1e-3 with a 200-step warm-up reaches
-    // score 0.68 after 2,860 steps where 3e-4 reaches 0.59 and DP's 1e-4 (image) 0.22.
+    // DP's lr 1e-4 learns too slowly for a 50-epoch budget: on PushT, lr 1e-3 with a 200-step
+    // warm-up reached a higher score in the same number of steps than 3e-4 (low-dim) and 1e-4
+    // (image) did (measured: README, reproduction notes).
     c.epochs = 50;
     c.lr = 1e-3;
     c.warmup_steps = 200;
@@ -74,8 +75,8 @@ TrainConfig PresetTrainConfig(const std::string& preset, int* eval_every, int* e
   return c;
 }
 
-// The cpu preset trains on low-dim observations: image encoders did not reach meaningful
-// success on the 2-core machine within an hour (PushT image, session 2: score 0.46 after 56 min).
+// The cpu preset trains on low-dim observations: an image encoder did not reach meaningful
+// success within an hour of the 2-core machine (results/archive/pusht_dp_ddpm_image_session2).
 std::string PresetObsMode(const std::string& preset) { return preset == "cpu" ? "lowdim" : "image"; }
 
 class SequenceBatchSource final : public BatchSource {
@@ -99,28 +100,6 @@ Normalizer FitNormalizer(const SequenceDataset& data, const PolicySpec& spec) {
           std::vector<std::string>(k.shape[0], k.norm));
   }
   return n;
-}
-
-// The saved policy directory and run.json (if any) behind a --ckpt argument.
-struct ResolvedCkpt {
-  fs::path policy_dir;
-  nlohmann::json run;  // null when the policy has no run.json next to it
-};
-
-ResolvedCkpt ResolveCkpt(const std::string& ckpt, const std::string& option = "--ckpt") {
-  ResolvedCkpt r;
-  const fs::path p(ckpt);
-  if (fs::exists(p / "policy.json")) {
-    r.policy_dir = p;
-    if (fs::exists(p.parent_path() / "run.json")) r.run = ReadJson(p.parent_path() / "run.json");
-  } else if (fs::exists(p / "checkpoint" / "policy.json")) {
-    r.policy_dir = p / "checkpoint";
-    if (fs::exists(p / "run.json")) r.run = ReadJson(p / "run.json");
-  } else {
-    throw std::invalid_argument(option + " " + ckpt +
-                                ": neither a run directory (with checkpoint/) nor a saved policy (with policy.json)");
-  }
-  return r;
 }
 
 RolloutReport Evaluate(Policy& policy, const std::string& task, const std::string& sampler, int episodes,
@@ -164,19 +143,6 @@ void CheckDataset(const std::string& dataset, const std::string& task) {
   if (!collected.empty() && collected != task) {
     throw std::invalid_argument("dataset " + dataset + " holds " + collected + " demonstrations, not " + task);
   }
-}
-
-SequenceDatasetOptions SequenceOptions(const std::string& dataset, const std::string& filter, const TaskSpec& task,
-                                       const PolicySpec& spec) {
-  SequenceDatasetOptions so;
-  so.path = dataset;
-  so.filter_key = filter;
-  so.action_key = ActionKeyForTask(task);
-  so.obs_steps = spec.obs_steps;
-  so.horizon = spec.horizon;
-  so.action_steps = spec.action_steps;
-  so.keys = spec.obs;
-  return so;
 }
 
 // The command line's loop flags into *loop (a LoopConfig's JSON) and the eval cadence, then the
@@ -301,6 +267,36 @@ void FinishLoop(const TrainResult& result, Progress& progress, const std::string
 }
 
 }  // namespace
+
+ResolvedCkpt ResolveCkpt(const std::string& ckpt, const std::string& option) {
+  ResolvedCkpt r;
+  const fs::path p(ckpt);
+  if (fs::exists(p / "policy.json")) {
+    r.policy_dir = p;
+    if (fs::exists(p.parent_path() / "run.json")) r.run = ReadJson(p.parent_path() / "run.json");
+  } else if (fs::exists(p / "checkpoint" / "policy.json")) {
+    r.policy_dir = p / "checkpoint";
+    if (fs::exists(p / "run.json")) r.run = ReadJson(p / "run.json");
+  } else {
+    throw std::invalid_argument(option + " " + ckpt +
+                                ": neither a run directory (with checkpoint/) nor a saved policy (with policy.json)");
+  }
+  return r;
+}
+
+SequenceDatasetOptions SequenceOptions(const std::string& dataset, const std::string& filter, const TaskSpec& task,
+                                       const PolicySpec& spec) {
+  SequenceDatasetOptions so;
+  so.path = dataset;
+  so.filter_key = filter;
+  so.action_key = ActionKeyForTask(task);
+  so.obs_steps = spec.obs_steps;
+  so.horizon = spec.horizon;
+  so.action_steps = spec.action_steps;
+  so.keys = spec.obs;
+  return so;
+}
+
 
 void ApplyConfigOverride(nlohmann::json& config, const std::string& path, const std::string& value,
                          const std::string& shown_prefix) {
@@ -565,6 +561,17 @@ int RunDistill(const DistillOptions& o, std::ostream& out) {
   const TrainCallbacks cb = LoopCallbacks(&progress, {s.task_name, run_dir, s.eval_every, s.eval_episodes, dc.epochs,
                                                       o.eval_sampler, o.workers}, out);
   const SequenceBatchSource source(train);
+  const fs::path warm_dir = fs::path(run_dir) / "warm_start";
+  if (o.eval_warm_start && !(fs::exists(warm_dir / "policy.json") && fs::exists(fs::path(run_dir) / "eval_epoch0.csv"))) {
+    // The student before its first step: saved as <run>/warm_start (a policy directory) and rolled
+    // out like an epoch (eval_epoch0.csv), so a curve can start at the teacher's one-step reading.
+    auto warm = MakeStudent(*teacher, o.method, s.method.at(s.method_key), dc.seed);
+    SavePolicy(*warm, warm_dir.string());
+    if (s.eval_episodes > 0) {
+      EvalPlan plan{s.task_name, run_dir, 1, s.eval_episodes, 0, o.eval_sampler, o.workers};
+      LoopCallbacks(&progress, plan, out).on_epoch(0, *warm);
+    }
+  }
   const TrainResult result = Distill(*teacher, s.method.at(s.method_key), source, dc, run_dir, cb);
   FinishLoop(result, progress, run_dir, out);
   // Cost relative to the teacher's pre-training: both sums of per-epoch seconds (batches only).

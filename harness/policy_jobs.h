@@ -12,12 +12,14 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <iosfwd>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "harness/sequence_dataset.h"
 #include "policies/policy.h"
 #include "tasks/task.h"
 
@@ -31,6 +33,18 @@ PolicySpec PolicySpecForTask(const TaskSpec& task, const std::string& obs_mode);
 std::string ActionKeyForTask(const TaskSpec& task);
 // data/<task with '-' as '_'>.hdf5, where `harness collect` examples write.
 std::string DefaultDatasetPath(const std::string& task_name);
+
+// The saved policy directory and run.json (if any) behind a --ckpt argument: a run directory (its
+// checkpoint/) or a saved policy directory (run.json read from its parent when there is one).
+// Throws std::invalid_argument naming `option` otherwise.
+struct ResolvedCkpt {
+  std::filesystem::path policy_dir;
+  nlohmann::json run;  // null when the policy has no run.json next to it
+};
+ResolvedCkpt ResolveCkpt(const std::string& ckpt, const std::string& option = "--ckpt");
+// The training windows of `dataset` (split `filter`) for a policy with `spec` on `task`.
+SequenceDatasetOptions SequenceOptions(const std::string& dataset, const std::string& filter, const TaskSpec& task,
+                                       const PolicySpec& spec);
 
 // What `harness train` and `harness distill` share on the command line.
 struct LoopOptions {
@@ -73,6 +87,9 @@ struct DistillOptions : LoopOptions {
   std::string teacher;  // a training run directory or a saved policy directory
   std::string method = "onedp-s";
   std::string task;     // default: the teacher run's
+  // Save the warm-started student as <run>/warm_start and evaluate it (eval_epoch0.csv) before
+  // the first step. Changes no weights, so it is not part of the run's identity.
+  bool eval_warm_start = false;
 };
 
 // Applies one "a.b.c=value" override to `config`; throws std::invalid_argument naming the valid

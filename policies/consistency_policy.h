@@ -1,6 +1,6 @@
 // Consistency Policy (Prasad et al. 2024; Aaditya-Prasad/consistency-policy at eed0c46 with the
-// July-2024 loss fix), distilled from a dp-edm teacher (ALGORITHMS.md section 5). Internal
-// header (libtorch).
+// July-2024 loss fix), distilled from a dp-edm teacher (docs/algorithms.md, Consistency Policy).
+// Internal header (libtorch).
 //
 //   g(x, t, s) = c_skip(t) x + c_out(t) F(c_in(t) x, c_noise(t), c_noise(s))  (the teacher's
 //                preconditioning and c_noise, e.g. CP boundary scaling and 250 ln sigma)

@@ -1,9 +1,9 @@
 // Diffusion Policy (Chi et al. 2023) with a DDPM (epsilon) or an EDM (x0, preconditioned) denoiser.
 //
 //   obs (B, To, ...) -> ObsEncoder -> global_cond (B, To*Do)
-//   DDPM family: eps_theta(x_k, k, cond); samplers ddpm:100, ddim:N   (ALGORITHMS.md section 3)
+//   DDPM family: eps_theta(x_k, k, cond); samplers ddpm:100, ddim:N   (docs/algorithms.md, DDPM)
 //   EDM family:  D(x; sigma) = c_skip x + c_out F(c_in x, c_noise, cond); sampler edm:N (Heun,
-//                NFE 2N-1)                                              (ALGORITHMS.md section 4)
+//                NFE 2N-1)                                              (docs/algorithms.md, EDM)
 // Inference always uses the EMA copy of the networks.
 #include <chrono>
 

@@ -79,9 +79,8 @@ nlohmann::json DistillMethodConfig(const std::string& method, const std::string&
   if (method != "cp") {
     OneDpOptions o;
     // The cpu preset's teachers train 50 epochs and its distillations run ~6k steps, 50x fewer
-    // than the paper's: at lr 1e-6 the generator barely leaves its warm start in that budget
-    // (PushT OneDP-S, DDPM teacher, epoch 5 on 50 test seeds: score 0.65 at 1e-6 vs 0.77 at 1e-5;
-    // NOTES.md, session 5). The paper preset keeps the paper's 1e-6.
+    // than the paper's: at lr 1e-6 the generator barely leaves its warm start in that budget, so
+    // the cpu preset uses 1e-5 (measured: README, reproduction notes). The paper preset keeps 1e-6.
     if (preset == "cpu") o.lr_generator = 1e-5;
     return o.ToJson();
   }
@@ -163,8 +162,9 @@ TrainResult Distill(Policy& teacher, const nlohmann::json& method_config, const 
   for (int epoch = result.resumed_from_epoch + 1; epoch <= config.epochs; ++epoch) {
     const EpochTimer timer;
     const auto perm = Permutation(n, StreamSeed(config.seed, 1, static_cast<uint64_t>(epoch)));
+    // Per-key sums and counts: a OneDP-S step that trains only its score network reports no "loss".
     std::map<std::string, double> sums;
-    int64_t count = 0;
+    std::map<std::string, int64_t> counts;
     for (int64_t i = 0; i < batches && !result.stopped; ++i) {
       if (callbacks.should_stop && callbacks.should_stop()) {
         result.stopped = true;
@@ -182,9 +182,14 @@ TrainResult Distill(Policy& teacher, const nlohmann::json& method_config, const 
                                  " is kept");
       }
       ++step;
-      ++count;
-      for (const auto& [k, v] : losses) sums[k] += v;
-      if (callbacks.on_step) callbacks.on_step(step, total_steps, losses.at("loss"));
+      for (const auto& [k, v] : losses) {
+        sums[k] += v;
+        ++counts[k];
+      }
+      if (callbacks.on_step) {
+        const auto main = losses.count("loss") ? losses.find("loss") : losses.begin();
+        callbacks.on_step(step, total_steps, main == losses.end() ? std::nan("") : main->second);
+      }
     }
     if (result.stopped) break;
 
@@ -192,9 +197,10 @@ TrainResult Distill(Policy& teacher, const nlohmann::json& method_config, const 
     rec.epoch = epoch;
     rec.step = step;
     rec.valid_loss = std::nan("");
+    rec.train_loss = std::nan("");  // no generator step in this epoch (score-network warm-up)
     rec.lr = ds.lr();
     for (const auto& [k, v] : sums) {
-      const double mean = v / static_cast<double>(std::max<int64_t>(1, count));
+      const double mean = v / static_cast<double>(counts.at(k));
       if (k == "loss") {
         rec.train_loss = mean;
       } else {

@@ -1,5 +1,5 @@
 // Distillation of a trained Diffusion Policy into a one-step or few-step student: OneDP-S,
-// OneDP-D (ALGORITHMS.md section 6) and Consistency Policy (section 5). Torch-free header.
+// OneDP-D (docs/algorithms.md, OneDP) and Consistency Policy (docs/algorithms.md, Consistency Policy). Torch-free header.
 //
 //   teacher (dp-ddpm | dp-edm, frozen, EMA weights, eval mode)
 //   student = CreatePolicy(method, teacher spec, {"teacher_policy", "teacher": teacher config,

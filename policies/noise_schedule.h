@@ -1,7 +1,7 @@
 // Noise schedules of Diffusion Policy (torch-free): the DDPM/DDIM schedule exactly as diffusers
 // 0.11.1 computes it for DP's config, the Karras/EDM sigma discretisation, and the EDM
 // preconditioning (EDM paper and Consistency Policy's "boundary" variant).
-// See ../shared/spec/ALGORITHMS.md sections 3 and 4.
+// See docs/algorithms.md, DDPM and DDIM, and EDM.
 //
 // DdpmSchedule: betas/alphas/alphas_cumprod have num_train_timesteps entries, index k = 0..T-1.
 //   Values reproduce diffusers (float32 tensors on the CPU) and are stored as double:

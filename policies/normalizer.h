@@ -1,5 +1,5 @@
 // Per-key affine normalisation of Diffusion Policy's LinearNormalizer (torch-free).
-// See ../shared/spec/ALGORITHMS.md section 2 "Normalisation".
+// See docs/algorithms.md, Observation encoder and normaliser ("Normaliser").
 //
 // Each key has a dimension d and per-dim float32 scale/offset:
 //   Normalize:   y = x * scale + offset

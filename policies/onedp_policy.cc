@@ -1,4 +1,4 @@
-// OneDP-S / OneDP-D (ALGORITHMS.md section 6): see onedp_policy.h.
+// OneDP-S / OneDP-D (docs/algorithms.md, OneDP): see onedp_policy.h.
 #include "policies/onedp_policy.h"
 
 #include <torch/torch.h>
@@ -190,6 +190,8 @@ class OneDpPolicy final : public OneDpStudent {
       loss.backward();
       SanitizeGradients(score_->parameters());
       score_opt_->step();
+      // Score-network-only steps (warm-up, or between generator steps): the generator is unchanged.
+      if (!math_->GeneratorSteps(step)) return out;
     }
 
     // (b) generator step against the frozen teacher phi (and psi in eval mode).
@@ -284,10 +286,18 @@ void OneDpOptions::Validate() const {
   if (!(lr_generator > 0) || !(lr_score > 0)) fail("learning rates must be > 0");
   if (generator_ema < 0 || generator_ema >= 1) fail("generator_ema must be in [0, 1)");
   if (betas.size() != 2) fail("betas must be [beta1, beta2]");
+  if (!(noise_scale >= 0) || !std::isfinite(noise_scale)) fail("noise_scale must be >= 0");
+  if (level_sampling != "uniform" && level_sampling != "edm-lognormal") {
+    fail("unknown level_sampling '" + level_sampling + "'; valid: uniform, edm-lognormal");
+  }
+  if (score_warmup_steps < 0) fail("score_warmup_steps must be >= 0");
+  if (score_steps_per_generator_step < 1) fail("score_steps_per_generator_step must be >= 1");
 }
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OneDpOptions, t_init, sigma_init, k_min, k_max, dmd_normalization,
-                                                lr_generator, lr_score, betas, eps, generator_ema)
+                                                lr_generator, lr_score, betas, eps, generator_ema, noise_scale,
+                                                level_sampling, score_warmup_steps,
+                                                score_steps_per_generator_step)
 
 nlohmann::json OneDpOptions::ToJson() const { return *this; }
 
@@ -310,7 +320,13 @@ torch::Tensor OneDpMath::PerRow(const torch::Tensor& v, const torch::Tensor& lik
 }
 
 torch::Tensor OneDpMath::ScaleNoise(const torch::Tensor& unit_noise) const {
-  return ddpm() ? unit_noise : unit_noise * o_.sigma_init;
+  return ddpm() ? unit_noise * o_.noise_scale : unit_noise * (o_.sigma_init * o_.noise_scale);
+}
+
+bool OneDpMath::GeneratorSteps(int64_t step) const {
+  if (step < o_.score_warmup_steps) return false;
+  const int64_t k = o_.score_steps_per_generator_step;
+  return (step - o_.score_warmup_steps) % k == k - 1;
 }
 
 torch::Tensor OneDpMath::Generate(const LevelModel& model, const torch::Tensor& z) const {
@@ -325,7 +341,20 @@ torch::Tensor OneDpMath::Generate(const LevelModel& model, const torch::Tensor& 
 OneDpMath::Levels OneDpMath::SampleLevels(int64_t batch, at::Generator gen, const torch::Device& device) const {
   Levels l;
   if (ddpm()) {
-    const torch::Tensor k = torch::randint(o_.k_min, o_.k_max + 1, {batch}, gen, torch::TensorOptions().dtype(torch::kLong));
+    torch::Tensor k;
+    if (o_.level_sampling == "edm-lognormal") {
+      // Nearest k in log sigma, sigma_k = sqrt((1 - abar_k) / abar_k), over [k_min, k_max].
+      std::vector<double> log_sigma;
+      for (int i = o_.k_min; i <= o_.k_max; ++i) {
+        const double ab = schedule_.alphas_cumprod.at(i);
+        log_sigma.push_back(0.5 * std::log((1 - ab) / ab));
+      }
+      const torch::Tensor ls = EdmSampleTrainingSigma(batch, edm_, gen).to(torch::kDouble).log();
+      const torch::Tensor table = torch::tensor(log_sigma, torch::kDouble);
+      k = (ls.unsqueeze(1) - table.unsqueeze(0)).abs().argmin(1) + o_.k_min;
+    } else {
+      k = torch::randint(o_.k_min, o_.k_max + 1, {batch}, gen, torch::TensorOptions().dtype(torch::kLong));
+    }
     const torch::Tensor ab = torch::tensor(schedule_.alphas_cumprod, torch::kDouble).index_select(0, k);
     l.level = k.to(torch::kFloat);
     l.a = ab.sqrt().to(torch::kFloat);

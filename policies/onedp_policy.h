@@ -1,5 +1,5 @@
 // OneDP (Wang et al. 2024): a one-step generator distilled from a Diffusion Policy by
-// diffusion-score distillation (ALGORITHMS.md section 6). Internal header (libtorch).
+// diffusion-score distillation (docs/algorithms.md, OneDP). Internal header (libtorch).
 //
 // Notation per family (per row, "level" l): DDPM k ~ U{k_min..k_max}, a = sqrt(abar_k),
 // s = sqrt(1 - abar_k), the network predicts eps; EDM ln sigma ~ N(p_mean, p_std^2), a = 1,
@@ -42,6 +42,19 @@ struct OneDpOptions {
   std::vector<double> betas = {0.0, 0.999};  // Adam, both optimisers
   double eps = 1e-8;
   double generator_ema = 0.0;  // EMA decay of the generator used for inference; 0: off
+  // Options for studying the DDPM student (results/onedp_ddpm_gap); the defaults are the paper's.
+  // noise_scale (gamma): the generator input is gamma z (DDPM) or gamma sigma_init z (EDM), in
+  // training and at inference; OneDP-D's input stays 0.
+  double noise_scale = 1.0;
+  // How the diffusion level of both losses is drawn: "uniform" (DDPM k ~ U{k_min..k_max}; EDM its
+  // log-normal) or "edm-lognormal" (DDPM: ln sigma ~ N(p_mean, p_std^2) of the teacher's EDM block,
+  // mapped to the k in [k_min, k_max] whose sigma_k = sqrt((1 - abar_k) / abar_k) is nearest in log).
+  std::string level_sampling = "uniform";
+  // OneDP-S: the first score_warmup_steps steps train only the score network (the generator is
+  // frozen at its warm start); afterwards the generator steps on every
+  // score_steps_per_generator_step-th step and the score network on every step.
+  int score_warmup_steps = 0;
+  int score_steps_per_generator_step = 1;
 
   void Validate() const;  // throws std::invalid_argument
   nlohmann::json ToJson() const;
@@ -57,8 +70,8 @@ class OneDpMath {
   OneDpMath(std::string family, DdpmSchedule schedule, EdmConfig edm, OneDpOptions options);
 
   bool ddpm() const { return family_ == "ddpm"; }
-  // The generator input for `shape` = (B, ...): N(0, I) (DDPM) or sigma_init N(0, I) (EDM) drawn
-  // from `noise`'s rows, zeros for OneDP-D (deterministic).
+  // The generator input for unit noise: noise_scale z (DDPM) or noise_scale sigma_init z (EDM).
+  // OneDP-D's callers pass zeros instead (deterministic).
   torch::Tensor ScaleNoise(const torch::Tensor& unit_noise) const;
   // A = x0 reading of `model` at (z, t_init) or D(z; sigma_init). Differentiable.
   torch::Tensor Generate(const LevelModel& model, const torch::Tensor& z) const;
@@ -68,6 +81,9 @@ class OneDpMath {
     torch::Tensor a, s;   // (B) float
   };
   Levels SampleLevels(int64_t batch, at::Generator gen, const torch::Device& device) const;
+  // Whether the generator takes a step at 0-based loop step `step` (OneDP-S schedule options).
+  bool GeneratorSteps(int64_t step) const;
+  const OneDpOptions& options() const { return o_; }
   // The x0 reading of a model prediction at x_l.
   torch::Tensor X0(const torch::Tensor& pred, const torch::Tensor& x, const Levels& l) const;
 

@@ -111,7 +111,7 @@ nlohmann::json HistoryToJson(const std::vector<EpochRecord>& history) {
   for (const auto& r : history) {
     a.push_back({{"epoch", r.epoch},
                  {"step", r.step},
-                 {"train_loss", r.train_loss},
+                 {"train_loss", NullableDouble(r.train_loss)},
                  {"valid_loss", NullableDouble(r.valid_loss)},
                  {"losses", r.losses},
                  {"lr", r.lr},
@@ -128,7 +128,7 @@ std::vector<EpochRecord> HistoryFromJson(const nlohmann::json& j) {
     EpochRecord r;
     r.epoch = e.at("epoch").get<int>();
     r.step = e.at("step").get<int64_t>();
-    r.train_loss = e.at("train_loss").get<double>();
+    r.train_loss = e.at("train_loss").is_null() ? std::nan("") : e.at("train_loss").get<double>();
     r.valid_loss = e.at("valid_loss").is_null() ? std::nan("") : e.at("valid_loss").get<double>();
     r.losses = e.value("losses", nlohmann::json::object());
     r.lr = e.at("lr").get<double>();
@@ -155,7 +155,7 @@ void WriteTrainLog(const std::vector<EpochRecord>& history, const std::string& p
     for (const auto& k : metric_keys) f << "," << k;
     f << "\n";
     for (const auto& r : history) {
-      f << r.epoch << "," << r.step << "," << CsvValue(r.train_loss) << "," << CsvValue(NullableDouble(r.valid_loss));
+      f << r.epoch << "," << r.step << "," << CsvValue(NullableDouble(r.train_loss)) << "," << CsvValue(NullableDouble(r.valid_loss));
       for (const auto& k : loss_keys) f << "," << cell(r.losses, k);
       f << "," << CsvValue(r.lr) << "," << CsvValue(r.seconds) << "," << CsvValue(r.cpu_seconds);
       for (const auto& k : metric_keys) f << "," << cell(r.metrics, k);

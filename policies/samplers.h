@@ -1,5 +1,5 @@
 // Diffusion samplers and training helpers of Diffusion Policy (libtorch; internal to the
-// policies library). See ../shared/spec/ALGORITHMS.md sections 3 and 4.
+// policies library). See docs/algorithms.md, DDPM and DDIM, and EDM.
 //
 // Shapes: x is (B, ...) of any trailing shape (e.g. (B, H, Da)), float32, on any device; the
 // per-row inputs k (timesteps) and sigma are (B) tensors on x's device. Model callbacks receive

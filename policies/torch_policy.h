@@ -86,7 +86,7 @@ void SanitizeGradients(const std::vector<torch::Tensor>& params);
 // Parses "cpu", "cuda", "cuda:1"; throws std::invalid_argument if CUDA is asked for and absent.
 torch::Device ParseDevice(const std::string& device);
 
-// DP's EMAModel decay after `step` optimiser steps (ALGORITHMS.md section 7).
+// DP's EMAModel decay after `step` optimiser steps (docs/algorithms.md, DP hyperparameters).
 double EmaDecay(int64_t step, double inv_gamma = 1.0, double power = 0.75, double min_value = 0.0,
                 double max_value = 0.9999);
 

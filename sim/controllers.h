@@ -1,6 +1,6 @@
 // Low-level controllers, computed with Eigen on MuJoCo state.
 //
-// OscPoseController: robosuite's OSC_POSE (see ../shared/spec/TASKS.md "Controller: OSC_POSE").
+// OscPoseController: robosuite's OSC_POSE (see docs/tasks.md, "Controller: OSC_POSE").
 //   tau = J^T [L_pos (kp e_p - kd v) ; L_ori (kp e_o - kd w)] + qfrc_bias + N^T M (kn (q0-q) - kdn qd)
 //   kp 150, kd = 2 sqrt(kp) * damping_ratio, kn 10, kdn 2 sqrt(10), L_* = (J_* M^-1 J_*^T)^-1
 //   (uncoupled), N = I - Jbar J with Jbar = M^-1 J^T L, torques clipped to the actuators' ctrlrange.

@@ -295,6 +295,32 @@ TEST_F(CliTest, DistillOneDpEndToEnd) {
   EXPECT_NE(r.output.find("| onedp-s onestep | 1 |"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("| dp-ddpm ddim:1 | 1 |"), std::string::npos) << r.output;
 
+  // The warm start saved and evaluated before the first step, then `harness samples` on it: the
+  // deterministic OneDP-D chunks have no spread across draws, the stochastic student has.
+  const fs::path det = dir_ / "det";
+  r = Harness("distill --teacher " + teacher.string() + " --method onedp-d --preset tiny --epochs 1 --eval-warm-start"
+              " --eval-every 1 --eval-episodes 1 --out " + det.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("epoch 0: success"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(det / "warm_start" / "policy.json"));
+  EXPECT_TRUE(fs::exists(det / "eval_epoch0.csv"));
+  const fs::path stats = dir_ / "samples.csv";
+  r = Harness("samples --policy " + teacher.string() + "@ddim:1 --policy " + (det / "warm_start").string() +
+              "@onestep --policy " + student.string() + " --windows 2 --draws 3 --out " + stats.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream sf(stats);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(sf, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 5u) << r.output;  // header, dataset, three policies
+  EXPECT_EQ(lines[1].rfind("dataset,dataset,,2,1,", 0), 0u) << lines[1];
+  EXPECT_NE(lines[3].find(",onedp-d,onestep,2,3,0,"), std::string::npos) << lines[3];
+  EXPECT_NE(lines[3].find(",0,0.0000,0.0000,0.000"), std::string::npos) << lines[3];  // no spread
+  EXPECT_EQ(lines[4].find(",0,0.0000,0.0000,0.000"), std::string::npos) << lines[4];
+  EXPECT_TRUE(fs::exists(dir_ / "samples.md"));
+  r = Harness("samples --policy " + (dir_ / "nothing").string() + " --out " + stats.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("neither a run directory"), std::string::npos) << r.output;
+
   r = Harness("distill --teacher " + teacher.string() + " --method cp --preset tiny --out " + (dir_ / "cp").string());
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("dp-edm"), std::string::npos) << r.output;

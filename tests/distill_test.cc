@@ -455,5 +455,105 @@ TEST(DistillNamesTest, PresetLearningRates) {
   }
 }
 
+// ---- OneDP study options (noise scale, level sampling, score-network schedule) -------------
+
+TEST(OneDpOptionsTest, RejectsBadStudyOptionsNamingTheValidValues) {
+  OneDpOptions o;
+  o.level_sampling = "loguniform";
+  try {
+    o.Validate();
+    FAIL() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("uniform, edm-lognormal"), std::string::npos) << e.what();
+  }
+  o = OneDpOptions();
+  o.noise_scale = -0.5;
+  EXPECT_THROW(o.Validate(), std::invalid_argument);
+  o = OneDpOptions();
+  o.score_steps_per_generator_step = 0;
+  EXPECT_THROW(o.Validate(), std::invalid_argument);
+  o = OneDpOptions();
+  o.score_warmup_steps = -1;
+  EXPECT_THROW(o.Validate(), std::invalid_argument);
+  // The defaults are the paper's and round-trip through JSON.
+  const OneDpOptions d = OneDpOptions::FromJson(OneDpOptions().ToJson());
+  EXPECT_EQ(d.noise_scale, 1.0);
+  EXPECT_EQ(d.level_sampling, "uniform");
+  EXPECT_EQ(d.score_warmup_steps, 0);
+  EXPECT_EQ(d.score_steps_per_generator_step, 1);
+}
+
+TEST(OneDpOptionsTest, NoiseScaleMultipliesTheGeneratorInput) {
+  OneDpOptions o;
+  o.noise_scale = 0.25;
+  const torch::Tensor z = torch::ones({2, 3});
+  const OneDpMath ddpm("ddpm", DdpmSchedule::SquaredCosCapV2(100), EdmConfig(), o);
+  const OneDpMath edm("edm", DdpmSchedule::SquaredCosCapV2(100), EdmConfig(), o);
+  EXPECT_FLOAT_EQ(ddpm.ScaleNoise(z).max().item<float>(), 0.25f);
+  EXPECT_FLOAT_EQ(edm.ScaleNoise(z).max().item<float>(), 0.625f);  // 0.25 * sigma_init 2.5
+}
+
+TEST(OneDpOptionsTest, GeneratorStepScheduleAfterTheScoreWarmUp) {
+  OneDpOptions o;
+  o.score_warmup_steps = 3;
+  o.score_steps_per_generator_step = 2;
+  const OneDpMath m("ddpm", DdpmSchedule::SquaredCosCapV2(100), EdmConfig(), o);
+  std::string steps;
+  for (int64_t i = 0; i < 10; ++i) steps += m.GeneratorSteps(i) ? 'G' : '.';
+  EXPECT_EQ(steps, "....G.G.G.");
+  const OneDpMath d("ddpm", DdpmSchedule::SquaredCosCapV2(100), EdmConfig(), OneDpOptions());
+  for (int64_t i = 0; i < 5; ++i) EXPECT_TRUE(d.GeneratorSteps(i));
+}
+
+// DDPM levels drawn so that sigma_k = sqrt((1 - abar_k) / abar_k) follows EDM's training
+// log-normal (ln sigma ~ N(-1.2, 1.2^2)): the median sigma lands near exp(-1.2) and far more of the
+// weight sits below sigma 0.1 than with k ~ U{2..95}.
+TEST(OneDpOptionsTest, LogNormalLevelSamplingFollowsEdmsSigmaDistribution) {
+  const DdpmSchedule sched = DdpmSchedule::SquaredCosCapV2(100);
+  const auto sigmas = [&](const std::string& sampling) {
+    OneDpOptions o;
+    o.level_sampling = sampling;
+    const OneDpMath m("ddpm", sched, EdmConfig(), o);
+    const OneDpMath::Levels l = m.SampleLevels(20000, Gen(5), torch::kCPU);
+    EXPECT_GE(l.level.min().item<float>(), 2.0f);
+    EXPECT_LE(l.level.max().item<float>(), 95.0f);
+    return std::get<0>((l.s / l.a).sort());  // sigma_k of each row, sorted
+  };
+  const torch::Tensor uni = sigmas("uniform"), logn = sigmas("edm-lognormal");
+  const auto below = [](const torch::Tensor& s, double v) { return (s < v).to(torch::kDouble).mean().item<double>(); };
+  const double median = logn[10000].item<double>();
+  std::printf("[ stats    ] median sigma %.3f; below 0.1: uniform %.3f, edm-lognormal %.3f\n", median,
+              below(uni, 0.1), below(logn, 0.1));
+  EXPECT_NEAR(std::log(median), -1.2, 0.15);
+  EXPECT_LT(below(uni, 0.1), 0.10);
+  EXPECT_GT(below(logn, 0.1), 0.15);
+}
+
+// With a score-network warm-up, the first steps leave the generator exactly at its warm start
+// while the score network moves; the first step after it moves the generator.
+TEST_F(DistillTest, ScoreWarmUpStepsTrainOnlyTheScoreNetwork) {
+  auto teacher = Teacher("dp-ddpm");
+  nlohmann::json cfg = DistillMethodConfig("onedp-s", "tiny");
+  cfg["score_warmup_steps"] = 2;
+  auto student = MakeStudent(*teacher, "onedp-s", cfg, 0);
+  DistillStudent& ds = AsDistillStudent(*student);
+  ds.PrepareTraining(&AsDiffusionTeacher(*teacher), 10);
+  RampSource src(8);
+  TrainBatch batch;
+  src.Get({0, 1, 2, 3, 4, 5, 6, 7}, &batch);
+  auto& s = dynamic_cast<OneDpStudent&>(*student);
+  const torch::Tensor unit = torch::randn({8, 16, 2}, Gen(9));
+  const torch::Tensor a0 = s.GenerateNormalized(batch.obs, unit);
+  for (int64_t step = 0; step < 2; ++step) {
+    const auto losses = ds.Step(batch, Gen(20 + step), step, false);
+    EXPECT_EQ(losses.count("loss"), 0u) << "step " << step;
+    EXPECT_EQ(losses.count("score_loss"), 1u);
+  }
+  EXPECT_TRUE(torch::equal(s.GenerateNormalized(batch.obs, unit), a0));
+  const auto losses = ds.Step(batch, Gen(22), 2, false);
+  EXPECT_EQ(losses.count("loss"), 1u);
+  EXPECT_FALSE(torch::equal(s.GenerateNormalized(batch.obs, unit), a0));
+}
+
 }  // namespace
 }  // namespace onedp

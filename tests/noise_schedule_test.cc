@@ -46,7 +46,7 @@ TEST(DdimTimestepsTest, LeadingSpacing) {
   EXPECT_THROW(DdimTimesteps(101), std::invalid_argument);
 }
 
-// Reference values from ALGORITHMS.md section 4 (rounded there to 3-4 significant digits).
+// Reference values from docs/algorithms.md, EDM (rounded there to 3-4 significant digits).
 void ExpectSigmas(const std::vector<double>& got, const std::vector<double>& want) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {

@@ -1,5 +1,5 @@
 // Tests of the Diffusion Policy networks: ConditionalUnet1D and the hybrid ObsEncoder.
-// Exact parameter counts come from ALGORITHMS.md sections 1-2 (computed from the formulas).
+// Exact parameter counts come from docs/algorithms.md sections 1-2 (computed from the formulas).
 #include <chrono>
 #include <cmath>
 #include <map>

@@ -38,7 +38,7 @@ TEST(SquareTest, SpecMatchesRobomimic) {
   EXPECT_EQ(ph.spec().abs_action_dim, 10);
   EXPECT_EQ(ph.spec().cameras, (std::vector<std::string>{"agentview", "robot0_eye_in_hand"}));
   EXPECT_EQ(ph.spec().image_height, 84);
-  // fixed pegs and table top where TASKS.md puts them
+  // fixed pegs and table top where docs/tasks.md (Square) puts them
   const mjModel* m = ph.sim().model();
   const mjData* d = ph.sim().data();
   ph.Reset(0);

@@ -1,6 +1,6 @@
 // ConditionalUnet1D: Diffusion Policy's temporal U-Net (diffusion_policy conditional_unet1d.py),
-// exactly as ALGORITHMS.md section 1, including its quirks (only len(down_dims)-1 up levels, both
-// of which upsample; the first skip h0 is never used).
+// exactly as docs/algorithms.md (ConditionalUnet1D) describes it, including its quirks (only
+// len(down_dims)-1 up levels, both of which upsample; the first skip h0 is never used).
 //
 // Shapes: B = batch, T = horizon (divisible by 2^(len(down_dims)-1), i.e. 4 for three levels),
 // Da = input_dim, G = global_cond_dim, dsed = step_embed_dim.

@@ -1,5 +1,5 @@
 // ObsEncoder: Diffusion Policy's "hybrid" observation encoder (robomimic v0.2.0
-// ObservationEncoder with DP's crop randomizer), ALGORITHMS.md section 2.
+// ObservationEncoder with DP's crop randomizer), docs/algorithms.md, Observation encoder.
 //
 // Per RGB key, a separate VisualCore:
 //   crop c x c (train: random offsets floor(U[0,1) * (H - c)) per image, h then w, drawn on the

@@ -1,5 +1,5 @@
 // PushT (diffusion_policy pusht_env.py, pymunk 6.2.1), natively in MuJoCo. Facts:
-// shared/spec/TASKS.md section 3. Model: assets/pusht/pusht.xml.
+// docs/tasks.md, PushT. Model: assets/pusht/pusht.xml.
 //
 // Units and frame: the MuJoCo model uses PushT's own 512 x 512 units (1 length unit = 1 PushT
 //   pixel) and pymunk's axes (x right, y down on screen); angles in radians, counter-clockwise

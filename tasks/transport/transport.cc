@@ -17,9 +17,10 @@ RobomimicTaskConfig TransportConfig(const std::string& variant) {
   c.cameras = {"shouldercamera0", "robot0_eye_in_hand", "shouldercamera1", "robot1_eye_in_hand"};
   c.image_size = 84;
   c.object_dim = 41;
-  c.max_steps = 700;  // diffusion_policy's max_steps for both variants (TASKS.md)
-  // MH demonstrations get robomimic's MH horizon: at 700 steps the worse operators finish 0 of 5
-  // seeds, at 1100 steps 4 / 5 and 2 / 5 (NOTES.md, session 5).
+  c.max_steps = 700;  // diffusion_policy's max_steps for both variants (docs/tasks.md)
+  // MH demonstrations get robomimic's MH horizon: the scripted "worse" operators do not finish
+  // within DP's 700 steps and the "okay" ones often fail, so the MH set could not hold their share
+  // of demos (measured: README, reproduction notes). Policies are still evaluated at 700.
   c.collect_max_steps = variant == "mh" ? 1100 : 0;
   c.num_robots = 2;
   return c;
