@@ -177,13 +177,13 @@ RunPreset RunPresetFor(const std::string& preset) {
     p.cp_long_epochs = 3;
     p.bench_repeats = 1;
   } else if (preset == "cpu") {
-    // Sized so that one task's whole run fits a working session of the 2-core machine (two shards
-    // side by side, ~2 h for PushT): one training seed, 50 test episodes, the teachers' 50 epochs
-    // (~40-50 min each on one core), then distillation scaled to the teachers as the paper's is
+    // Sized so that one task's whole run fits in a few hours of the 2-core machine (two shards side
+    // by side; the cost per task is in README's run-preset table): one training seed, 50 test
+    // episodes, the teachers' 50 epochs, then distillation scaled to the teachers as the paper's is
     // (OneDP 20 and CP 20 / 450 epochs after ~1000 epochs of pre-training): OneDP and CP 5 epochs
-    // (10 % of pre-training; at 20 epochs PushT OneDP-S had its score by epoch 5: 0.772 vs 0.781,
-    // results/distill_cpu) and CP's long schedule 20 epochs (40 %, the paper's 450 / 1000). Every
-    // distillation epoch is evaluated (a one-step policy's 50 PushT episodes take ~5-8 s).
+    // (10 % of pre-training; a 20-epoch PushT OneDP-S run already had its score at epoch 5,
+    // results/distill_cpu/README.md) and CP's long schedule 20 epochs (40 %, the paper's 450 /
+    // 1000). Every distillation epoch is evaluated: a one-step policy's 50 episodes are cheap.
     p.train_seeds = {0};
     p.episodes = 50;
     p.episode_block = 25;
@@ -771,7 +771,8 @@ std::string WriteTables(const std::vector<EvalRow>& rows, const std::vector<std:
     const std::string family = name == "table1" ? "DDPM family" : "EDM family";
     const std::string md = "## " + std::string(name == "table1" ? "Table 1" : "Table 2") + " (" + family + ")\n\n" +
                            TableSection(peak, "Peak over evaluated checkpoints (the paper's protocol)") +
-                           TableSection(final_, "Final checkpoint");
+                           TableSection(final_, "Final checkpoint") + "### Beside the paper (peak)\n\n" +
+                           ComparisonMarkdown(peak, ReadPublishedTables(DefaultPublishedTablesPath())) + "\n";
     WriteTextAtomic(md, (fs::path(dir) / (name + ".md")).string());
     WriteTextAtomic(TableCsv(peak), (fs::path(dir) / (name + "_peak.csv")).string());
     WriteTextAtomic(TableCsv(final_), (fs::path(dir) / (name + "_final.csv")).string());

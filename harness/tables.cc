@@ -41,7 +41,14 @@ int MethodRank(const std::string& m) {
 
 std::string CellText(const TableCell& c) {
   if (!c.present) return "-";
-  return Fixed(c.mean, 3) + " +- " + Fixed(c.std, 3);
+  if (c.seeds == 1) return Fixed(c.mean, 3) + " [" + Fixed(c.ci_low, 2) + ", " + Fixed(c.ci_high, 2) + "]";
+  return Fixed(c.mean, 3) + " +- " + Fixed(c.std, 3) + " (n=" + std::to_string(c.seeds) + ")";
+}
+
+std::string AvgText(const TableLine& l, size_t tasks) {
+  if (!l.has_avg) return "-";
+  if (static_cast<size_t>(l.avg_tasks) == tasks) return Fixed(l.avg, 3);
+  return Fixed(l.avg, 3) + " (" + std::to_string(l.avg_tasks) + "/" + std::to_string(tasks) + ")";
 }
 
 }  // namespace
@@ -172,12 +179,14 @@ PaperTable AssembleTable(const std::vector<EvalRow>& rows, const std::string& na
         for (double v : values) c.mean += v / values.size();
         for (double v : values) c.std += (v - c.mean) * (v - c.mean) / values.size();
         c.std = std::sqrt(c.std);
+        if (c.seeds == 1) std::tie(c.ci_low, c.ci_high) = WilsonInterval(c.mean, c.episodes);
         sum += c.mean;
+        ++line.avg_tasks;
       }
       line.cells.push_back(c);
     }
-    line.has_avg = std::all_of(line.cells.begin(), line.cells.end(), [](const TableCell& c) { return c.present; });
-    if (line.has_avg && !tasks.empty()) line.avg = sum / tasks.size();
+    line.has_avg = line.avg_tasks > 0;
+    if (line.has_avg) line.avg = sum / line.avg_tasks;
     t.lines.push_back(line);
   }
   return t;
@@ -205,10 +214,11 @@ std::string TableMarkdown(const PaperTable& t) {
   for (const auto& l : t.lines) {
     o << "| " << l.method << " | " << l.epochs << " | " << l.nfe << " |";
     for (const auto& c : l.cells) o << ' ' << CellText(c) << " |";
-    o << ' ' << (l.has_avg ? Fixed(l.avg, 3) : "-") << " |\n";
+    o << ' ' << AvgText(l, t.tasks.size()) << " |\n";
   }
   o << "\n" << (t.reduce == Reduce::kPeak ? "Peak over evaluated checkpoints" : "Final checkpoint")
-    << "; mean +- std over training seeds (seeds x episodes per cell:";
+    << "; one training seed: the rate and its 95 % Wilson interval over episodes; several: mean +- std over"
+       " seeds (n); Avg over the tasks present (seeds x episodes per cell:";
   bool first = true;
   for (size_t i = 0; i < t.tasks.size(); ++i) {
     std::set<std::pair<int, int>> shapes;
@@ -232,18 +242,119 @@ std::string TableCsv(const PaperTable& t) {
   std::ostringstream o;
   o << "method,epochs,nfe";
   for (const auto& task : t.tasks) o << ',' << task << "_mean," << task << "_std," << task << "_seeds";
-  o << ",avg\n";
+  o << ",avg,avg_tasks\n";
   for (const auto& l : t.lines) {
     o << l.method << ',' << l.epochs << ',' << l.nfe;
     for (const auto& c : l.cells) {
       if (c.present) {
-        o << ',' << Fixed(c.mean, 4) << ',' << Fixed(c.std, 4) << ',' << c.seeds;
+        o << ',' << Fixed(c.mean, 4) << ',' << Fixed(c.std, 4) << ',' << c.seeds << ',' << Fixed(c.ci_low, 4) << ','
+          << Fixed(c.ci_high, 4);
       } else {
-        o << ",,,0";
+        o << ",,,0,,";
       }
     }
-    o << ',' << (l.has_avg ? Fixed(l.avg, 4) : "") << "\n";
+    o << ',' << (l.has_avg ? Fixed(l.avg, 4) : "") << ',' << l.avg_tasks << "\n";
   }
+  return o.str();
+}
+
+std::pair<double, double> WilsonInterval(double p, int n) {
+  if (n <= 0) return {0.0, 1.0};
+  const double z = 1.96, z2 = z * z, nn = static_cast<double>(n);
+  const double d = 1 + z2 / nn;
+  const double c = (p + z2 / (2 * nn)) / d;
+  const double h = z * std::sqrt(std::max(0.0, p * (1 - p) / nn + z2 / (4 * nn * nn))) / d;
+  return {std::max(0.0, c - h), std::min(1.0, c + h)};
+}
+
+std::string DefaultPublishedTablesPath() { return std::string(BENCH_DOCS_DIR) + "/paper.md"; }
+
+std::vector<PublishedLine> ReadPublishedTables(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw std::invalid_argument("cannot read the paper's tables from " + path);
+  std::vector<PublishedLine> out;
+  std::string table;
+  std::vector<std::string> columns;
+  const auto cells = [](const std::string& line) {
+    std::vector<std::string> v;
+    std::stringstream ss(line.substr(1));
+    std::string c;
+    while (std::getline(ss, c, '|')) {
+      const size_t a = c.find_first_not_of(' '), b = c.find_last_not_of(' ');
+      v.push_back(a == std::string::npos ? "" : c.substr(a, b - a + 1));
+    }
+    return v;
+  };
+  for (std::string line; std::getline(f, line);) {
+    if (line.rfind("## ", 0) == 0) {
+      table = line.rfind("## Table 1", 0) == 0 ? "table1" : line.rfind("## Table 2", 0) == 0 ? "table2" : "";
+      columns.clear();
+      continue;
+    }
+    if (table.empty() || line.rfind("| ", 0) != 0) continue;
+    const std::vector<std::string> v = cells(line);
+    if (v.size() < 4) continue;
+    if (v[0] == "Method") {
+      columns = v;
+      continue;
+    }
+    if (columns.size() != v.size()) continue;
+    PublishedLine l;
+    l.table = table;
+    l.method = v[0];
+    try {
+      l.epochs = std::stoi(v[1]);
+      l.nfe = std::stoi(v[2]);
+      for (size_t i = 3; i < v.size(); ++i) {
+        if (columns[i] != "Avg") l.by_column[columns[i]] = std::stod(v[i]);
+      }
+    } catch (const std::logic_error&) {
+      throw std::invalid_argument(path + ": malformed table row '" + line + "'");
+    }
+    out.push_back(l);
+  }
+  if (out.empty()) throw std::invalid_argument(path + " holds no '## Table 1' / '## Table 2' rows");
+  return out;
+}
+
+std::string ComparisonMarkdown(const PaperTable& t, const std::vector<PublishedLine>& paper) {
+  // (method, nfe) -> lines in descending epochs, ours and the paper's; paired by position.
+  std::map<std::pair<std::string, int>, std::vector<const TableLine*>> ours_by;
+  std::map<std::pair<std::string, int>, std::vector<const PublishedLine*>> paper_by;
+  for (const auto& l : t.lines) ours_by[{l.method, l.nfe}].push_back(&l);
+  for (const auto& p : paper) {
+    if (p.table == t.name) paper_by[{p.method, p.nfe}].push_back(&p);
+  }
+  for (auto& [k, v] : ours_by) std::sort(v.begin(), v.end(), [](auto* a, auto* b) { return a->epochs > b->epochs; });
+  for (auto& [k, v] : paper_by) std::sort(v.begin(), v.end(), [](auto* a, auto* b) { return a->epochs > b->epochs; });
+  std::ostringstream o;
+  o << "| Method | Epochs (ours / paper) | NFE |";
+  for (const auto& task : t.tasks) o << ' ' << TaskColumnName(task) << " |";
+  o << "\n|---|---|---|";
+  for (size_t i = 0; i < t.tasks.size(); ++i) o << "---|";
+  o << "\n";
+  for (const auto& l : t.lines) {
+    const auto& mine = ours_by.at({l.method, l.nfe});
+    const size_t rank = static_cast<size_t>(std::find(mine.begin(), mine.end(), &l) - mine.begin());
+    const auto it = paper_by.find({l.method, l.nfe});
+    const PublishedLine* p = it != paper_by.end() && rank < it->second.size() ? it->second[rank] : nullptr;
+    o << "| " << l.method << " | " << l.epochs << " / " << (p ? std::to_string(p->epochs) : "-") << " | " << l.nfe
+      << " |";
+    for (size_t i = 0; i < t.tasks.size(); ++i) {
+      const TableCell& c = l.cells[i];
+      const auto v = p ? p->by_column.find(TaskColumnName(t.tasks[i])) : std::map<std::string, double>::const_iterator();
+      const bool has_paper = p && v != p->by_column.end();
+      std::string cell = c.present ? Fixed(c.mean, 3) : "-";
+      if (has_paper) {
+        cell += " / " + Fixed(v->second, 3);
+        if (c.present) cell += " (" + std::string(c.mean >= v->second ? "+" : "") + Fixed(c.mean - v->second, 3) + ")";
+      }
+      o << ' ' << cell << " |";
+    }
+    o << "\n";
+  }
+  o << "\nOurs / the paper's (ours - paper); " << (t.reduce == Reduce::kPeak ? "peak" : "final")
+    << " values. Lines of a method and NFE are paired from the longest schedule down.\n";
   return o.str();
 }
 

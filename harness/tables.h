@@ -8,14 +8,19 @@
 // length (the Epochs column), `epoch` the checkpoint the row evaluates.
 //
 // Per cell (method row x task): each training seed gives one number, either the peak over its
-// evaluated checkpoints (the paper's protocol) or its final checkpoint's; the cell is the mean and
-// the population standard deviation (numpy's default) of those numbers over the seeds. The metric
-// is the PushT score (max-over-episode coverage reward) for PushT and the success rate elsewhere.
-// Avg is the mean of a row's cells and is printed only when every task has a cell; missing cells
-// print as "-".
+// evaluated checkpoints (the paper's protocol) or its final checkpoint's. With one training seed
+// the cell shows that number and its 95 % Wilson interval over the episodes, "0.820 [0.69, 0.90]"
+// (PushT's score is a mean of values in [0, 1], whose variance is at most p (1 - p), so the Wilson
+// interval is conservative for it); with several, the mean and the population standard deviation
+// (numpy's default) over the seeds and their count, "0.820 +- 0.031 (n=3)". The metric is the
+// PushT score (max-over-episode coverage reward) for PushT and the success rate elsewhere. Avg is
+// the mean of a row's present cells; when some tasks are missing it says how many it covers,
+// "0.650 (2/6)"; missing cells print as "-".
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -54,6 +59,7 @@ enum class Reduce { kPeak, kFinal };
 struct TableCell {
   bool present = false;
   double mean = 0, std = 0;
+  double ci_low = 0, ci_high = 0;  // one seed: the 95 % Wilson interval over its episodes
   int seeds = 0;
   int episodes = 0;  // per seed (the smallest if they differ)
 };
@@ -62,7 +68,8 @@ struct TableLine {
   std::string method;
   int epochs = 0, nfe = 0;
   std::vector<TableCell> cells;  // one per task
-  bool has_avg = false;
+  bool has_avg = false;  // at least one cell present
+  int avg_tasks = 0;     // cells the Avg covers
   double avg = 0;
 };
 
@@ -88,6 +95,26 @@ PaperTable AssembleTable(const std::vector<EvalRow>& rows, const std::string& na
 
 std::string TableMarkdown(const PaperTable& table);
 std::string TableCsv(const PaperTable& table);
+
+// 95 % Wilson score interval of a rate p observed over n trials (z = 1.96); {0, 1} when n = 0.
+std::pair<double, double> WilsonInterval(double p, int n);
+
+// The paper's published tables (docs/paper.md, sections "## Table 1" and "## Table 2", Markdown
+// rows "| Method | Epochs | NFE | <task columns> | Avg |").
+struct PublishedLine {
+  std::string table, method;  // table1 | table2
+  int epochs = 0, nfe = 0;
+  std::map<std::string, double> by_column;  // column name (TaskColumnName) -> value
+};
+// Throws std::invalid_argument when the file cannot be read or holds no table rows.
+std::vector<PublishedLine> ReadPublishedTables(const std::string& markdown_path);
+// docs/paper.md of the source tree this binary was built from.
+std::string DefaultPublishedTablesPath();
+// Our table beside the paper's: each cell "ours / paper (ours - paper)". Lines of one method and
+// NFE are paired from the longest training schedule down (ours CP 20 / 5 epochs with the paper's
+// CP 450 / 20), since the cpu preset shortens every schedule; a cell without a counterpart shows
+// only ours.
+std::string ComparisonMarkdown(const PaperTable& ours, const std::vector<PublishedLine>& paper);
 
 // Display name of a task column: pusht -> PushT, square-ph -> Square-ph, tool-hang-ph -> ToolHang-ph.
 std::string TaskColumnName(const std::string& task);

@@ -1,5 +1,6 @@
-// Table assembly from fixture evaluation rows: peak vs final, mean +- std over seeds, missing
-// cells, the Avg column, the CSV round trip and bad input.
+// Table assembly from fixture evaluation rows: peak vs final, mean +- std over seeds, the Wilson
+// interval of one-seed cells, missing cells, the Avg column over the tasks present, the paper's
+// tables read from docs/paper.md and set beside ours, the CSV round trip and bad input.
 #include "harness/tables.h"
 
 #include <cstdio>
@@ -79,13 +80,18 @@ TEST(TablesTest, MissingCellsAndAvg) {
   const TableLine& onedp = t.lines[1];
   EXPECT_TRUE(onedp.cells[0].present);
   EXPECT_FALSE(onedp.cells[1].present);
-  EXPECT_FALSE(onedp.has_avg);
+  // The Avg covers the one task present and says so.
+  EXPECT_TRUE(onedp.has_avg);
+  EXPECT_EQ(onedp.avg_tasks, 1);
   const std::string md = TableMarkdown(t);
-  EXPECT_NE(md.find("| OneDP-S | 20 | 1 | 0.750 +- 0.000 | - | - |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| DP (DDPM) | 50 | 100 | 0.700 +- 0.100 | 0.500 +- 0.100 | 0.600 |"), std::string::npos) << md;
+  // One training seed of 50 episodes: the rate and its 95 % Wilson interval, never "+- 0.000".
+  EXPECT_NE(md.find("| OneDP-S | 20 | 1 | 0.750 [0.62, 0.85] | - | 0.750 (1/2) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| DP (DDPM) | 50 | 100 | 0.700 +- 0.100 (n=2) | 0.500 +- 0.100 (n=2) | 0.600 |"),
+            std::string::npos) << md;
+  EXPECT_EQ(md.find("+- 0.000"), std::string::npos) << md;
   EXPECT_NE(md.find("Square-ph"), std::string::npos);
   const std::string csv = TableCsv(t);
-  EXPECT_NE(csv.find("OneDP-S,20,1,0.7500,0.0000,1,,,0,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("OneDP-S,20,1,0.7500,0.0000,1,0.6151,0.8492,,,0,,,0.7500,1"), std::string::npos) << csv;
   // A task nobody evaluated is a column of missing cells.
   const PaperTable wide = AssembleTable(Fixture(), "table1", {"pusht", "tool-hang-ph"}, Reduce::kPeak);
   EXPECT_FALSE(wide.lines[0].cells[1].present);
@@ -126,6 +132,42 @@ TEST(TablesTest, CsvRoundTripAndBadInput) {
   EXPECT_THROW(ReadEvalRows(path), std::invalid_argument);
   EXPECT_THROW(ReadEvalRows((dir / "missing.csv").string()), std::invalid_argument);
   std::filesystem::remove_all(dir);
+}
+
+TEST(TablesTest, WilsonIntervals) {
+  const auto [lo, hi] = WilsonInterval(0.82, 50);
+  EXPECT_NEAR(lo, 0.6920, 1e-4);
+  EXPECT_NEAR(hi, 0.9023, 1e-4);
+  EXPECT_EQ(WilsonInterval(0.0, 50).first, 0.0);  // all failures: [0, 0.071]
+  EXPECT_NEAR(WilsonInterval(0.0, 50).second, 0.0713, 1e-4);
+  EXPECT_EQ(WilsonInterval(1.0, 50).second, 1.0);
+  EXPECT_EQ(WilsonInterval(0.5, 0), std::make_pair(0.0, 1.0));
+}
+
+// The committed docs/paper.md is the source of the paper's numbers; ours are set beside them with
+// the schedules paired from the longest down (our CP 20 / 5 epochs with the paper's 450 / 20).
+TEST(TablesTest, PaperTablesBesideOurs) {
+  const std::vector<PublishedLine> paper = ReadPublishedTables(DefaultPublishedTablesPath());
+  ASSERT_EQ(paper.size(), 13u);
+  EXPECT_EQ(paper[0].table, "table1");
+  EXPECT_EQ(paper[0].method, "DP (DDPM)");
+  EXPECT_DOUBLE_EQ(paper[0].by_column.at("PushT"), 0.863);
+  EXPECT_DOUBLE_EQ(paper.back().by_column.at("Transport-ph"), 0.910);
+  const auto cp = [](int epochs, int nfe, double v) {
+    EvalRow r = Row("pusht", "CP", nfe, 0, epochs, v);
+    r.table = "table2";
+    r.epochs = epochs;
+    r.sampler = "cp:" + std::to_string(nfe);
+    return r;
+  };
+  const std::vector<EvalRow> rows = {cp(5, 1, 0.39), cp(20, 1, 0.50), cp(20, 3, 0.76), cp(5, 3, 0.61)};
+  const std::string md = ComparisonMarkdown(AssembleTable(rows, "table2", {"pusht", "square-ph"}, Reduce::kPeak), paper);
+  EXPECT_NE(md.find("| CP | 5 / 20 | 1 | 0.390 / 0.595 (-0.205) | - / 0.238 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| CP | 20 / 450 | 1 | 0.500 / 0.828 (-0.328) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| CP | 20 / 450 | 3 | 0.760 / 0.839 (-0.079) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| CP | 5 / - | 3 | 0.610 | - |"), std::string::npos) << md;
+  const auto missing = std::filesystem::temp_directory_path() / "no_such_paper.md";
+  EXPECT_THROW(ReadPublishedTables(missing.string()), std::invalid_argument);
 }
 
 TEST(TablesTest, TaskColumnNames) {
