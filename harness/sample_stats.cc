@@ -68,6 +68,25 @@ DrawSpread SpreadAcrossDraws(const std::vector<std::vector<double>>& draws) {
   return s;
 }
 
+double MeanNearestDistance(const std::vector<std::vector<double>>& from, const std::vector<std::vector<double>>& to,
+                           bool same) {
+  if (from.empty()) return 0;
+  double sum = 0;
+  for (size_t i = 0; i < from.size(); ++i) {
+    double best = -1;
+    for (size_t j = 0; j < to.size(); ++j) {
+      if (same && i == j) continue;
+      if (to[j].size() != from[i].size()) throw std::invalid_argument("draws of unequal length");
+      double d = 0;
+      for (size_t e = 0; e < to[j].size(); ++e) d += (from[i][e] - to[j][e]) * (from[i][e] - to[j][e]);
+      if (best < 0 || d < best) best = d;
+    }
+    if (best < 0) return 0;
+    sum += best / static_cast<double>(from[i].size());
+  }
+  return sum / static_cast<double>(from.size());
+}
+
 namespace {
 
 struct Entry {
@@ -126,6 +145,7 @@ std::vector<SampleStatsRow> ComputeSampleStats(const SampleStatsOptions& o) {
   data.Get(window_ids, &windows);
 
   std::vector<SampleStatsRow> out;
+  std::vector<std::vector<std::vector<double>>> reference;  // [window][draw] of the first policy
   {
     SampleStatsRow r;
     r.label = "dataset";
@@ -174,6 +194,10 @@ std::vector<SampleStatsRow> ComputeSampleStats(const SampleStatsOptions& o) {
         }
         draws.push_back(std::move(flat));
       }
+      const bool is_ref = reference.size() < static_cast<size_t>(w);
+      if (is_ref) reference.push_back(draws);
+      r.to_ref += MeanNearestDistance(draws, reference[i], is_ref) / w;
+      r.from_ref += MeanNearestDistance(reference[i], draws, is_ref) / w;
       const DrawSpread s = SpreadAcrossDraws(draws);
       spread.total_var += s.total_var / w;
       spread.top1 += s.top1 / w;
@@ -192,18 +216,20 @@ int RunSampleStats(const SampleStatsOptions& o, std::ostream& out) {
   if (o.out.empty()) throw std::invalid_argument("--out: name the CSV to write");
   const std::vector<SampleStatsRow> rows = ComputeSampleStats(o);
   std::ostringstream csv, md;
-  csv << "label,policy,sampler,windows,draws,seed,roughness,mse_data,total_var,top1,top3,eff_rank\n";
-  md << "| policy@sampler | roughness | mse to data | total var | top-1 | top-3 | eff. rank |\n"
-        "|---|---:|---:|---:|---:|---:|---:|\n";
+  csv << "label,policy,sampler,windows,draws,seed,roughness,mse_data,total_var,top1,top3,eff_rank,to_ref,from_ref\n";
+  md << "| policy@sampler | roughness | mse to data | total var | top-1 | top-3 | eff. rank | to ref | from ref |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   char line[512];
   for (const auto& r : rows) {
-    std::snprintf(line, sizeof(line), "%s,%s,%s,%d,%d,%llu,%.6g,%.6g,%.6g,%.4f,%.4f,%.3f\n", r.label.c_str(),
-                  r.policy.c_str(), r.sampler.c_str(), o.windows, r.policy == "dataset" ? 1 : o.draws,
-                  static_cast<unsigned long long>(o.seed), r.roughness, r.mse_data, r.spread.total_var, r.spread.top1,
-                  r.spread.top3, r.spread.eff_rank);
+    std::snprintf(line, sizeof(line), "%s,%s,%s,%d,%d,%llu,%.6g,%.6g,%.6g,%.4f,%.4f,%.3f,%.6g,%.6g\n",
+                  r.label.c_str(), r.policy.c_str(), r.sampler.c_str(), o.windows,
+                  r.policy == "dataset" ? 1 : o.draws, static_cast<unsigned long long>(o.seed), r.roughness,
+                  r.mse_data, r.spread.total_var, r.spread.top1, r.spread.top3, r.spread.eff_rank, r.to_ref,
+                  r.from_ref);
     csv << line;
-    std::snprintf(line, sizeof(line), "| %s | %.4g | %.4g | %.4g | %.3f | %.3f | %.2f |\n", r.label.c_str(),
-                  r.roughness, r.mse_data, r.spread.total_var, r.spread.top1, r.spread.top3, r.spread.eff_rank);
+    std::snprintf(line, sizeof(line), "| %s | %.4g | %.4g | %.4g | %.3f | %.3f | %.2f | %.4g | %.4g |\n",
+                  r.label.c_str(), r.roughness, r.mse_data, r.spread.total_var, r.spread.top1, r.spread.top3,
+                  r.spread.eff_rank, r.to_ref, r.from_ref);
     md << line;
   }
   if (fs::path(o.out).has_parent_path()) fs::create_directories(fs::path(o.out).parent_path());

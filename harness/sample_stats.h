@@ -11,6 +11,11 @@
 //               (0 for a deterministic policy), averaged over windows
 //   top1, top3  the share of that variance in the largest 1 / 3 eigenvalues of the covariance
 //   eff_rank    its participation ratio (sum l)^2 / sum l^2
+//   to_ref      per window, the mean over this policy's draws of the squared distance (per
+//               element) to the nearest draw of the reference (the first --policy): are its samples
+//               where the reference's are? (the reference's own row: to its nearest other draw)
+//   from_ref    the same from each reference draw to this policy's nearest draw: does it cover
+//               the reference's samples?
 // Torch-free: policies are used through policies/policy.h.
 #pragma once
 
@@ -44,9 +49,15 @@ struct DrawSpread {
 // Spread of `draws` (each a flattened, already scaled sample of equal length) around their mean.
 DrawSpread SpreadAcrossDraws(const std::vector<std::vector<double>>& draws);
 
+// Mean over `from` of the squared distance per element to the nearest member of `to`; with
+// `same` (from and to are one set) a draw's own copy is skipped. 0 when `to` has no candidate.
+double MeanNearestDistance(const std::vector<std::vector<double>>& from, const std::vector<std::vector<double>>& to,
+                           bool same);
+
 struct SampleStatsRow {
   std::string label, policy, sampler;
   double roughness = 0, mse_data = 0;
+  double to_ref = 0, from_ref = 0;
   DrawSpread spread;
 };
 std::vector<SampleStatsRow> ComputeSampleStats(const SampleStatsOptions& options);

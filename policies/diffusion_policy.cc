@@ -42,6 +42,10 @@ class DiffusionPolicy final : public DiffusionTeacher {
       }
     }
     schedule_ = DdpmSchedule::SquaredCosCapV2(config_.at("ddpm").at("num_train_timesteps").get<int>());
+    // diffusers' clip_sample (x0_hat clamped to [-1, 1] at every DDPM / DDIM step). Absent from the
+    // presets, so it stays out of their config hashes; a saved policy's config may set it false
+    // to sample the network's own distribution (results/onedp_ddpm_gap).
+    clip_sample_ = config_.at("ddpm").value("clip_sample", true);
     edm_ = EdmConfig::FromJson(config_.at("edm"));
 
     const DpNetOptions no = MakeDpNetOptions(spec_, config_);
@@ -98,9 +102,9 @@ class DiffusionPolicy final : public DiffusionTeacher {
         return ema_->unet->forward(xk, k, cond);
       };
       if (s.family == "ddpm") {
-        x = DdpmSample(eps, schedule_, x, [&](const torch::Tensor&) { return draw(); }, &nfe);
+        x = DdpmSample(eps, schedule_, x, [&](const torch::Tensor&) { return draw(); }, &nfe, clip_sample_);
       } else {
-        x = DdimSample(eps, schedule_, s.steps, x, &nfe);
+        x = DdimSample(eps, schedule_, s.steps, x, &nfe, clip_sample_);
       }
     } else {
       const Denoiser d = [&](const torch::Tensor& xs, const torch::Tensor& sigma) {
@@ -232,6 +236,7 @@ class DiffusionPolicy final : public DiffusionTeacher {
   nlohmann::json config_;
   std::string family_;
   DdpmSchedule schedule_;
+  bool clip_sample_ = true;
   EdmConfig edm_;
   DpNets model_{nullptr}, ema_{nullptr};
   int64_t ema_steps_ = 0;

@@ -44,15 +44,15 @@ void CheckSchedule(const DdpmSchedule& s, const char* who) {
 }  // namespace
 
 torch::Tensor DdpmSample(const EpsModel& eps, const DdpmSchedule& s, torch::Tensor x,
-                         at::Generator gen, int* nfe) {
+                         at::Generator gen, int* nfe, bool clip_sample) {
   const NoiseFn noise = [&gen](const torch::Tensor& like) {
     return torch::randn(like.sizes(), gen, torch::TensorOptions().dtype(like.scalar_type()));
   };
-  return DdpmSample(eps, s, std::move(x), noise, nfe);
+  return DdpmSample(eps, s, std::move(x), noise, nfe, clip_sample);
 }
 
 torch::Tensor DdpmSample(const EpsModel& eps, const DdpmSchedule& s, torch::Tensor x,
-                         const NoiseFn& noise, int* nfe) {
+                         const NoiseFn& noise, int* nfe, bool clip_sample) {
   CheckBatch(x, "DdpmSample");
   CheckSchedule(s, "DdpmSample");
   const int64_t batch = x.size(0);
@@ -66,8 +66,8 @@ torch::Tensor DdpmSample(const EpsModel& eps, const DdpmSchedule& s, torch::Tens
     const double abar_prev = t > 0 ? s.alphas_cumprod[t - 1] : 1.0;
     const double beta_prod = 1.0 - abar;
     const double beta_prod_prev = 1.0 - abar_prev;
-    const torch::Tensor x0_hat =
-        ((x - std::sqrt(beta_prod) * eps_hat) / std::sqrt(abar)).clamp(-1.0, 1.0);
+    torch::Tensor x0_hat = (x - std::sqrt(beta_prod) * eps_hat) / std::sqrt(abar);
+    if (clip_sample) x0_hat = x0_hat.clamp(-1.0, 1.0);
     const double c_x0 = std::sqrt(abar_prev) * s.betas[t] / beta_prod;
     const double c_xt = std::sqrt(s.alphas[t]) * beta_prod_prev / beta_prod;
     torch::Tensor next = c_x0 * x0_hat + c_xt * x;
@@ -87,7 +87,7 @@ torch::Tensor DdpmSample(const EpsModel& eps, const DdpmSchedule& s, torch::Tens
 }
 
 torch::Tensor DdimSample(const EpsModel& eps, const DdpmSchedule& s, int num_steps,
-                         torch::Tensor x, int* nfe) {
+                         torch::Tensor x, int* nfe, bool clip_sample) {
   CheckBatch(x, "DdimSample");
   CheckSchedule(s, "DdimSample");
   const std::vector<int> timesteps = DdimTimesteps(num_steps, s.num_train_timesteps);
@@ -102,8 +102,8 @@ torch::Tensor DdimSample(const EpsModel& eps, const DdpmSchedule& s, int num_ste
     const int prev = t - ratio;
     const double abar = s.alphas_cumprod[t];
     const double abar_prev = prev >= 0 ? s.alphas_cumprod[prev] : 1.0;  // set_alpha_to_one
-    const torch::Tensor x0_hat =
-        ((x - std::sqrt(1.0 - abar) * eps_hat) / std::sqrt(abar)).clamp(-1.0, 1.0);
+    torch::Tensor x0_hat = (x - std::sqrt(1.0 - abar) * eps_hat) / std::sqrt(abar);
+    if (clip_sample) x0_hat = x0_hat.clamp(-1.0, 1.0);
     // use_clipped_model_output = False: the direction uses the model's eps as is.
     x = std::sqrt(abar_prev) * x0_hat + std::sqrt(1.0 - abar_prev) * eps_hat;
   }

@@ -27,23 +27,24 @@ using Denoiser = std::function<torch::Tensor(const torch::Tensor& x, const torch
 using RawNet = std::function<torch::Tensor(const torch::Tensor& x_in, const torch::Tensor& c_noise)>;
 
 // DDPM ancestral sampling as diffusers 0.11.1 (DP's config): timesteps T-1..0 (NFE = T),
-// "fixed_small" variance, x0_hat clipped to [-1, 1]. x is the initial noise x_T ~ N(0, I) drawn
+// "fixed_small" variance, x0_hat clipped to [-1, 1] (diffusers' clip_sample; `clip_sample` false
+// leaves it as the network gives it). x is the initial noise x_T ~ N(0, I) drawn
 // by the caller. The per-step noise z is drawn on the CPU from gen and moved to x's device, so
 // a seed gives the same numbers on cpu and cuda.
 torch::Tensor DdpmSample(const EpsModel& eps, const DdpmSchedule& s, torch::Tensor x,
-                         at::Generator gen, int* nfe = nullptr);
+                         at::Generator gen, int* nfe = nullptr, bool clip_sample = true);
 
 // The same with the per-step noise from a callback: noise(x) returns a tensor of x's shape
 // (any device; it is moved to x's device), e.g. per-row generators for per-row seeds. It is
 // called once per step with k > 0 (T - 1 times), in step order.
 using NoiseFn = std::function<torch::Tensor(const torch::Tensor& like)>;
 torch::Tensor DdpmSample(const EpsModel& eps, const DdpmSchedule& s, torch::Tensor x,
-                         const NoiseFn& noise, int* nfe = nullptr);
+                         const NoiseFn& noise, int* nfe = nullptr, bool clip_sample = true);
 
 // DDIM (eta 0, clip_sample, set_alpha_to_one, steps_offset 0) over DdimTimesteps(num_steps):
 // NFE = num_steps. num_steps = 1 evaluates k = 0 on pure noise (DP's DDIM-1 failure mode).
 torch::Tensor DdimSample(const EpsModel& eps, const DdpmSchedule& s, int num_steps,
-                         torch::Tensor x, int* nfe = nullptr);
+                         torch::Tensor x, int* nfe = nullptr, bool clip_sample = true);
 
 // Deterministic Heun (EDM Algorithm 2) over sigmas (decreasing, with the trailing 0, e.g.
 // KarrasSigmas): NFE = 2N - 1 for N = sigmas.size() - 1 (a final Euler step to 0). x is the

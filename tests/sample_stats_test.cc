@@ -39,5 +39,18 @@ TEST(SampleStatsTest, SpreadOfDrawsAlongOneDirectionAndOfIdenticalDraws) {
   EXPECT_THROW(SpreadAcrossDraws({{1, 2}, {1}}), std::invalid_argument);
 }
 
+TEST(SampleStatsTest, NearestDistancesMeasureSupportAndCoverage) {
+  // Reference draws at 0 and 2 (one element); a policy that only ever gives 0 is on the
+  // reference's support (distance 0) but misses the mode at 2 (coverage 0 for that draw, 4 for 2).
+  const std::vector<std::vector<double>> ref = {{0}, {2}}, collapsed = {{0}, {0}};
+  EXPECT_DOUBLE_EQ(MeanNearestDistance(collapsed, ref, false), 0.0);
+  EXPECT_DOUBLE_EQ(MeanNearestDistance(ref, collapsed, false), 2.0);  // (0 + 4) / 2
+  // Within one set each draw's own copy is skipped: the nearest other draw.
+  EXPECT_DOUBLE_EQ(MeanNearestDistance(ref, ref, true), 4.0);
+  // Per element: two elements at distance 1 each give 1.
+  EXPECT_DOUBLE_EQ(MeanNearestDistance({{1, 1}}, {{0, 0}}, false), 1.0);
+  EXPECT_DOUBLE_EQ(MeanNearestDistance({{1}}, {{1}}, true), 0.0);  // no other draw
+}
+
 }  // namespace
 }  // namespace onedp

@@ -129,6 +129,14 @@ TEST_F(SamplerMechanicsTest, Ddim1IsOneClippedX0PredictionAtK0) {
   const double ab = sched.alphas_cumprod[0];
   const torch::Tensor want = ((x - std::sqrt(1 - ab) * 0.5 * x) / std::sqrt(ab)).clamp(-1, 1);
   EXPECT_TRUE(torch::allclose(out, want, 1e-6, 1e-6));
+  // clip_sample false: the x0 reading as the network gives it, out of [-1, 1] for this batch.
+  const torch::Tensor raw = DdimSample(eps, sched, 1, x, nullptr, /*clip_sample=*/false);
+  EXPECT_TRUE(torch::allclose(raw, (x - std::sqrt(1 - ab) * 0.5 * x) / std::sqrt(ab), 1e-6, 1e-6));
+  EXPECT_GT(raw.abs().max().item<double>(), 1.0);
+  // DDPM-100 without clipping differs from the clipped chain once an x0 reading leaves [-1, 1].
+  const torch::Tensor big = 3.0 * x;
+  EXPECT_FALSE(torch::allclose(DdpmSample(eps, sched, big, MakeGen(4)),
+                               DdpmSample(eps, sched, big, MakeGen(4), nullptr, false)));
 }
 
 TEST_F(SamplerMechanicsTest, EdmHeun1IsTheDenoiserAtSigmaMax) {

@@ -4,7 +4,8 @@
 # 50 test episodes from seed 100000). Every step skips what is already done and resumes a killed
 # run from its checkpoint, so the script can simply be run again.
 # Usage: scripts/experiments/onedp_ddpm_gap.sh TASK EXPERIMENT...   (TASK: pusht | square-ph)
-#   EXPERIMENT: teacher-ddpm | teacher-edm | a name from the list in `distill_args` below | samples
+#   EXPERIMENT: teacher-ddpm | teacher-edm | teacher-ddpm-noclip | a name from `distill_args` below |
+#               samples
 # Environment: HARNESS (default build/harness/harness), WORK (default runs/gap/TASK).
 set -euo pipefail
 HARNESS=${HARNESS:-build/harness/harness}
@@ -27,6 +28,24 @@ teacher() {  # family
   local sampler=ddim:10
   [ "$1" = edm ] && sampler=edm:10
   "$HARNESS" eval --ckpt "$dir" --sampler "$sampler" --episodes 50 --workers 1 --out "$dir/eval_final_$sampler.csv"
+  touch "$dir/done"
+}
+
+# The DDPM teacher sampled as the network gives it: a copy of its checkpoint whose config sets
+# ddpm.clip_sample false (DP's DDPM / DDIM samplers otherwise clamp x0_hat to [-1, 1] at every step,
+# which the distillation's target, the teacher's score, never sees). Evaluated beside the clipped one.
+teacher_noclip() {
+  local src=$WORK/dp-ddpm dir=$WORK/dp-ddpm-noclip
+  [ -f "$dir/done" ] && return 0
+  mkdir -p "$dir/checkpoint"
+  cp "$src/run.json" "$dir/run.json"
+  cp "$src/checkpoint/weights.pt" "$dir/checkpoint/weights.pt"
+  python3 -c "import json,sys;p=json.load(open(sys.argv[1]));p['config']['ddpm']['clip_sample']=False;json.dump(p,open(sys.argv[2],'w'),indent=1)" \
+    "$src/checkpoint/policy.json" "$dir/checkpoint/policy.json"
+  for s in ddpm:100 ddim:10; do
+    "$HARNESS" eval --ckpt "$src" --sampler "$s" --episodes 50 --workers 1 --out "$src/eval_clip_$s.csv"
+    "$HARNESS" eval --ckpt "$dir" --sampler "$s" --episodes 50 --workers 1 --out "$dir/eval_final_$s.csv"
+  done
   touch "$dir/done"
 }
 
@@ -65,6 +84,7 @@ distill() {  # name
 
 samples() {  # the trained and warm-start generators beside the teachers and the dataset
   local args=(--policy "$WORK/dp-ddpm@ddpm:100" --policy "$WORK/dp-ddpm@ddim:10")
+  [ -f "$WORK/dp-ddpm-noclip/done" ] && args+=(--policy "$WORK/dp-ddpm-noclip@ddpm:100")
   for d in s-ddpm d-ddpm s-ddpm-lr3e-6 s-ddpm-gamma0.5 s-ddpm-lognormal s-edm d-edm; do
     [ -d "$WORK/$d/warm_start" ] && args+=(--policy "$WORK/$d/warm_start@onestep")
     [ -f "$WORK/$d/eval_epoch$EPOCHS.csv" ] && args+=(--policy "$WORK/$d@onestep")
@@ -78,6 +98,7 @@ for e in "$@"; do
   case $e in
     teacher-ddpm) teacher ddpm ;;
     teacher-edm) teacher edm ;;
+    teacher-ddpm-noclip) teacher_noclip ;;
     samples) samples ;;
     *) distill "$e" ;;
   esac
