@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -120,6 +123,45 @@ std::vector<std::string> Shuffled(std::vector<std::string> v, uint64_t seed) {
   return v;
 }
 
+// The checkpoint state's format (collect.h); a .tmp with another one is not resumed.
+constexpr int kCheckpointFormat = 1;
+
+// How an option of the checkpoint's "options" reads on the command line, for error messages.
+std::string DescribeOption(const std::string& key, const nlohmann::json* value) {
+  if (!value) return key + " (not recorded)";
+  const nlohmann::json& v = *value;
+  if (key == "task" && v.is_string()) return "--task " + v.get<std::string>();
+  if (key == "images" && v.is_boolean()) return v.get<bool>() ? "images (no --no-images)" : "--no-images";
+  if (key == "seed") return "--seed " + v.dump();
+  if (key == "episodes") return "--episodes " + v.dump();
+  if (key == "valid_ratio") return "--valid-ratio " + v.dump();
+  return key + " " + v.dump();  // max_attempts: a CollectOptions field without a flag (0: default)
+}
+
+// An int array of `n` non-negative entries, or throws naming `key`.
+std::vector<int> IntArray(const nlohmann::json& state, const char* key, size_t n) {
+  const nlohmann::json& a = state.at(key);
+  if (!a.is_array() || a.size() != n) {
+    throw std::runtime_error(std::string(key) + " is not an array of " + std::to_string(n));
+  }
+  std::vector<int> out;
+  for (const auto& v : a) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0) {
+      throw std::runtime_error(std::string(key) + " holds " + v.dump());
+    }
+    out.push_back(v.get<int>());
+  }
+  return out;
+}
+
+int NonNegativeInt(const nlohmann::json& state, const char* key) {
+  const nlohmann::json& v = state.at(key);
+  if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > (1LL << 31) - 1) {
+    throw std::runtime_error(std::string(key) + " is " + v.dump());
+  }
+  return v.get<int>();
+}
+
 }  // namespace
 
 void RequestStop() { g_stop = true; }
@@ -141,18 +183,158 @@ CollectReport Collect(const CollectOptions& options) {
   for (int j = 0; j < o.episodes % n_ops; ++j) ++quota[j];
   const int64_t max_attempts = o.max_attempts > 0 ? o.max_attempts : 10LL * o.episodes;
 
+  namespace fs = std::filesystem;
+  const std::string tmp = o.out + ".tmp";
+  std::error_code ec;
+  if (fs::exists(o.out, ec) && !o.overwrite) {
+    throw std::runtime_error("dataset " + o.out + " exists; pass --overwrite to replace it");
+  }
+  // What determines the file's content (collect.h): a .tmp made with other values is not resumed.
+  const nlohmann::json options_json = {{"task", spec.name},
+                                       {"seed", o.seed},
+                                       {"episodes", o.episodes},
+                                       {"images", o.images},
+                                       {"valid_ratio", o.valid_ratio},
+                                       {"max_attempts", o.max_attempts}};  // 0: 10 x episodes
+  const nlohmann::json versions = RunVersions();
+
+  std::vector<int> kept_per_op(n_ops, 0);  // demos kept so far, in attempt order
+  std::vector<int> attempts_per_op(n_ops, 0);  // counted attempts (kept + rejected)
+  std::vector<int> demo_ops;               // operator index of each demo, in file order
+  int64_t next_write = 0;                  // next attempt index to examine in order
+  CollectReport report;
+
+  // A resumable <out>.tmp: check it (exit 2 for other options; unreadable or inconsistent ones
+  // only start over with --overwrite) and restore the counters of its last checkpoint.
+  DatasetWriter::Mode mode = DatasetWriter::Mode::kKeep;
+  if (fs::exists(tmp, ec)) {
+    std::string unusable;
+    TempCheckpoint cp;
+    try {
+      cp = DatasetWriter::ReadCheckpoint(tmp);
+    } catch (const std::exception& e) {
+      unusable = e.what();
+    }
+    // No complete demo (killed before the first was written): nothing to keep, so start over
+    // whatever its options.
+    const bool empty = unusable.empty() && cp.demos == 0;
+    if (empty) {
+      unusable = "it holds no complete demo";
+    } else if (unusable.empty()) {
+      const nlohmann::json& st = cp.state;
+      if (!st.is_object() || !st.contains("format") || st["format"] != kCheckpointFormat ||
+          !st.contains("options") || !st["options"].is_object()) {
+        unusable = "its checkpoint is not a collect checkpoint of format " +
+                   std::to_string(kCheckpointFormat);
+      } else {
+        std::vector<std::string> diffs;
+        for (const auto& [key, here] : options_json.items()) {
+          const nlohmann::json* there = st["options"].contains(key) ? &st["options"][key] : nullptr;
+          if (!there || *there != here) {
+            diffs.push_back(DescribeOption(key, there) + " there, " + DescribeOption(key, &here) +
+                            " here");
+          }
+        }
+        if (!diffs.empty()) {
+          std::string list;
+          for (const auto& d : diffs) list += (list.empty() ? "" : "; ") + d;
+          throw std::invalid_argument(
+              tmp + " holds an interrupted collection made with other options (" + list +
+              "): pass the same options to resume it, or delete " + tmp + " to start over");
+        }
+      }
+    }
+    if (unusable.empty()) {
+      try {
+        const nlohmann::json& st = cp.state;
+        kept_per_op = IntArray(st, "kept_per_operator", n_ops);
+        attempts_per_op = IntArray(st, "attempts_per_operator", n_ops);
+        demo_ops = IntArray(st, "demo_operators", static_cast<size_t>(cp.demos));
+        report.attempts = NonNegativeInt(st, "attempts");
+        report.rejected = NonNegativeInt(st, "rejected");
+        next_write = NonNegativeInt(st, "next_attempt");
+        int rejected = 0;
+        for (const auto& [why, n] : st.at("reject_reasons").items()) {
+          report.reject_reasons[why] = n.get<int>();
+          rejected += n.get<int>();
+        }
+        int kept = 0, attempts = 0;
+        std::vector<int> demos_of(n_ops, 0);
+        for (int d : demo_ops) {
+          if (d >= n_ops) throw std::runtime_error("demo_operators holds " + std::to_string(d));
+          ++demos_of[d];
+        }
+        for (int j = 0; j < n_ops; ++j) {
+          kept += kept_per_op[j];
+          attempts += attempts_per_op[j];
+          if (kept_per_op[j] > quota[j] || kept_per_op[j] > attempts_per_op[j] ||
+              demos_of[j] != kept_per_op[j]) {
+            throw std::runtime_error("the counts of operator " + ops[j].name + " do not add up");
+          }
+        }
+        if (kept != cp.demos || attempts != report.attempts || rejected != report.rejected ||
+            report.attempts - report.rejected != cp.demos || next_write < report.attempts ||
+            next_write > max_attempts || cp.demos > o.episodes) {
+          throw std::runtime_error("its demo, attempt and rejection counts do not add up");
+        }
+      } catch (const std::exception& e) {
+        unusable = std::string("its collect checkpoint is inconsistent (") + e.what() + ")";
+        kept_per_op.assign(n_ops, 0);
+        attempts_per_op.assign(n_ops, 0);
+        demo_ops.clear();
+        report = CollectReport();
+        next_write = 0;
+      }
+    }
+    if (unusable.empty()) {
+      mode = DatasetWriter::Mode::kResume;
+      report.kept = static_cast<int>(cp.demos);
+      report.samples = cp.total;
+      report.resumed_demos = report.kept;
+      report.resumed_attempts = report.attempts;
+      nlohmann::json there = cp.state.contains("versions") ? cp.state["versions"] : nlohmann::json();
+      if (!there.is_object()) there = nlohmann::json::object();
+      for (const auto& [key, here] : versions.items()) {
+        if (!there.contains(key) || there[key] != here) {
+          std::cerr << "collect: warning: " << tmp << " was written by another build ("
+                    << key << " " << there.value(key, nlohmann::json("unknown")).dump() << ", here "
+                    << here.dump() << "); its demos may differ from what this build writes\n";
+        }
+      }
+    } else if (empty) {
+      std::cerr << "collect: " << tmp << " holds no complete demo; starting over\n";
+    } else if (!o.overwrite) {
+      throw std::runtime_error("cannot resume from " + tmp + ": " + unusable +
+                               ". Pass --overwrite to delete it and start over");
+    } else {
+      std::cerr << "collect: cannot resume from " << tmp << " (" << unusable
+                << "); --overwrite: starting over\n";
+    }
+  }
+
   // Opens <out>.tmp now, so a bad path fails before any work.
-  DatasetWriter writer(o.out, o.overwrite);
+  DatasetWriter writer(o.out, o.overwrite, mode);
+  if (mode == DatasetWriter::Mode::kResume) {
+    if (writer.count() != report.kept) {
+      throw std::runtime_error(tmp + " changed while it was being resumed");
+    }
+    for (const std::string& name : writer.resumed().partial) {
+      std::cerr << "collect: " << tmp << ": discarded " << name
+                << ", written after the last checkpoint (cut off by the interruption)\n";
+    }
+    std::cerr << "collect " << spec.name << ": resuming from " << report.kept << " demos ("
+              << report.attempts << " attempts) in " << tmp << "\n";
+  }
+  int stop_after = 0;  // test hook (collect.h)
+  if (const char* env = std::getenv("ONEDP_COLLECT_STOP_AFTER")) stop_after = std::atoi(env);
 
   const int workers = o.workers > 0 ? o.workers
                                     : std::max(1u, std::thread::hardware_concurrency());
-  std::vector<int> kept_per_op(n_ops, 0);  // demos kept so far, in attempt order
-  std::vector<int> attempts_per_op(n_ops, 0);  // counted attempts (kept + rejected)
   std::mutex mu;
   std::condition_variable cv;
   std::map<int64_t, Attempt> finished;  // out-of-order results waiting for their turn
-  int64_t next_issue = 0;               // next attempt index a worker may take
-  bool done = false;
+  int64_t next_issue = next_write;      // next attempt index a worker may take
+  bool done = report.kept >= o.episodes;  // a resumed file may only lack Finish()
   std::string worker_error;
 
   auto worker = [&] {
@@ -187,15 +369,32 @@ CollectReport Collect(const CollectOptions& options) {
     }
   };
 
-  CollectReport report;
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
   for (int i = 0; i < workers; ++i) threads.emplace_back(worker);
 
   Progress progress("collect " + spec.name, o.episodes);
+  if (report.resumed_demos > 0) progress.Rebase(report.resumed_demos);
   std::vector<std::string> demo_names;
   std::map<std::string, std::vector<std::string>> quality_masks;
-  int64_t next_write = 0;
+  for (size_t i = 0; i < demo_ops.size(); ++i) {
+    demo_names.push_back("demo_" + std::to_string(i));
+    if (spec.variant == "mh") quality_masks[ops[demo_ops[i]].quality].push_back(demo_names.back());
+  }
+  int durable_attempts = report.attempts;  // attempts counted by the .tmp's last checkpoint
+  // The checkpoint stored with a demo: the counters after it, examination resuming at `next`.
+  auto checkpoint_state = [&](int64_t next) {
+    return nlohmann::json{{"format", kCheckpointFormat},
+                          {"options", options_json},
+                          {"versions", versions},
+                          {"next_attempt", next},
+                          {"attempts", report.attempts},
+                          {"rejected", report.rejected},
+                          {"reject_reasons", report.reject_reasons},
+                          {"kept_per_operator", kept_per_op},
+                          {"attempts_per_operator", attempts_per_op},
+                          {"demo_operators", demo_ops}};
+  };
   {
     std::unique_lock<std::mutex> lock(mu);
     while (!done) {
@@ -203,6 +402,8 @@ CollectReport Collect(const CollectOptions& options) {
                   [&] { return done || finished.count(next_write); });
       if (g_stop) break;
       while (!done && next_write < max_attempts) {
+        // After a stop request, results may be "interrupted" failures: count none of them.
+        if (g_stop) break;
         const int j = static_cast<int>(next_write % n_ops);
         // A filled operator's later attempts do not count: workers skip them, and a result that
         // was already running is dropped.
@@ -222,14 +423,32 @@ CollectReport Collect(const CollectOptions& options) {
           ++report.reject_reasons[a.reason];
           continue;
         }
-        lock.unlock();
-        const std::string name = writer.Append(a.record);
-        lock.lock();
         ++kept_per_op[j];
         ++report.kept;
         report.samples += a.record.num_samples;
+        demo_ops.push_back(j);
+        const nlohmann::json state = checkpoint_state(next_write);
+        lock.unlock();
+        std::string name, write_error;
+        try {
+          name = writer.Append(a.record, state);  // returns once the demo and checkpoint are on disk
+        } catch (const std::exception& e) {
+          write_error = e.what();
+        }
+        lock.lock();
+        if (!write_error.empty()) {
+          worker_error = write_error;
+          done = true;
+          break;
+        }
+        durable_attempts = report.attempts;
         demo_names.push_back(name);
         if (spec.variant == "mh") quality_masks[ops[j].quality].push_back(name);
+        if (stop_after > 0 && report.kept == stop_after) {
+          std::cerr << "\ncollect: ONEDP_COLLECT_STOP_AFTER=" << stop_after << ": killing itself after "
+                    << report.kept << " demos (test hook)" << std::endl;
+          std::raise(SIGKILL);
+        }
         if (report.kept == o.episodes) done = true;
       }
       finished.erase(finished.begin(), finished.lower_bound(next_write));  // late skipped results
@@ -247,8 +466,18 @@ CollectReport Collect(const CollectOptions& options) {
   }
   cv.notify_all();
   for (auto& t : threads) t.join();
-  if (g_stop) throw std::runtime_error("interrupted; nothing written to " + o.out);
-  if (!worker_error.empty()) throw std::runtime_error(worker_error);
+  const std::string kept_note =
+      writer.count() > 0 ? tmp + " keeps the " + std::to_string(writer.count()) + " demos (" +
+                               std::to_string(durable_attempts) + " attempts) written so far"
+                         : std::string();
+  if (g_stop) {
+    throw std::runtime_error("interrupted; " + (kept_note.empty() ? "nothing written to " + o.out
+                                                                  : kept_note +
+                                                                        ": rerun the same command to resume"));
+  }
+  if (!worker_error.empty()) {
+    throw std::runtime_error(worker_error + (kept_note.empty() ? "" : " (" + kept_note + ")"));
+  }
 
   // Masks: train/valid split, and for MH the operator-quality keys as robomimic ships them.
   std::map<std::string, std::vector<std::string>> masks;

@@ -51,30 +51,73 @@ struct EpisodeRecord {
   nlohmann::json ep_meta = nlohmann::json::object();
 };
 
-// Writes a dataset to `<path>.tmp` and renames it to `path` in Finish(); destroying an unfinished
-// writer deletes the temporary file, so an interrupted job never leaves a file under `path`.
+// What a resumable temporary file (DatasetWriter::Mode::kKeep / kResume) holds besides its demos:
+// the checkpoint stored by its last complete Append.
+struct TempCheckpoint {
+  int64_t demos = 0;   // complete demos: demo_0 .. demo_{demos-1}
+  int64_t total = 0;   // their samples
+  nlohmann::json state;  // the caller's JSON passed to that Append
+  std::vector<std::string> partial;  // groups demo_<k>, k >= demos: a demo cut off by a kill
+};
+
+// Writes a dataset to `<path>.tmp` and renames it to `path` in Finish().
+//
+// Mode::kFresh (the default): creates `<path>.tmp` (replacing one left over) and deletes it when the
+// writer is destroyed unfinished, so an interrupted job never leaves a file under `path`.
+//
+// Mode::kKeep and Mode::kResume (resumable writing, `harness collect`): every Append writes its demo,
+// then stores a checkpoint as the root attribute `onedp_checkpoint` (JSON {"demos", "total",
+// "state"}: the demo count and sample total including this demo, and the caller's `state`), then
+// flushes the file and fsyncs it; only then does Append return. A writer destroyed unfinished
+// closes the file and keeps `<path>.tmp` if it holds a demo (kKeep without any Append removes it:
+// there is nothing to resume). kKeep creates `<path>.tmp` (replacing one left over) with a
+// checkpoint of 0 demos (state null), flushed at once, so that a kill before the first demo leaves
+// a readable file rather than a truncated one;
+// kResume reopens an existing one (ReadCheckpoint must accept it), unlinks its partial groups and
+// numbers the next demo after the checkpoint's. Finish() removes the checkpoint attribute, so a
+// finished file has the same objects and attributes whichever mode wrote it.
+//
+// HDF5 files are not journaled: a kill during a write can leave a damaged file. Flushing after each
+// demo makes a kill between demos harmless and one during a demo (very likely) leave the previous
+// checkpoint's demos intact; ReadCheckpoint refuses files whose checkpoint does not match their
+// demos.
 class DatasetWriter {
  public:
-  // Throws std::runtime_error if `path` exists and !overwrite, or if it cannot be created.
-  DatasetWriter(const std::string& path, bool overwrite);
+  enum class Mode { kFresh, kKeep, kResume };
+  // Throws std::runtime_error if `path` exists and !overwrite, or if it cannot be created (or, with
+  // kResume, reopened and validated as by ReadCheckpoint).
+  DatasetWriter(const std::string& path, bool overwrite, Mode mode = Mode::kFresh);
   ~DatasetWriter();
   DatasetWriter(const DatasetWriter&) = delete;
   DatasetWriter& operator=(const DatasetWriter&) = delete;
 
-  // Appends data/demo_<k> with k = number of demos appended so far; returns its name.
-  std::string Append(const EpisodeRecord& episode);
+  // Appends data/demo_<k> with k = number of demos appended so far (including those of a resumed
+  // file); returns its name. kKeep / kResume: stores `state` with the checkpoint (see above).
+  std::string Append(const EpisodeRecord& episode, const nlohmann::json& state = nullptr);
   // Writes data attrs (total, env_args) and /mask/<key> for each entry, closes, renames.
   void Finish(const nlohmann::json& env_args,
               const std::map<std::string, std::vector<std::string>>& masks);
 
+  // Reads the checkpoint of a resumable temporary file (`<path>.tmp`) without changing it. Throws
+  // std::runtime_error saying why it cannot be resumed: not an HDF5 file, cannot be opened, no
+  // checkpoint (or not one written by this writer), a demo the checkpoint counts missing or without
+  // num_samples, sample total differing, other objects in /data, or Finish() already begun.
+  static TempCheckpoint ReadCheckpoint(const std::string& temp_path);
+
   const std::string& temp_path() const { return temp_path_; }
+  int64_t count() const { return count_; }  // demos in the file (kResume: including earlier ones)
+  int64_t total() const { return total_; }  // their samples
+  // kResume: the checkpoint the file was reopened at (its partial groups were unlinked).
+  const TempCheckpoint& resumed() const { return resumed_; }
 
  private:
   struct Impl;
   Impl* impl_;
   std::string path_, temp_path_;
+  Mode mode_ = Mode::kFresh;
   int64_t count_ = 0, total_ = 0;
   bool finished_ = false;
+  TempCheckpoint resumed_;
 };
 
 // Reads any robomimic-schema file into DP-style concatenated arrays plus episode_ends.

@@ -461,8 +461,139 @@ struct DatasetWriter::Impl {
   std::vector<std::string> demos;
 };
 
-DatasetWriter::DatasetWriter(const std::string& path, bool overwrite)
-    : impl_(new Impl), path_(path), temp_path_(path + ".tmp") {
+namespace {
+
+// Root attribute of a resumable temporary file: JSON {"demos", "total", "state"} (episode.h).
+constexpr const char* kCheckpointAttr = "onedp_checkpoint";
+
+// Validates an open resumable temporary file against its checkpoint (see ReadCheckpoint).
+TempCheckpoint InspectTemp(hid_t file, const std::string& path) {
+  std::string text;
+  if (!ReadStringAttr(file, kCheckpointAttr, &text, path, "")) {
+    Fail(path, "has no collect checkpoint (attribute /" + std::string(kCheckpointAttr) + ")", false);
+  }
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("demos") || !j.contains("total") ||
+      !j["demos"].is_number_integer() || !j["total"].is_number_integer() ||
+      j["demos"].get<int64_t>() < 0 || j["total"].get<int64_t>() < 0) {
+    Fail(path, "its checkpoint attribute is not valid: " + text.substr(0, 200), false);
+  }
+  TempCheckpoint cp;
+  cp.demos = j["demos"].get<int64_t>();
+  cp.total = j["total"].get<int64_t>();
+  cp.state = j.value("state", nlohmann::json());
+  if (!ObjectIs(file, "data", H5O_TYPE_GROUP)) Fail(path, "has no /data group", false);
+  if (LinkExists(file, "mask")) Fail(path, "has a /mask group: it was being finished", false);
+  Handle data =
+      Check(H5Gopen2(file, "data", H5P_DEFAULT), H5Gclose, path, "cannot open group /data");
+  for (const char* attr : {"total", "env_args"}) {
+    htri_t exists = H5Aexists(data.get(), attr);
+    if (exists < 0) Fail(path, std::string("cannot query attribute /data/") + attr);
+    if (exists) Fail(path, std::string("has /data/") + attr + ": it was being finished", false);
+  }
+  const std::vector<std::string> children = ChildNames(data.get(), path, "/data");
+  if (cp.demos > static_cast<int64_t>(children.size())) {
+    Fail(path,
+         "its checkpoint counts " + std::to_string(cp.demos) + " demos but /data holds " +
+             std::to_string(children.size()) + " objects",
+         false);
+  }
+  std::vector<bool> seen(static_cast<size_t>(cp.demos), false);
+  int64_t total = 0;
+  for (const std::string& name : children) {
+    int64_t k = -1;
+    if (name.rfind("demo_", 0) == 0 && name.size() > 5 &&
+        name.find_first_not_of("0123456789", 5) == std::string::npos && name.size() < 20) {
+      k = std::stoll(name.substr(5));
+    }
+    if (k < 0 || name != "demo_" + std::to_string(k)) {
+      Fail(path, "/data/" + name + " is not a demo written by the collector", false);
+    }
+    if (k >= cp.demos) {  // written after the checkpoint: cut off by a kill
+      cp.partial.push_back(name);
+      continue;
+    }
+    const std::string where = "/data/" + name;
+    if (!ObjectIs(data.get(), name, H5O_TYPE_GROUP)) Fail(path, where + " is not a group", false);
+    Handle g = Check(H5Gopen2(data.get(), name.c_str(), H5P_DEFAULT), H5Gclose, path,
+                     "cannot open group " + where);
+    int64_t n = 0;
+    if (!ReadInt64Attr(g.get(), "num_samples", &n, path, where) || n <= 0) {
+      Fail(path, where + " has no valid num_samples attribute", false);
+    }
+    seen[static_cast<size_t>(k)] = true;
+    total += n;
+  }
+  for (int64_t k = 0; k < cp.demos; ++k) {
+    if (!seen[static_cast<size_t>(k)]) {
+      Fail(path,
+           "its checkpoint counts " + std::to_string(cp.demos) + " demos but demo_" +
+               std::to_string(k) + " is missing",
+           false);
+    }
+  }
+  if (total != cp.total) {
+    Fail(path,
+         "its demos hold " + std::to_string(total) + " samples but its checkpoint says " +
+             std::to_string(cp.total),
+         false);
+  }
+  return cp;
+}
+
+// Flushes HDF5's buffers to the file and the file to the disk.
+void FlushToDisk(hid_t file, const std::string& path) {
+  if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) Fail(path, "cannot flush file");
+  void* handle = nullptr;
+  if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) >= 0 && handle) {
+    if (fsync(*static_cast<int*>(handle)) != 0) {
+      Fail(path, std::string("cannot fsync file: ") + std::strerror(errno), false);
+    }
+  } else {
+    H5Eclear2(H5E_DEFAULT);  // a driver without a file descriptor: the flush is all we can do
+  }
+}
+
+// Replaces the checkpoint attribute, then flushes the file to disk.
+void WriteCheckpoint(hid_t file, int64_t demos, int64_t total, const nlohmann::json& state,
+                     const std::string& path) {
+  const nlohmann::json checkpoint = {{"demos", demos}, {"total", total}, {"state", state}};
+  if (H5Aexists(file, kCheckpointAttr) > 0) {
+    Check(H5Adelete(file, kCheckpointAttr), path,
+          std::string("cannot delete attribute /") + kCheckpointAttr);
+  }
+  H5Eclear2(H5E_DEFAULT);
+  WriteStringAttr(file, kCheckpointAttr, checkpoint.dump(), path);
+  FlushToDisk(file, path);
+}
+
+Handle FileAccessList(const std::string& path) {
+  Handle fapl = Check(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, path, "cannot create file access list");
+  // Close strongly so that every object is released before Finish() renames the file.
+  Check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), path, "cannot set close degree");
+  return fapl;
+}
+
+}  // namespace
+
+TempCheckpoint DatasetWriter::ReadCheckpoint(const std::string& temp_path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(temp_path, ec)) {
+    throw std::runtime_error("HDF5 file " + temp_path + ": does not exist or is not a file");
+  }
+  ErrorSilencer silence;
+  if (H5Fis_hdf5(temp_path.c_str()) <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    throw std::runtime_error("HDF5 file " + temp_path + ": is not an HDF5 file (or is damaged)");
+  }
+  Handle fapl = FileAccessList(temp_path);
+  Handle file = Check(H5Fopen(temp_path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose, temp_path,
+                      "cannot open file");
+  return InspectTemp(file.get(), temp_path);
+}
+
+DatasetWriter::DatasetWriter(const std::string& path, bool overwrite, Mode mode)
+    : impl_(new Impl), path_(path), temp_path_(path + ".tmp"), mode_(mode) {
   try {
     if (path.empty()) throw std::runtime_error("dataset path is empty");
     std::error_code ec;
@@ -483,18 +614,43 @@ DatasetWriter::DatasetWriter(const std::string& path, bool overwrite)
                                " is not writable (" + std::strerror(errno) + ")");
     }
     ErrorSilencer silence;
-    // Close strongly so that every object is released before Finish() renames the file.
-    Handle fapl =
-        Check(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, temp_path_, "cannot create file access list");
-    Check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), temp_path_,
-          "cannot set close degree");
-    impl_->file = Check(H5Fcreate(temp_path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()),
-                        H5Fclose, temp_path_, "cannot create file");
-    impl_->data =
-        Check(H5Gcreate2(impl_->file.get(), "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-              H5Gclose, temp_path_, "cannot create group /data");
+    Handle fapl = FileAccessList(temp_path_);
+    if (mode == Mode::kResume) {
+      if (H5Fis_hdf5(temp_path_.c_str()) <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        throw std::runtime_error("HDF5 file " + temp_path_ + ": is not an HDF5 file (or is damaged)");
+      }
+      impl_->file = Check(H5Fopen(temp_path_.c_str(), H5F_ACC_RDWR, fapl.get()), H5Fclose,
+                          temp_path_, "cannot open file for resuming");
+      resumed_ = InspectTemp(impl_->file.get(), temp_path_);
+      impl_->data = Check(H5Gopen2(impl_->file.get(), "data", H5P_DEFAULT), H5Gclose, temp_path_,
+                          "cannot open group /data");
+      for (const std::string& name : resumed_.partial) {
+        Check(H5Ldelete(impl_->data.get(), name.c_str(), H5P_DEFAULT), temp_path_,
+              "cannot unlink the partial group /data/" + name);
+      }
+      if (!resumed_.partial.empty()) FlushToDisk(impl_->file.get(), temp_path_);
+      count_ = resumed_.demos;
+      total_ = resumed_.total;
+      for (int64_t k = 0; k < count_; ++k) impl_->demos.push_back("demo_" + std::to_string(k));
+    } else {
+      impl_->file = Check(H5Fcreate(temp_path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()),
+                          H5Fclose, temp_path_, "cannot create file");
+      impl_->data =
+          Check(H5Gcreate2(impl_->file.get(), "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                H5Gclose, temp_path_, "cannot create group /data");
+      // kKeep: a readable file with an empty checkpoint from the start, so that a kill before the
+      // first demo leaves a .tmp that ReadCheckpoint accepts (with 0 demos), not a truncated one.
+      if (mode == Mode::kKeep) WriteCheckpoint(impl_->file.get(), 0, 0, nullptr, temp_path_);
+    }
   } catch (...) {
-    bool created = impl_->file.valid();
+    bool created = impl_->file.valid() && mode != Mode::kResume;
+    {
+      ErrorSilencer silence;
+      impl_->data.close();
+      impl_->file.close();
+      H5Eclear2(H5E_DEFAULT);
+    }
     delete impl_;
     impl_ = nullptr;
     if (created) {
@@ -515,13 +671,15 @@ DatasetWriter::~DatasetWriter() {
   }
   delete impl_;
   impl_ = nullptr;
-  if (!finished_) {  // also after a failed Finish(), which may have closed the file
+  // Also after a failed Finish(), which may have closed the file. kKeep / kResume keep it once it
+  // holds a checkpoint.
+  if (!finished_ && (mode_ == Mode::kFresh || (mode_ == Mode::kKeep && count_ == 0))) {
     std::error_code ec;
     fs::remove(temp_path_, ec);
   }
 }
 
-std::string DatasetWriter::Append(const EpisodeRecord& ep) {
+std::string DatasetWriter::Append(const EpisodeRecord& ep, const nlohmann::json& state) {
   if (finished_ || !impl_ || !impl_->file.valid()) {
     throw std::runtime_error("DatasetWriter::Append on " + path_ + " after Finish()");
   }
@@ -625,6 +783,11 @@ std::string DatasetWriter::Append(const EpisodeRecord& ep) {
     H5Eclear2(H5E_DEFAULT);
     throw;
   }
+  if (mode_ != Mode::kFresh) {
+    // The demo first, then the checkpoint that counts it, then to disk: a kill before the flush
+    // completes leaves the previous checkpoint, and this demo is a partial group to unlink.
+    WriteCheckpoint(impl_->file.get(), count_ + 1, total_ + n, state, file);
+  }
   impl_->demos.push_back(name);
   ++count_;
   total_ += n;
@@ -677,6 +840,11 @@ void DatasetWriter::Finish(const nlohmann::json& env_args,
                      type.get(), false, file);
       }
     }
+    if (mode_ != Mode::kFresh && H5Aexists(impl_->file.get(), kCheckpointAttr) > 0) {
+      Check(H5Adelete(impl_->file.get(), kCheckpointAttr), file,
+            std::string("cannot delete attribute /") + kCheckpointAttr);
+    }
+    H5Eclear2(H5E_DEFAULT);
     if (H5Fflush(impl_->file.get(), H5F_SCOPE_GLOBAL) < 0) Fail(file, "cannot flush file");
     if (!impl_->file.close()) Fail(file, "cannot close file");
   }

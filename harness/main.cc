@@ -83,7 +83,8 @@ int main(int argc, char** argv) {
                  "Successful demos to keep (default: 200 for ph, 300 = 6 x 50 for mh)");
   c->add_option("--seed", collect.seed, "Base seed: attempt k uses seed + k");
   c->add_option("--out", collect.out, "Output .hdf5 path")->required();
-  c->add_flag("--overwrite", collect.overwrite, "Replace an existing output file");
+  c->add_flag("--overwrite", collect.overwrite,
+              "Replace an existing output file; start over when <out>.tmp cannot be resumed");
   c->add_flag("--no-images", [&](int64_t) { collect.images = false; }, "Skip camera images");
   c->add_option("--workers", collect.workers, "Worker threads (default: one per core)");
   c->add_option("--valid-ratio", collect.valid_ratio, "Share of demos in mask/valid")
@@ -222,7 +223,11 @@ int main(int argc, char** argv) {
       std::printf("wrote %s: %d demos, %lld samples, %d attempts, %d rejected", collect.out.c_str(),
                   r.kept, static_cast<long long>(r.samples), r.attempts, r.rejected);
       for (const auto& [why, n] : r.reject_reasons) std::printf(" [%s: %d]", why.c_str(), n);
-      std::printf(", %.1f s\n", r.seconds);
+      std::printf(", %.1f s", r.seconds);
+      if (r.resumed_demos > 0) {
+        std::printf(" (resumed from %d demos, %d attempts)", r.resumed_demos, r.resumed_attempts);
+      }
+      std::printf("\n");
       if (r.kept_per_operator.size() > 1) {
         for (const auto& [op, n] : r.kept_per_operator) {
           const int tried = r.attempts_per_operator.at(op);

@@ -167,6 +167,135 @@ TEST_F(CliTest, SameFileForAnyWorkerCount) {
   EXPECT_EQ(attempts[0], attempts[1]);
 }
 
+// Two finished collect files hold the same demos: every dataset, num_samples, ep_meta,
+// model_file, mask and the /data attributes (env_args, total).
+void ExpectSameDemos(const fs::path& a_path, const fs::path& b_path) {
+  const EpisodeStore a = EpisodeStore::Load(a_path.string());
+  const EpisodeStore b = EpisodeStore::Load(b_path.string());
+  EXPECT_EQ(a.demo_names, b.demo_names);
+  EXPECT_EQ(a.episode_ends, b.episode_ends);
+  EXPECT_EQ(a.total, b.total);
+  EXPECT_EQ(a.env_args, b.env_args);
+  EXPECT_EQ(a.masks, b.masks);
+  EXPECT_TRUE(a.model_files == b.model_files);
+  ASSERT_EQ(a.ep_meta.size(), b.ep_meta.size());
+  for (size_t i = 0; i < a.ep_meta.size(); ++i) EXPECT_EQ(a.ep_meta[i], b.ep_meta[i]) << i;
+  ASSERT_EQ(a.f64.size(), b.f64.size());
+  for (const auto& [key, arr] : a.f64) {
+    ASSERT_TRUE(b.f64.count(key)) << key;
+    EXPECT_EQ(arr.shape, b.f64.at(key).shape) << key;
+    EXPECT_TRUE(arr.data == b.f64.at(key).data) << key;
+  }
+  ASSERT_EQ(a.u8.size(), b.u8.size());
+  for (const auto& [key, arr] : a.u8) {
+    ASSERT_TRUE(b.u8.count(key)) << key;
+    EXPECT_EQ(arr.shape, b.u8.at(key).shape) << key;
+    EXPECT_TRUE(arr.data == b.u8.at(key).data) << key;
+  }
+}
+
+// A collect killed after K demos (hidden hook ONEDP_COLLECT_STOP_AFTER) keeps them in <out>.tmp;
+// the same command resumes from them and writes the file an uninterrupted run writes. Other
+// options are refused (exit 2) without touching the .tmp; a demo cut off after the last checkpoint
+// is discarded.
+TEST_F(CliTest, CollectResumesAfterKillToTheSameFile) {
+  struct Case {
+    std::string args;  // everything but --seed and --out
+    std::string seed;
+    int stop_after;
+    bool partial_demo;  // add a group after the checkpoint, as a kill mid-demo leaves
+  };
+  const std::vector<Case> cases = {
+      // MH: per-operator quotas, counts and quality masks; no images.
+      {"collect --task lift-mh --episodes 9 --no-images --workers 2", "3", 4, false},
+      // PH with camera images (chunked, gzip datasets).
+      {"collect --task lift-ph --episodes 3 --workers 2", "5", 1, true},
+  };
+  const bool have_h5tools = Shell("h5copy --version && h5dump --version").code == 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.args);
+    const std::string cmd = c.args + " --seed " + c.seed;
+    const fs::path a = dir_ / "a.hdf5", b = dir_ / "b.hdf5";
+    const fs::path b_tmp = b.string() + ".tmp";
+    fs::remove(a);
+    fs::remove(b);
+    CliRun r = Harness(cmd + " --out " + a.string());
+    ASSERT_EQ(r.code, 0) << r.output;
+
+    const std::string k = std::to_string(c.stop_after);
+    r = Shell("ONEDP_COLLECT_STOP_AFTER=" + k + " " + HARNESS_EXE + " " + cmd + " --out " +
+              b.string());
+    ASSERT_NE(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("ONEDP_COLLECT_STOP_AFTER"), std::string::npos) << r.output;
+    ASSERT_TRUE(fs::exists(b_tmp));
+    EXPECT_FALSE(fs::exists(b));
+    {
+      // The killed file's demos are complete and are the uninterrupted run's first K.
+      const EpisodeStore part = EpisodeStore::Load(b_tmp.string());
+      const EpisodeStore full = EpisodeStore::Load(a.string());
+      ASSERT_EQ(part.num_episodes(), c.stop_after);
+      for (int i = 0; i < c.stop_after; ++i) EXPECT_EQ(part.ep_meta[i], full.ep_meta[i]) << i;
+      EXPECT_TRUE(part.masks.empty());
+    }
+    if (have_h5tools) {
+      EXPECT_EQ(Shell("h5dump -a /onedp_checkpoint " + b_tmp.string()).code, 0);
+    }
+
+    // Another seed: refused, naming the option; the .tmp is left as it was.
+    const auto tmp_size = fs::file_size(b_tmp);
+    r = Harness(c.args + " --seed 11 --out " + b.string());
+    EXPECT_EQ(r.code, 2) << r.output;
+    EXPECT_NE(r.output.find("--seed 11 here"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("delete " + b_tmp.string()), std::string::npos) << r.output;
+    EXPECT_EQ(fs::file_size(b_tmp), tmp_size);
+    EXPECT_FALSE(fs::exists(b));
+
+    std::string partial;
+    if (c.partial_demo && have_h5tools) {
+      partial = "demo_" + k;
+      ASSERT_EQ(Shell("h5copy -i " + b_tmp.string() + " -o " + b_tmp.string() +
+                      " -s /data/demo_0 -d /data/" + partial).code, 0);
+    }
+
+    // The same command resumes and finishes.
+    r = Harness(cmd + " --out " + b.string());
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("resuming from " + k + " demos (" + k + " attempts)"),
+              std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("(resumed from " + k + " demos"), std::string::npos) << r.output;
+    if (!partial.empty()) {
+      EXPECT_NE(r.output.find("discarded " + partial), std::string::npos) << r.output;
+    }
+    EXPECT_TRUE(fs::exists(b));
+    EXPECT_FALSE(fs::exists(b_tmp));
+    ExpectSameDemos(a, b);
+    if (have_h5tools) {  // the checkpoint is bookkeeping of the .tmp only
+      EXPECT_NE(Shell("h5dump -a /onedp_checkpoint " + b.string()).code, 0);
+    }
+  }
+}
+
+// A .tmp that cannot be resumed is reported and kept; --overwrite starts over.
+TEST_F(CliTest, CollectRefusesDamagedTempWithoutOverwrite) {
+  const fs::path out = dir_ / "d.hdf5";
+  const fs::path tmp = out.string() + ".tmp";
+  std::ofstream(tmp) << "not an hdf5 file";
+  const std::string cmd = "collect --task lift-ph --episodes 1 --no-images --seed 2 --out " + out.string();
+  CliRun r = Harness(cmd);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("cannot resume from " + tmp.string()), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--overwrite"), std::string::npos) << r.output;
+  std::ifstream in(tmp);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "not an hdf5 file");
+
+  r = Harness(cmd + " --overwrite");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("starting over"), std::string::npos) << r.output;
+  EXPECT_EQ(EpisodeStore::Load(out.string()).num_episodes(), 1);
+  EXPECT_FALSE(fs::exists(tmp));
+}
+
 #ifdef BENCH_WITH_POLICIES
 // train -> eval -> bench policy on a 3-demo PushT file with the tiny preset; a killed run
 // resumes; bad names list the valid ones.
