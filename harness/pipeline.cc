@@ -26,6 +26,7 @@
 #include "harness/run_info.h"
 #include "harness/tables.h"
 #include "policies/distill.h"
+#include "policies/policy_info.h"
 #include "policies/registry.h"
 #include "tasks/task_registry.h"
 
@@ -57,29 +58,12 @@ std::string StageName(Stage s) {
   return "?";
 }
 
-// The samplers every run of a policy is evaluated with (the paper's NFE columns).
-std::vector<std::string> SamplersOf(const std::string& policy) {
-  if (policy == "dp-ddpm") return {"ddpm:100", "ddim:10", "ddim:1"};
-  if (policy == "dp-edm") return {"edm:18", "edm:10", "edm:1"};
-  if (policy == "cp") return {"cp:1", "cp:3"};
-  return {"onestep"};
-}
-
-// The sampler of the in-training evaluations (the convergence curve).
-std::string TrainingEvalSampler(const std::string& policy) {
-  if (policy == "dp-ddpm") return "ddim:10";
-  if (policy == "dp-edm") return "edm:10";
-  if (policy == "cp") return "cp:1";
-  return "onestep";
-}
-
-std::string MethodName(const std::string& policy, const std::string& sampler) {
-  if (policy == "dp-ddpm") return sampler.rfind("ddim", 0) == 0 ? "DP (DDIM)" : "DP (DDPM)";
-  if (policy == "dp-edm") return "DP (EDM)";
-  if (policy == "cp") return "CP";
-  if (policy == "onedp-s") return "OneDP-S";
-  if (policy == "onedp-d") return "OneDP-D";
-  return policy;
+// The trained policy whose family the paper's table `table` ("table1") reports.
+const PolicyInfo& TableTeacher(const std::string& table) {
+  for (const PolicyInfo& p : RegisteredPolicies()) {
+    if (!p.distilled() && p.table == table) return p;
+  }
+  throw std::logic_error("no trained policy reports in " + table);
 }
 
 std::string DoneMarker(const WorkItem& item) {
@@ -152,16 +136,6 @@ std::string Fixed(double v, int digits) {
 }
 
 }  // namespace
-
-int SamplerNfe(const std::string& sampler) {
-  const size_t colon = sampler.find(':');
-  const std::string family = sampler.substr(0, colon);
-  const int steps = colon == std::string::npos ? 1 : std::stoi(sampler.substr(colon + 1));
-  if (family == "edm") return 2 * steps - 1;
-  if (family == "onestep") return 1;
-  if (family == "ddpm" || family == "ddim" || family == "cp") return steps;
-  throw std::invalid_argument("unknown sampler family in '" + sampler + "'");
-}
 
 RunPreset RunPresetFor(const std::string& preset) {
   RunPreset p;
@@ -256,16 +230,18 @@ RunPlan PlanRun(const RunOptions& options) {
   collect.path = plan.dataset;
   const int collect_i = add(collect, {{"stage", "collect"}, {"task", o.task}, {"dataset", dataset_abs}});
 
-  // train: dp-ddpm and dp-edm per seed.
+  // train: every trained (not distilled) policy, per training seed.
   std::map<std::pair<std::string, uint64_t>, int> teachers;
   for (uint64_t seed : o.train_seeds) {
-    for (const std::string policy : {"dp-ddpm", "dp-edm"}) {
+    for (const PolicyInfo& info : RegisteredPolicies()) {
+      if (info.distilled()) continue;
+      const std::string& policy = info.name;
       WorkItem t;
       t.stage = Stage::kTrain;
       t.policy = policy;
       t.seed = seed;
       t.needs = {collect_i};
-      t.table = policy == "dp-ddpm" ? "table1" : "table2";
+      t.table = info.table;
       const nlohmann::json inputs = {{"recipe", kRecipe},
                                      {"stage", "train"},
                                      {"task", o.task},
@@ -277,7 +253,7 @@ RunPlan PlanRun(const RunOptions& options) {
                                      {"dataset", dataset_abs},
                                      {"eval", {{"every", plan.preset.dp_eval_every},
                                                {"episodes", o.episodes},
-                                               {"sampler", TrainingEvalSampler(policy)}}}};
+                                               {"sampler", info.training_eval_sampler}}}};
       t.key = ConfigHash(inputs);
       t.label = "train " + policy + " seed" + std::to_string(seed);
       t.path = (root / (policy + "-seed" + std::to_string(seed) + "-" + Short(t.key))).string();
@@ -285,21 +261,15 @@ RunPlan PlanRun(const RunOptions& options) {
     }
   }
 
-  // distill: OneDP from both teachers, CP (short and long schedule) from dp-edm.
-  struct Job {
-    std::string method, teacher;
-    bool long_schedule;  // CP's long schedule (the run preset's cp_long_epochs)
-  };
-  const std::vector<Job> jobs = {{"onedp-s", "dp-ddpm", false}, {"onedp-d", "dp-ddpm", false},
-                                 {"cp", "dp-edm", false},       {"cp", "dp-edm", true},
-                                 {"onedp-s", "dp-edm", false},  {"onedp-d", "dp-edm", false}};
+  // distill: the benchmark's distillations (policies/policy_info.h), per training seed.
   std::vector<int> runs;
   for (uint64_t seed : o.train_seeds) {
-    runs.push_back(teachers.at({"dp-ddpm", seed}));
-    runs.push_back(teachers.at({"dp-edm", seed}));
+    for (const PolicyInfo& info : RegisteredPolicies()) {
+      if (!info.distilled()) runs.push_back(teachers.at({info.name, seed}));
+    }
   }
   for (uint64_t seed : o.train_seeds) {
-    for (const Job& job : jobs) {
+    for (const Distillation& job : BenchmarkDistillations()) {
       int eval_every = 0, eval_episodes = 0;
       DistillConfig dc = DistillPresetConfig(job.method, o.preset, &eval_every, &eval_episodes);
       // The run preset's schedule where it sets one, else the distillation preset's.
@@ -313,7 +283,7 @@ RunPlan PlanRun(const RunOptions& options) {
       d.source = teacher_i;
       d.epochs = epochs;
       d.needs = {teacher_i};
-      d.table = job.teacher == "dp-ddpm" ? "table1" : "table2";
+      d.table = FindPolicyInfo(job.teacher).table;
       const nlohmann::json inputs = {{"recipe", kRecipe},
                                      {"stage", "distill"},
                                      {"task", o.task},
@@ -325,7 +295,7 @@ RunPlan PlanRun(const RunOptions& options) {
                                      {"teacher", plan.items[teacher_i].key},
                                      {"eval", {{"every", plan.preset.distill_eval_every},
                                                {"episodes", o.episodes},
-                                               {"sampler", TrainingEvalSampler(job.method)}}}};
+                                               {"sampler", FindPolicyInfo(job.method).training_eval_sampler}}}};
       d.key = ConfigHash(inputs);
       const std::string name = job.method + (job.long_schedule ? "-long" : "") + "-from-" + job.teacher;
       d.label = "distill " + name + " seed" + std::to_string(seed);
@@ -337,7 +307,8 @@ RunPlan PlanRun(const RunOptions& options) {
   // eval: every run x sampler x episode block, on the final checkpoint.
   for (int run_i : runs) {
     const WorkItem run = plan.items[run_i];
-    for (const std::string& sampler : SamplersOf(run.policy)) {
+    const PolicyInfo& info = FindPolicyInfo(run.policy);
+    for (const std::string& sampler : info.samplers) {
       for (int start = 0; start < o.episodes; start += o.episode_block) {
         WorkItem e;
         e.stage = Stage::kEval;
@@ -349,7 +320,7 @@ RunPlan PlanRun(const RunOptions& options) {
         e.block_count = std::min(o.episode_block, o.episodes - start);
         e.needs = {run_i};
         e.table = run.table;
-        e.method = MethodName(run.policy, sampler);
+        e.method = info.MethodName(sampler);
         const nlohmann::json inputs = {{"recipe", kRecipe}, {"stage", "eval"},        {"run", run.key},
                                        {"sampler", sampler},  {"start", 100000 + start}, {"count", e.block_count},
                                        {"max_steps", plan.preset.max_steps}};
@@ -408,7 +379,7 @@ void FillLoopOptions(const RunPlan& plan, const WorkItem& item, int eval_every, 
   l->device = plan.options.device;
   l->eval_every = eval_every > 0 ? eval_every : -1;
   l->eval_episodes = plan.options.episodes;
-  l->eval_sampler = TrainingEvalSampler(item.policy);
+  l->eval_sampler = FindPolicyInfo(item.policy).training_eval_sampler;
   l->workers = plan.options.workers;
 }
 
@@ -453,9 +424,10 @@ void RunItem(const RunPlan& plan, const WorkItem& item, std::ostream& log) {
       const WorkItem& run = plan.items[item.source];
       auto policy = LoadPolicy((fs::path(run.path) / "checkpoint").string(), o.device);
       const int nfe = policy->Nfe(SamplerSpec::Parse(item.sampler));
-      if (nfe != SamplerNfe(item.sampler)) {
+      const int table_nfe = FindPolicyInfo(item.policy).Nfe(item.sampler);
+      if (nfe != table_nfe) {
         throw std::runtime_error("NFE of " + item.sampler + " is " + std::to_string(nfe) + ", the tables assume " +
-                                 std::to_string(SamplerNfe(item.sampler)));
+                                 std::to_string(table_nfe));
       }
       RolloutOptions ro;
       ro.episodes = item.block_count;
@@ -677,16 +649,17 @@ RunRows CollectRows(const RunPlan& plan) {
     const int epochs = rj.contains("train_config") ? rj.at("train_config").value("epochs", 0)
                                                    : rj.value("distill_config", nlohmann::json::object()).value("epochs", 0);
     run_epochs[i] = epochs;
-    const std::string sampler = TrainingEvalSampler(run.policy);
+    const PolicyInfo& info = FindPolicyInfo(run.policy);
+    const std::string sampler = info.training_eval_sampler;
     for (const auto& f : fs::directory_iterator(run.path)) {
       const std::string name = f.path().filename().string();
       if (name.rfind("eval_epoch", 0) != 0 || f.path().extension() != ".csv") continue;
       const int epoch = std::stoi(name.substr(10));
       const EpisodeStats s = ReadEpisodes(f.path().string());
       EvalRow r = BaseRow(plan, run);
-      r.method = MethodName(run.policy, sampler);
+      r.method = info.MethodName(sampler);
       r.epochs = epochs;
-      r.nfe = SamplerNfe(sampler);
+      r.nfe = info.Nfe(sampler);
       r.sampler = sampler;
       r.epoch = epoch;
       r.episodes = s.episodes;
@@ -738,7 +711,7 @@ RunRows CollectRows(const RunPlan& plan) {
       continue;
     }
     EvalRow r = BaseRow(plan, run);
-    r.method = MethodName(run.policy, group.second);
+    r.method = FindPolicyInfo(run.policy).MethodName(group.second);
     r.epochs = run_epochs.count(group.first) ? run_epochs.at(group.first) : epoch;
     r.nfe = first.at("nfe").get<int>();
     r.sampler = group.second;
@@ -765,11 +738,12 @@ std::string TableSection(const PaperTable& t, const std::string& title) {
 std::string WriteTables(const std::vector<EvalRow>& rows, const std::vector<std::string>& tasks,
                         const std::string& dir, const std::vector<ExpectedLine>& expected = {}) {
   std::string all;
-  for (const std::string name : {"table1", "table2"}) {
+  for (const PolicyInfo& teacher : RegisteredPolicies()) {
+    if (teacher.distilled()) continue;
+    const std::string& name = teacher.table;
     const PaperTable peak = AssembleTable(rows, name, tasks, Reduce::kPeak, expected);
     const PaperTable final_ = AssembleTable(rows, name, tasks, Reduce::kFinal, expected);
-    const std::string family = name == "table1" ? "DDPM family" : "EDM family";
-    const std::string md = "## " + std::string(name == "table1" ? "Table 1" : "Table 2") + " (" + family + ")\n\n" +
+    const std::string md = "## " + teacher.table_title + " (" + teacher.family + " family)\n\n" +
                            TableSection(peak, "Peak over evaluated checkpoints (the paper's protocol)") +
                            TableSection(final_, "Final checkpoint") + "### Beside the paper (peak)\n\n" +
                            ComparisonMarkdown(peak, ReadPublishedTables(DefaultPublishedTablesPath())) + "\n";
@@ -787,10 +761,11 @@ std::string WriteConvergence(const RunPlan& plan, const std::vector<EvalRow>& ro
   std::ostringstream csv;
   csv << "task,table,method,epochs,sampler,train_seed,epoch,episodes,metric\n";
   for (const auto& r : rows) {
-    if (r.method.rfind("DP", 0) == 0) continue;
+    const PolicyInfo* policy = PolicyOfMethod(r.method);
+    if (policy && !policy->distilled()) continue;  // the teachers' rows
     csv << r.task << ',' << r.table << ',' << r.method << ',' << r.epochs << ',' << r.sampler << ',' << r.train_seed
         << ',' << r.epoch << ',' << r.episodes << ',' << Fixed(RowMetric(r), 6) << '\n';
-    const std::string teacher = r.table == "table1" ? "DDPM teacher" : "EDM teacher";
+    const std::string teacher = TableTeacher(r.table).family + " teacher";
     series[r.method + " " + r.sampler + ", " + teacher + ", " + std::to_string(r.epochs) + " ep"][r.epoch].push_back(
         RowMetric(r));
   }
@@ -811,15 +786,15 @@ std::string WriteConvergence(const RunPlan& plan, const std::vector<EvalRow>& ro
       d << "\n\n";
     }
   }
-  const bool pusht = plan.options.task == "pusht";
+  const TaskInfo& task = FindTask(plan.options.task).info;
   const std::string png = (dir / "convergence.png").string();
   {
     std::ofstream g(gp);
     g << "set terminal pngcairo size 900,560 font 'sans,10'\n"
       << "set output '" << png << ".tmp'\n"
-      << "set title 'Convergence of distillation on " << TaskColumnName(plan.options.task) << " (" << plan.options.preset
+      << "set title 'Convergence of distillation on " << task.display_name << " (" << plan.options.preset
       << " preset, " << plan.options.episodes << " test episodes)'\n"
-      << "set xlabel 'distillation epoch'\nset ylabel '" << (pusht ? "score" : "success rate") << "'\n"
+      << "set xlabel 'distillation epoch'\nset ylabel '" << MetricName(task.metric) << "'\n"
       << "set yrange [0:1.05]\nset key bottom right\nset grid\n"
       << "plot for [i=0:" << series.size() - 1 << "] '" << dat.string()
       << "' index i using 1:2 with linespoints lw 2 title columnheader(1)\n";
@@ -896,48 +871,56 @@ int CarryOverRows(const RunPlan& plan, RunRows* rr, std::set<std::string>* runs)
   return carried;
 }
 
-// latency.{md,csv}: encoder, DDPM-100, DDIM-10 and OneDP (1 NFE) of the first seed's OneDP-S; without
+// latency.{md,csv}: the paper's latency table (BenchmarkLatencyTable: encoder, DDPM-100, DDIM-10 and
+// OneDP (1 NFE) of the first seed's OneDP-S from the DDPM teacher); without
 // that run on this machine, the previous merge's table.
 std::string WriteLatency(const RunPlan& plan, std::ostream& log) {
+  const LatencyTableInfo& lat = BenchmarkLatencyTable();
+  const PolicyInfo& student_info = FindPolicyInfo(lat.student);
+  const PolicyInfo& teacher_info = FindPolicyInfo(lat.teacher);
   const WorkItem* student = nullptr;
   for (const auto& it : plan.items) {
-    if (it.stage == Stage::kDistill && it.policy == "onedp-s" && it.table == "table1" && ItemDone(it)) {
+    if (it.stage == Stage::kDistill && it.policy == lat.student && plan.items[it.source].policy == lat.teacher &&
+        ItemDone(it)) {
       student = &it;
       break;
     }
   }
   if (!student) {
+    const std::string which =
+        student_info.MethodName(student_info.samplers.front()) + " (" + teacher_info.family + " teacher)";
     const fs::path previous = fs::path(plan.results) / "latency.md";
     if (fs::exists(previous)) {
-      log << "latency: no OneDP-S (DDPM teacher) run on this machine; the previous merge's table is kept\n";
+      log << "latency: no " << which << " run on this machine; the previous merge's table is kept\n";
       return ReadText(previous);
     }
-    log << "latency: no finished OneDP-S (DDPM teacher) run yet\n";
+    log << "latency: no finished " << which << " run yet\n";
     return "";
   }
   BenchPolicyOptions b;
   b.ckpt = student->path;
   b.device = plan.options.device;
   b.repeats = plan.preset.bench_repeats;
-  b.samplers = {"ddpm:100", "ddim:10", "onestep"};
+  b.samplers = lat.samplers;
   const LatencyReport rep = BenchPolicy(b);
-  double ddpm = 0, one = 0;
+  double first = 0, one = 0;
   std::ostringstream md, csv;
   csv << "task,policy,sampler,nfe,encoder_ms,sampling_ms,total_ms,hz,device\n";
   md << "Batch-1 latency on " << plan.options.device << " (median of " << rep.repeats << " calls after a warm-up; "
      << rep.parameters << " parameters, encoder " << rep.encoder_parameters << "):\n\n"
      << "| Method | NFE | encoder ms | sampling ms | total ms | Hz |\n|---|---:|---:|---:|---:|---:|\n";
   for (const auto& r : rep.rows) {
-    const std::string name = r.sampler == "onestep" ? "OneDP (1 step)" : MethodName("dp-ddpm", r.sampler) + " " + r.sampler;
+    const std::string name =
+        r.policy == lat.student ? lat.student_label : FindPolicyInfo(r.policy).MethodName(r.sampler) + " " + r.sampler;
     md << "| " << name << " | " << r.nfe << " | " << Fixed(r.encode_ms, 2) << " | " << Fixed(r.sample_ms, 2) << " | "
        << Fixed(r.total_ms(), 2) << " | " << Fixed(r.hz(), 1) << " |\n";
     csv << plan.options.task << ',' << r.policy << ',' << r.sampler << ',' << r.nfe << ',' << Fixed(r.encode_ms, 4)
         << ',' << Fixed(r.sample_ms, 4) << ',' << Fixed(r.total_ms(), 4) << ',' << Fixed(r.hz(), 3) << ','
         << plan.options.device << '\n';
-    if (r.sampler == "ddpm:100") ddpm = r.total_ms();
-    if (r.sampler == "onestep") one = r.total_ms();
+    if (r.sampler == lat.samplers.front()) first = r.total_ms();
+    if (r.policy == lat.student) one = r.total_ms();
   }
-  if (ddpm > 0 && one > 0) md << "\nDDPM-100 / OneDP latency ratio: " << Fixed(ddpm / one, 1) << "x\n";
+  if (first > 0 && one > 0) md << "\n" << lat.ratio_label << " latency ratio: " << Fixed(first / one, 1) << "x\n";
   WriteTextAtomic(md.str(), (fs::path(plan.results) / "latency.md").string());
   WriteTextAtomic(csv.str(), (fs::path(plan.results) / "latency.csv").string());
   return md.str();
@@ -1029,7 +1012,7 @@ void MergeRun(const RunPlan& plan, std::ostream& out) {
                                  ? TrainRunIdentity(TrainItemOptions(plan, run)).at("train_config").at("epochs").get<int>()
                                  : run.epochs;
     }
-    expected.push_back({it.table, it.method, epochs_of.at(it.source), SamplerNfe(it.sampler)});
+    expected.push_back({it.table, it.method, epochs_of.at(it.source), FindPolicyInfo(it.policy).Nfe(it.sampler)});
   }
   const std::string tables = WriteTables(rr.rows, {plan.options.task}, plan.results, expected);
   const std::string png = WriteConvergence(plan, rr.rows, out);
@@ -1039,7 +1022,7 @@ void MergeRun(const RunPlan& plan, std::ostream& out) {
   for (const auto& it : plan.items) done += ItemDone(it);
   const RunOptions& o = plan.options;
   std::ostringstream readme;
-  readme << "# " << TaskColumnName(o.task) << ", `" << o.preset << "` preset\n\n"
+  readme << "# " << FindTask(o.task).info.display_name << ", `" << o.preset << "` preset\n\n"
          << "Written by `harness run --task " << o.task << " --preset " << o.preset << "` (merge at " << UtcNow()
          << ", build " << GitCommit() << ", device " << o.device << ", CPU " << CpuModel() << ").\n\n"
          << "Scale: " << o.train_seeds.size() << " training seed(s), " << o.episodes

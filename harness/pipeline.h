@@ -143,7 +143,4 @@ struct TableOptions {
 };
 void RunTables(const TableOptions& options, std::ostream& out);
 
-// NFE of a sampler string: ddpm:N and ddim:N N, edm:N 2N-1 (Heun), onestep 1, cp:N N.
-int SamplerNfe(const std::string& sampler);
-
 }  // namespace onedp

@@ -29,12 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool IsPushT(const TaskSpec& t) { return t.env_name == "PushT"; }
-
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // DP paper Table 7 crops: 84 -> 76, 96 -> 84, 240 -> 216.
 int CropFor(int image_size) {
   if (image_size == 84) return 76;
@@ -70,7 +64,7 @@ TrainConfig PresetTrainConfig(const std::string& preset, int* eval_every, int* e
     *eval_every = 50;
     *eval_episodes = 50;
   } else {
-    PresetConfig("dp-ddpm", preset);  // throws, listing the valid presets
+    CheckPresetName(preset);  // throws, listing the valid presets
   }
   return c;
 }
@@ -177,7 +171,7 @@ nlohmann::json RunIdentity(const LoopOptions& o, const std::string& task_name, c
   return {{"task", task_name},
           {"dataset", fs::absolute(dataset).string()},
           {"obs", obs},
-          {"action_key", ActionKeyForTask(task)},
+          {"action_key", task.info.action_key},
           {"policy", policy},
           {"preset", o.preset},
           {"seed", o.seed},
@@ -289,7 +283,7 @@ SequenceDatasetOptions SequenceOptions(const std::string& dataset, const std::st
   SequenceDatasetOptions so;
   so.path = dataset;
   so.filter_key = filter;
-  so.action_key = ActionKeyForTask(task);
+  so.action_key = task.info.action_key;
   so.obs_steps = spec.obs_steps;
   so.horizon = spec.horizon;
   so.action_steps = spec.action_steps;
@@ -326,57 +320,28 @@ void ApplyConfigOverride(nlohmann::json& config, const std::string& path, const 
 }
 
 PolicySpec PolicySpecForTask(const TaskSpec& task, const std::string& obs_mode) {
-  if (obs_mode != "image" && obs_mode != "lowdim") {
-    throw std::invalid_argument("unknown obs mode '" + obs_mode + "'. Valid values: image, lowdim");
+  const auto& modes = task.info.policy_inputs;
+  const auto inputs = modes.find(obs_mode);
+  if (inputs == modes.end()) {
+    std::string valid;
+    for (const auto& [mode, keys] : modes) valid += (valid.empty() ? "" : ", ") + mode;
+    throw std::invalid_argument("unknown obs mode '" + obs_mode + "'. Valid values: " + valid);
   }
   PolicySpec s;
-  const auto find = [&](const std::string& key) -> const FeatureSpec& {
-    for (const auto& f : task.obs) {
-      if (f.key == key) return f;
-    }
-    throw std::invalid_argument("task " + task.name + " has no observation '" + key + "'");
-  };
-  const auto lowdim = [&](const std::string& key, const std::string& norm) {
-    const FeatureSpec& f = find(key);
-    s.obs.push_back({f.key, false, f.shape, norm});
-  };
-  const auto image = [&](const std::string& key) {
-    const FeatureSpec& f = find(key);
-    s.obs.push_back({f.key, true, f.shape, "identity"});
-  };
+  for (const PolicyInput& in : inputs->second) {
+    const auto f = std::find_if(task.obs.begin(), task.obs.end(), [&](const FeatureSpec& x) { return x.key == in.key; });
+    if (f == task.obs.end()) throw std::invalid_argument("task " + task.name + " has no observation '" + in.key + "'");
+    s.obs.push_back({f->key, f->is_image, f->shape, in.norm});
+  }
   s.crop = CropFor(task.image_height);
-  if (IsPushT(task)) {
-    // DP's PushT: image + agent_pos, or the 20-D keypoints (9 block points + agent).
-    if (obs_mode == "image") {
-      image("image");
-      lowdim("agent_pos", "limits");
-    } else {
-      lowdim("keypoints", "limits");
-    }
-    s.action_dim = task.abs_action_dim;
-    s.action_norm.assign(s.action_dim, "limits");
-    return s;
-  }
-  // robomimic: shape_meta order of DP's image configs (cameras, then per robot eef_pos, eef_quat,
-  // gripper_qpos); low-dim configs put the object vector first. Quaternions are not normalised.
-  if (obs_mode == "image") {
-    for (const auto& cam : task.cameras) image(cam + "_image");
-  } else {
-    lowdim("object", "limits");
-  }
-  for (const auto& f : task.obs) {
-    if (EndsWith(f.key, "eef_pos") || EndsWith(f.key, "gripper_qpos")) lowdim(f.key, "limits");
-    if (EndsWith(f.key, "eef_quat")) lowdim(f.key, "identity");
-  }
-  // Abs actions per arm: pos 3 (limits), rot6d 6 and gripper 1 (identity).
   s.action_dim = task.abs_action_dim;
-  for (int arm = 0; arm < task.abs_action_dim / 10; ++arm) {
-    for (int i = 0; i < 10; ++i) s.action_norm.push_back(i < 3 ? "limits" : "identity");
+  s.action_norm = task.info.action_norm;
+  if (static_cast<int>(s.action_norm.size()) != s.action_dim) {
+    throw std::logic_error("task " + task.name + " normalises " + std::to_string(s.action_norm.size()) +
+                           " action dimensions of " + std::to_string(s.action_dim));
   }
   return s;
 }
-
-std::string ActionKeyForTask(const TaskSpec& task) { return IsPushT(task) ? "actions" : "actions_abs"; }
 
 std::string DefaultDatasetPath(const std::string& task_name) {
   std::string n = task_name;
@@ -513,7 +478,7 @@ DistillSetup SetUpDistill(const DistillOptions& o) {
                             : o.out;
 
   nlohmann::json loop = DistillPresetConfig(o.method, o.preset, &s.eval_every, &s.eval_episodes).ToJson();
-  s.method_key = o.method == "cp" ? "cp" : "onedp";
+  s.method_key = FindPolicyInfo(o.method).config_key;
   s.method = {{s.method_key, DistillMethodConfig(o.method, o.preset)}};
   ApplyLoopOptions(o, &loop, &s.method, &s.eval_every, &s.eval_episodes);
   s.dc = DistillConfig::FromJson(loop);
@@ -650,11 +615,9 @@ LatencyReport BenchPolicy(const BenchPolicyOptions& o) {
   policies.push_back(LoadPolicy(ck.policy_dir.string(), o.device));
   const nlohmann::json& config = pj.at("config");
   const nlohmann::json dp = config.contains("teacher") ? config.at("teacher") : config;
-  for (const std::string family : {"ddpm", "edm"}) {
-    if (policies[0]->Name() == "dp-" + family) continue;
-    nlohmann::json c = dp;
-    c["family"] = family;
-    auto p = CreatePolicy("dp-" + family, spec, c, Normalizer::FromJson(pj.at("normalizer")), 0);
+  for (const PolicyInfo& info : RegisteredPolicies()) {
+    if (info.distilled() || policies[0]->Name() == info.name) continue;
+    auto p = CreatePolicy(info.name, spec, ConfigWithNetworksOf(info.name, dp), Normalizer::FromJson(pj.at("normalizer")), 0);
     p->To(o.device);
     policies.push_back(std::move(p));
   }

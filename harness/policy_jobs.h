@@ -25,12 +25,11 @@
 
 namespace onedp {
 
-// Which observations a policy gets: "image" (cameras + proprioception, DP's hybrid image
-// policy) or "lowdim" (object state + proprioception; PushT keypoints).
+// The policy's data contract on `task`: the inputs the task lists for `obs_mode` ("image":
+// cameras + proprioception, DP's hybrid image policy; "lowdim": object state + proprioception)
+// with their shapes, the task's action normalisation and DP's crop for its image size. The actions
+// a policy trains on are the dataset's task.info.action_key.
 PolicySpec PolicySpecForTask(const TaskSpec& task, const std::string& obs_mode);
-// Dataset key of the actions a policy is trained on: robomimic tasks "actions_abs" (DP's abs
-// actions), PushT "actions".
-std::string ActionKeyForTask(const TaskSpec& task);
 // data/<task with '-' as '_'>.hdf5, where `harness collect` examples write.
 std::string DefaultDatasetPath(const std::string& task_name);
 

@@ -11,6 +11,9 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "policies/policy_info.h"
+#include "tasks/task_registry.h"
+
 namespace onedp {
 namespace {
 
@@ -32,11 +35,22 @@ std::string Fixed(double v, int digits) {
   return b;
 }
 
-// The paper's row order.
-int MethodRank(const std::string& m) {
-  static const std::vector<std::string> order = {"DP (DDPM)", "DP (DDIM)", "DP (EDM)", "CP", "OneDP-D", "OneDP-S"};
-  const auto it = std::find(order.begin(), order.end(), m);
-  return static_cast<int>(it - order.begin());
+// "<display names>: <metric label>; " for every metric label other than the success rate (tasks
+// in the registry's order), then "others: success rate".
+std::string MetricNote() {
+  std::vector<std::pair<std::string, std::string>> labels;  // label -> display names
+  for (const TaskEntry& t : RegisteredTasks()) {
+    if (t.info.metric == TaskMetric::kSuccessRate) continue;
+    auto it = std::find_if(labels.begin(), labels.end(), [&](const auto& l) { return l.first == t.info.metric_label; });
+    if (it == labels.end()) {
+      labels.push_back({t.info.metric_label, t.info.display_name});
+    } else {
+      it->second += ", " + t.info.display_name;
+    }
+  }
+  std::string note;
+  for (const auto& [label, names] : labels) note += names + ": " + label + "; ";
+  return note + (labels.empty() ? "" : "others: ") + MetricName(TaskMetric::kSuccessRate);
 }
 
 std::string CellText(const TableCell& c) {
@@ -124,7 +138,10 @@ void WriteEvalRows(const std::vector<EvalRow>& rows, const std::string& path) {
   std::filesystem::rename(tmp, path);
 }
 
-double RowMetric(const EvalRow& row) { return row.task == "pusht" ? row.score : row.success; }
+double RowMetric(const EvalRow& row) {
+  const TaskEntry* task = FindTaskOrNull(row.task);
+  return task && task->info.metric == TaskMetric::kScore ? row.score : row.success;
+}
 
 PaperTable AssembleTable(const std::vector<EvalRow>& rows, const std::string& name,
                          const std::vector<std::string>& tasks, Reduce reduce,
@@ -193,15 +210,8 @@ PaperTable AssembleTable(const std::vector<EvalRow>& rows, const std::string& na
 }
 
 std::string TaskColumnName(const std::string& task) {
-  static const std::map<std::string, std::string> base = {
-      {"pusht", "PushT"}, {"lift", "Lift"}, {"can", "Can"}, {"square", "Square"}, {"tool-hang", "ToolHang"},
-      {"transport", "Transport"}};
-  if (const auto it = base.find(task); it != base.end()) return it->second;
-  const size_t dash = task.rfind('-');
-  if (dash != std::string::npos) {
-    if (const auto it = base.find(task.substr(0, dash)); it != base.end()) return it->second + task.substr(dash);
-  }
-  return task;
+  const TaskEntry* entry = FindTaskOrNull(task);
+  return entry ? entry->info.display_name : task;
 }
 
 std::string TableMarkdown(const PaperTable& t) {
@@ -234,7 +244,7 @@ std::string TableMarkdown(const PaperTable& t) {
     }
     first = false;
   }
-  o << "). PushT: score (max coverage reward); others: success rate.\n";
+  o << "). " << MetricNote() << ".\n";
   return o.str();
 }
 

@@ -51,7 +51,8 @@ std::vector<EvalRow> ReadEvalRows(const std::string& path);
 std::vector<std::string> SplitCsv(const std::string& line);
 void WriteEvalRows(const std::vector<EvalRow>& rows, const std::string& path);
 
-// The table's metric for a row: score for PushT, success otherwise.
+// The table's metric for a row: its task's (TaskInfo::metric; PushT's score, the success rate
+// elsewhere and for names the task registry does not know).
 double RowMetric(const EvalRow& row);
 
 enum class Reduce { kPeak, kFinal };
@@ -88,7 +89,7 @@ struct ExpectedLine {
 
 // Assembles table `name` over `tasks` from `rows` (rows of other tables or tasks are ignored).
 // Lines are the (method, epochs, nfe) combinations present or `expected`, in the paper's method
-// order (DP variants, CP, OneDP-D, OneDP-S), then by epochs ascending and NFE descending.
+// order (MethodRank, policies/policy_info.h), then by epochs ascending and NFE descending.
 PaperTable AssembleTable(const std::vector<EvalRow>& rows, const std::string& name,
                          const std::vector<std::string>& tasks, Reduce reduce,
                          const std::vector<ExpectedLine>& expected = {});
@@ -116,7 +117,8 @@ std::string DefaultPublishedTablesPath();
 // only ours.
 std::string ComparisonMarkdown(const PaperTable& ours, const std::vector<PublishedLine>& paper);
 
-// Display name of a task column: pusht -> PushT, square-ph -> Square-ph, tool-hang-ph -> ToolHang-ph.
+// Display name of a task column (TaskInfo::display_name: pusht -> PushT, square-ph -> Square-ph,
+// tool-hang-ph -> ToolHang-ph); an unknown name as it is.
 std::string TaskColumnName(const std::string& task);
 
 }  // namespace onedp

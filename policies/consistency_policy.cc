@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "policies/diffusion_policy.h"
+#include "policies/policy_info.h"
 #include "policies/trainer.h"
 
 namespace onedp {
@@ -52,7 +53,7 @@ class ConsistencyPolicy final : public CpStudent {
   std::string Name() const override { return name_; }
   const PolicySpec& spec() const override { return spec_; }
   nlohmann::json Config() const override { return config_; }
-  std::vector<std::string> Samplers() const override { return {"cp:1", "cp:3"}; }
+  std::vector<std::string> Samplers() const override { return FindPolicyInfo(name_).samplers; }
   int Nfe(const SamplerSpec& s) const override { return Resolve(s); }
   const CpMath& math() const override { return *math_; }
 

@@ -14,6 +14,7 @@
 #include "policies/nets/conditional_unet1d.h"
 #include "policies/nets/obs_encoder.h"
 #include "policies/noise_schedule.h"
+#include "policies/policy_info.h"
 #include "policies/samplers.h"
 #include "policies/torch_policy.h"
 
@@ -70,10 +71,7 @@ class DiffusionPolicy final : public DiffusionTeacher {
   const PolicySpec& spec() const override { return spec_; }
   nlohmann::json Config() const override { return config_; }
 
-  std::vector<std::string> Samplers() const override {
-    if (family_ == "ddpm") return {"ddpm:100", "ddim:10", "ddim:1"};
-    return {"edm:18", "edm:10", "edm:1"};
-  }
+  std::vector<std::string> Samplers() const override { return FindPolicyInfo(name_).samplers; }
 
   int Nfe(const SamplerSpec& s) const override {
     const SamplerSpec r = Resolve(s);

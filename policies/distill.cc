@@ -16,6 +16,7 @@
 #include "policies/diffusion_policy.h"
 #include "policies/distill_student.h"
 #include "policies/onedp_policy.h"
+#include "policies/policy_info.h"
 #include "policies/registry.h"
 #include "policies/run_log.h"
 #include "policies/torch_policy.h"
@@ -25,7 +26,26 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string MethodKey(const std::string& method) { return method == "cp" ? "cp" : "onedp"; }
+std::string MethodKey(const std::string& method) { return FindPolicyInfo(method).config_key; }
+
+std::string Join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+bool Contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// The facts of a distillation method; throws std::invalid_argument listing the valid methods.
+const PolicyInfo& DistillMethodInfo(const std::string& method) {
+  const auto methods = DistillMethods();
+  if (!Contains(methods, method)) {
+    throw std::invalid_argument("unknown distillation method '" + method + "'. Valid values: " + Join(methods, ", "));
+  }
+  return FindPolicyInfo(method);
+}
 
 // The parts of a DistillConfig that must match for a resume.
 nlohmann::json ResumeKey(const DistillConfig& c) {
@@ -39,7 +59,7 @@ nlohmann::json ResumeKey(const DistillConfig& c) {
 
 void DistillConfig::Validate() const {
   ValidateLoop("distill config");
-  CheckDistillMethod(method, method == "cp" ? "dp-edm" : "dp-ddpm");
+  DistillMethodInfo(method);
 }
 
 nlohmann::json DistillConfig::ToJson() const {
@@ -57,25 +77,42 @@ DistillConfig DistillConfig::FromJson(const nlohmann::json& j) {
   return c;
 }
 
-std::vector<std::string> DistillMethods() { return {"onedp-s", "onedp-d", "cp"}; }
+std::vector<std::string> DistillMethods() {
+  std::vector<std::string> methods;
+  for (const auto& p : RegisteredPolicies()) {
+    if (p.distilled()) methods.push_back(p.name);
+  }
+  return methods;
+}
 
 void CheckDistillMethod(const std::string& method, const std::string& teacher_policy) {
-  const auto methods = DistillMethods();
-  if (std::find(methods.begin(), methods.end(), method) == methods.end()) {
-    throw std::invalid_argument("unknown distillation method '" + method + "'. Valid values: onedp-s, onedp-d, cp");
+  const PolicyInfo& m = DistillMethodInfo(method);
+  std::vector<std::string> teachers;  // every policy some method distils, in the registry's order
+  std::vector<std::string> students;  // the methods that distil teacher_policy
+  for (const auto& p : RegisteredPolicies()) {
+    if (Contains(p.teachers, teacher_policy)) students.push_back(p.name);
+    for (const auto& q : RegisteredPolicies()) {
+      if (Contains(q.teachers, p.name) && !Contains(teachers, p.name)) teachers.push_back(p.name);
+    }
   }
-  if (teacher_policy != "dp-ddpm" && teacher_policy != "dp-edm") {
-    throw std::invalid_argument("the teacher must be a Diffusion Policy (dp-ddpm or dp-edm), got " + teacher_policy);
+  if (!Contains(teachers, teacher_policy)) {
+    throw std::invalid_argument("the teacher must be a Diffusion Policy (" + Join(teachers, " or ") + "), got " +
+                                teacher_policy);
   }
-  if (method == "cp" && teacher_policy != "dp-edm") {
-    throw std::invalid_argument("cp distils an EDM teacher (dp-edm); the teacher is " + teacher_policy +
-                                ". Use onedp-s or onedp-d for it");
+  if (!Contains(m.teachers, teacher_policy)) {
+    std::vector<std::string> families;
+    for (const auto& t : m.teachers) families.push_back(FindPolicyInfo(t).family);
+    const std::string family = Join(families, "/");
+    const bool vowel = !family.empty() && std::string("AEIOU").find(family[0]) != std::string::npos;
+    throw std::invalid_argument(method + " distils " + (vowel ? "an " : "a ") + family + " teacher (" +
+                                Join(m.teachers, " or ") + "); the teacher is " + teacher_policy + ". Use " +
+                                Join(students, " or ") + " for it");
   }
 }
 
 nlohmann::json DistillMethodConfig(const std::string& method, const std::string& preset) {
-  CheckDistillMethod(method, method == "cp" ? "dp-edm" : "dp-ddpm");
-  PresetConfig("dp-ddpm", preset);  // throws, listing the valid presets
+  DistillMethodInfo(method);
+  CheckPresetName(preset);
   if (method != "cp") {
     OneDpOptions o;
     // The cpu preset's teachers train 50 epochs and its distillations run ~6k steps, 50x fewer

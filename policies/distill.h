@@ -43,9 +43,9 @@ struct DistillConfig : LoopConfig {
   static DistillConfig FromJson(const nlohmann::json& j);
 };
 
-std::vector<std::string> DistillMethods();  // onedp-s, onedp-d, cp
+std::vector<std::string> DistillMethods();  // the distilled policies: onedp-s, onedp-d, cp
 // Throws std::invalid_argument listing the valid methods, or when `teacher_policy` (a registry
-// name) cannot teach `method` (cp needs dp-edm; every method needs a dp-* teacher).
+// name) is not among the method's teachers (PolicyInfo::teachers).
 void CheckDistillMethod(const std::string& method, const std::string& teacher_policy);
 
 // The method's config (OneDP: t_init, sigma_init, k_min, k_max, dmd_normalization, lr_generator,

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "policies/diffusion_policy.h"
+#include "policies/policy_info.h"
 
 namespace onedp {
 namespace {
@@ -69,7 +70,7 @@ class OneDpPolicy final : public OneDpStudent {
   std::string Name() const override { return name_; }
   const PolicySpec& spec() const override { return spec_; }
   nlohmann::json Config() const override { return config_; }
-  std::vector<std::string> Samplers() const override { return {"onestep"}; }
+  std::vector<std::string> Samplers() const override { return FindPolicyInfo(name_).samplers; }
   int Nfe(const SamplerSpec& s) const override {
     Resolve(s);
     return 1;

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -25,42 +26,29 @@ std::string Join(const std::vector<std::string>& v) {
   return s;
 }
 
-std::vector<std::string> Names() {
-  std::vector<std::string> n;
-  for (const auto& p : RegisteredPolicies()) n.push_back(p.name);
-  return n;
-}
+void CheckPolicyName(const std::string& name) { FindPolicyInfo(name); }  // throws, listing the valid names
 
-void CheckPolicyName(const std::string& name) {
-  for (const auto& p : RegisteredPolicies()) {
-    if (p.name == name) return;
-  }
-  throw std::invalid_argument("unknown policy '" + name + "'. Valid values: " + Join(Names()));
-}
+// The Diffusion Policy family ("family" of the config) a trained policy samples with.
+std::string DpFamily(const std::string& policy) { return policy == "dp-edm" ? "edm" : "ddpm"; }
 
 }  // namespace
 
-const std::vector<PolicyInfo>& RegisteredPolicies() {
-  static const std::vector<PolicyInfo> policies = {
-      {"dp-ddpm", "Diffusion Policy, DDPM epsilon model (ddpm:100, ddim:N)"},
-      {"dp-edm", "Diffusion Policy, EDM-preconditioned denoiser (edm:N Heun, NFE 2N-1)"},
-      {"onedp-s", "OneDP-S, one-step generator distilled from dp-ddpm/dp-edm (onestep, NFE 1)"},
-      {"onedp-d", "OneDP-D, deterministic one-step generator distilled from dp-ddpm/dp-edm (onestep)"},
-      {"cp", "Consistency Policy distilled from dp-edm (cp:1, cp:3)"},
-  };
-  return policies;
-}
-
 std::vector<std::string> PresetNames() { return {"tiny", "cpu", "paper"}; }
 
+void CheckPresetName(const std::string& preset) {
+  const auto names = PresetNames();
+  if (std::find(names.begin(), names.end(), preset) == names.end()) {
+    throw std::invalid_argument("unknown preset '" + preset + "'. Valid values: " + Join(names));
+  }
+}
+
 nlohmann::json PresetConfig(const std::string& policy, const std::string& preset) {
-  CheckPolicyName(policy);
-  if (policy.rfind("dp-", 0) != 0) {
+  if (FindPolicyInfo(policy).distilled()) {
     throw std::invalid_argument(policy + " is distilled from a trained Diffusion Policy, not trained from "
                                 "demonstrations: use `harness distill --teacher RUN --method " + policy + "`");
   }
   nlohmann::json c;
-  c["family"] = policy == "dp-edm" ? "edm" : "ddpm";
+  c["family"] = DpFamily(policy);
   c["ddpm"] = {{"num_train_timesteps", 100}};
   // EDM teacher as CP trains it (boundary scaling, sigma_min 0.02, c_noise 250 ln sigma), but
   // sampling starts from N(0, sigma_max^2) as in EDM: CP's "reduced initial variance" N(0, 1)
@@ -94,6 +82,13 @@ nlohmann::json PresetConfig(const std::string& policy, const std::string& preset
   } else {
     throw std::invalid_argument("unknown preset '" + preset + "'. Valid values: " + Join(PresetNames()));
   }
+  return c;
+}
+
+nlohmann::json ConfigWithNetworksOf(const std::string& policy, const nlohmann::json& config) {
+  if (FindPolicyInfo(policy).distilled()) throw std::invalid_argument(policy + " is not a trained policy");
+  nlohmann::json c = config;
+  c["family"] = DpFamily(policy);
   return c;
 }
 

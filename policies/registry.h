@@ -1,6 +1,6 @@
 // Creating, saving and loading policies by name. Torch-free header.
 //
-// Registered policies (one explicit list in registry.cc):
+// Registered policies (one explicit list in policy_info.cc, built here by name):
 //   dp-ddpm  Diffusion Policy, epsilon-prediction DDPM (samplers ddpm:100, ddim:N)
 //   dp-edm   Diffusion Policy, EDM-preconditioned x0 denoiser (sampler edm:N, Heun)
 //   onedp-s  OneDP-S (sampler onestep), distilled from dp-ddpm or dp-edm (policies/distill.h)
@@ -27,20 +27,22 @@
 
 #include "policies/normalizer.h"
 #include "policies/policy.h"
+#include "policies/policy_info.h"
 
 namespace onedp {
 
-struct PolicyInfo {
-  std::string name;
-  std::string description;
-};
-
-const std::vector<PolicyInfo>& RegisteredPolicies();
+// The policies' names and facts: RegisteredPolicies() in policies/policy_info.h.
 std::vector<std::string> PresetNames();  // tiny, cpu, paper
+// Throws std::invalid_argument listing the valid presets.
+void CheckPresetName(const std::string& preset);
 
 // The network configuration of `policy` under `preset` (throws std::invalid_argument listing
 // the valid names). The result may be edited before CreatePolicy.
 nlohmann::json PresetConfig(const std::string& policy, const std::string& preset);
+
+// The config of trained policy `policy` on the networks of `config` (another trained policy's),
+// e.g. to time one architecture with every trained policy's samplers.
+nlohmann::json ConfigWithNetworksOf(const std::string& policy, const nlohmann::json& config);
 
 // A freshly initialised policy (weights from `seed`) on the CPU.
 std::unique_ptr<Policy> CreatePolicy(const std::string& name, const PolicySpec& spec,

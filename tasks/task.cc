@@ -5,6 +5,14 @@
 
 namespace onedp {
 
+const char* MetricName(TaskMetric metric) {
+  switch (metric) {
+    case TaskMetric::kSuccessRate: return "success rate";
+    case TaskMetric::kScore: return "score";
+  }
+  return "?";
+}
+
 std::vector<std::string> Task::TakeWarnings() {
   for (auto& w : sim_->TakeWarnings()) warnings_.push_back(std::move(w));
   std::vector<std::string> out;

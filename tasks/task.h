@@ -31,6 +31,53 @@ struct FeatureSpec {
   bool is_image = false;
 };
 
+// What the benchmark reports for a task (the tables' metric, mean over test episodes).
+enum class TaskMetric {
+  kSuccessRate,  // Outcome::success
+  kScore,        // the episode's maximum Outcome::score (PushT's max coverage reward)
+};
+// Short name of a metric: "success rate", "score" (plot axes).
+const char* MetricName(TaskMetric metric);
+
+// One observation a policy takes, with its normalisation: "limits" (to [-1, 1] over the dataset's
+// range) or "identity" (as is: quaternions, images).
+struct PolicyInput {
+  std::string key;
+  std::string norm = "limits";
+};
+
+// How a viewer draws the task (lengths in the model's units).
+struct TaskView {
+  std::string camera;  // the camera a viewer starts with; empty: the free camera
+  // Starting pose of the free camera (degrees, model units); free_distance <= 0: MuJoCo's default
+  // for the model.
+  double free_azimuth = 0, free_elevation = 0, free_distance = 0;
+  double free_lookat[3] = {0, 0, 0};
+  // Absolute actions are (x, y) points of a plane (drawn at z = action_plane_z) rather than
+  // end-effector poses whose first three values are a world position.
+  bool planar_actions = false;
+  double action_plane_z = 0;
+  // Predicted action positions: spheres of this radius joined by capsules of this width.
+  double marker_radius = 0.008, marker_width = 0.0025;
+};
+
+// The facts the harness needs about a task, known without constructing it (no model is loaded):
+// the registry entry holds them (TaskEntry::info) and a constructed task's spec() carries the
+// same value (TaskSpec::info), both from the task's own Info().
+struct TaskInfo {
+  std::string display_name;  // tables and titles, e.g. "PushT", "Square-ph", "ToolHang-ph"
+  TaskMetric metric = TaskMetric::kSuccessRate;
+  std::string metric_label = "success rate";  // e.g. "score (max coverage reward)"
+  std::string score_label = "score";          // what Outcome::score is, e.g. "score (coverage)"
+  std::string action_key = "actions_abs";     // the dataset actions policies train on
+  // Per observation mode ("image", "lowdim"): the policy's inputs, in the policy's order.
+  std::map<std::string, std::vector<PolicyInput>> policy_inputs;
+  // Per absolute-action dimension: "limits" or "identity" (the policy's action normalisation).
+  std::vector<std::string> action_norm;
+  std::vector<std::string> perturbations;  // the perturbations the task supports (none yet)
+  TaskView view;
+};
+
 struct TaskSpec {
   std::string name;      // registry name with the dataset variant, e.g. "lift-ph"
   std::string env_name;  // robomimic / robosuite env name, e.g. "Lift"
@@ -49,6 +96,7 @@ struct TaskSpec {
   int abs_action_dim = 10;  // absolute
   // Bounds of the delta action space per dimension; empty means [-1, 1] everywhere.
   std::vector<double> action_low, action_high;
+  TaskInfo info;  // the registry entry's (TaskEntry::info)
 };
 
 struct Observation {

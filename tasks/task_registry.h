@@ -13,12 +13,15 @@ namespace onedp {
 struct TaskEntry {
   std::string name;         // e.g. "lift-ph"
   std::string description;  // one line
+  TaskInfo info;            // what the harness knows of the task without constructing it
   std::function<std::unique_ptr<Task>()> make;
 };
 
 const std::vector<TaskEntry>& RegisteredTasks();
 // Case-insensitive lookup; throws std::invalid_argument listing the valid names.
 const TaskEntry& FindTask(const std::string& name);
+// Case-insensitive lookup; nullptr for an unknown name.
+const TaskEntry* FindTaskOrNull(const std::string& name);
 std::unique_ptr<Task> MakeTask(const std::string& name);
 
 }  // namespace onedp

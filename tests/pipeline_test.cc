@@ -14,6 +14,8 @@
 #include "harness/run_info.h"
 #include "harness/tables.h"
 #include "policies/distill.h"
+#include "policies/policy_info.h"
+#include "tasks/task_registry.h"
 
 namespace onedp {
 namespace {
@@ -141,10 +143,99 @@ TEST(PipelinePlan, BadInputIsRejected) {
   ParseShard("1/3", &i, &n);
   EXPECT_EQ(i, 1);
   EXPECT_EQ(n, 3);
-  EXPECT_EQ(SamplerNfe("edm:18"), 35);
-  EXPECT_EQ(SamplerNfe("ddim:10"), 10);
-  EXPECT_EQ(SamplerNfe("onestep"), 1);
-  EXPECT_THROW(SamplerNfe("euler:3"), std::invalid_argument);
+}
+
+// A task's facts come without constructing it and equal the constructed task's; the policy spec
+// built from them is DP's (PushT: image + agent_pos or keypoints; robomimic: cameras or the object
+// vector, then per robot eef_pos, eef_quat (not normalised), gripper_qpos).
+TEST(TaskInfo, RegistryFactsAndPolicySpecs) {
+  const auto keys = [](const PolicySpec& s) {
+    std::vector<std::string> v;
+    for (const auto& k : s.obs) v.push_back(k.key + ":" + k.norm + (k.is_image ? ":image" : ""));
+    return v;
+  };
+  for (const std::string name : {"pusht", "square-ph", "transport-mh"}) {
+    const TaskInfo& info = FindTask(name).info;
+    const TaskSpec spec = MakeTask(name)->spec();
+    EXPECT_EQ(spec.info.display_name, info.display_name) << name;
+    EXPECT_EQ(spec.info.action_key, info.action_key) << name;
+    EXPECT_EQ(spec.info.action_norm, info.action_norm) << name;
+    EXPECT_TRUE(info.perturbations.empty()) << name;
+  }
+  const TaskInfo& pusht = FindTask("pusht").info;
+  EXPECT_EQ(pusht.display_name, "PushT");
+  EXPECT_EQ(pusht.metric, TaskMetric::kScore);
+  EXPECT_EQ(pusht.metric_label, "score (max coverage reward)");
+  EXPECT_EQ(pusht.action_key, "actions");
+  EXPECT_EQ(FindTask("square-ph").info.metric, TaskMetric::kSuccessRate);
+  EXPECT_EQ(FindTask("square-ph").info.action_key, "actions_abs");
+  EXPECT_EQ(FindTask("tool-hang-ph").info.display_name, "ToolHang-ph");
+
+  const TaskSpec p = MakeTask("pusht")->spec();
+  EXPECT_EQ(keys(PolicySpecForTask(p, "image")), (std::vector<std::string>{"image:identity:image", "agent_pos:limits"}));
+  EXPECT_EQ(keys(PolicySpecForTask(p, "lowdim")), (std::vector<std::string>{"keypoints:limits"}));
+  EXPECT_EQ(PolicySpecForTask(p, "lowdim").action_norm, (std::vector<std::string>{"limits", "limits"}));
+  EXPECT_EQ(PolicySpecForTask(p, "image").crop, 84);
+  EXPECT_THROW(PolicySpecForTask(p, "depth"), std::invalid_argument);
+
+  const TaskSpec sq = MakeTask("square-ph")->spec();
+  const std::vector<std::string> robot0 = {"robot0_eef_pos:limits", "robot0_eef_quat:identity",
+                                           "robot0_gripper_qpos:limits"};
+  std::vector<std::string> want = {"object:limits"};
+  want.insert(want.end(), robot0.begin(), robot0.end());
+  EXPECT_EQ(keys(PolicySpecForTask(sq, "lowdim")), want);
+  want = {"agentview_image:identity:image", "robot0_eye_in_hand_image:identity:image"};
+  want.insert(want.end(), robot0.begin(), robot0.end());
+  EXPECT_EQ(keys(PolicySpecForTask(sq, "image")), want);
+  const PolicySpec sqs = PolicySpecForTask(sq, "image");
+  EXPECT_EQ(sqs.crop, 76);
+  EXPECT_EQ(sqs.action_dim, 10);
+  EXPECT_EQ(sqs.action_norm, (std::vector<std::string>{"limits", "limits", "limits", "identity", "identity",
+                                                       "identity", "identity", "identity", "identity", "identity"}));
+
+  const PolicySpec tr = PolicySpecForTask(MakeTask("transport-ph")->spec(), "lowdim");
+  want = {"object:limits"};
+  want.insert(want.end(), robot0.begin(), robot0.end());
+  for (const std::string k : {"robot1_eef_pos:limits", "robot1_eef_quat:identity", "robot1_gripper_qpos:limits"}) {
+    want.push_back(k);
+  }
+  EXPECT_EQ(keys(tr), want);
+  EXPECT_EQ(tr.action_dim, 20);
+  EXPECT_EQ(tr.action_norm.size(), 20u);
+}
+
+// The policies' facts the grid and the tables read (policies/policy_info.h).
+TEST(PolicyInfo, SamplersNfeAndNames) {
+  EXPECT_EQ(FindPolicyInfo("dp-edm").Nfe("edm:18"), 35);  // Heun: 2N - 1
+  EXPECT_EQ(FindPolicyInfo("dp-ddpm").Nfe("ddpm:100"), 100);
+  EXPECT_EQ(FindPolicyInfo("dp-ddpm").Nfe("ddim:10"), 10);
+  EXPECT_EQ(FindPolicyInfo("onedp-s").Nfe("onestep"), 1);
+  EXPECT_EQ(FindPolicyInfo("cp").Nfe("cp:3"), 3);
+  EXPECT_THROW(FindPolicyInfo("dp-edm").Nfe("euler:3"), std::invalid_argument);
+  EXPECT_THROW(FindPolicyInfo("cp").Nfe("ddim:10"), std::invalid_argument);
+  EXPECT_THROW(FindPolicyInfo("dp-xyz"), std::invalid_argument);
+  EXPECT_EQ(FindPolicyInfo("dp-ddpm").samplers, (std::vector<std::string>{"ddpm:100", "ddim:10", "ddim:1"}));
+  EXPECT_EQ(FindPolicyInfo("dp-edm").samplers, (std::vector<std::string>{"edm:18", "edm:10", "edm:1"}));
+  EXPECT_EQ(FindPolicyInfo("cp").samplers, (std::vector<std::string>{"cp:1", "cp:3"}));
+  EXPECT_EQ(FindPolicyInfo("onedp-d").samplers, (std::vector<std::string>{"onestep"}));
+  EXPECT_EQ(FindPolicyInfo("dp-ddpm").training_eval_sampler, "ddim:10");
+  EXPECT_EQ(FindPolicyInfo("dp-edm").training_eval_sampler, "edm:10");
+  EXPECT_EQ(FindPolicyInfo("cp").training_eval_sampler, "cp:1");
+  EXPECT_EQ(FindPolicyInfo("onedp-s").training_eval_sampler, "onestep");
+  EXPECT_EQ(FindPolicyInfo("dp-ddpm").MethodName("ddpm:100"), "DP (DDPM)");
+  EXPECT_EQ(FindPolicyInfo("dp-ddpm").MethodName("ddim:1"), "DP (DDIM)");
+  EXPECT_EQ(FindPolicyInfo("dp-edm").MethodName("edm:1"), "DP (EDM)");
+  EXPECT_EQ(FindPolicyInfo("onedp-s").MethodName("onestep"), "OneDP-S");
+  EXPECT_EQ(FindPolicyInfo("onedp-d").MethodName("onestep"), "OneDP-D");
+  EXPECT_EQ(FindPolicyInfo("cp").MethodName("cp:3"), "CP");
+  EXPECT_EQ(PolicyOfMethod("DP (DDIM)"), &FindPolicyInfo("dp-ddpm"));
+  EXPECT_EQ(PolicyOfMethod("nope"), nullptr);
+  // The paper's row order.
+  const std::vector<std::string> order = {"DP (DDPM)", "DP (DDIM)", "DP (EDM)", "CP", "OneDP-D", "OneDP-S"};
+  for (size_t i = 0; i < order.size(); ++i) EXPECT_EQ(MethodRank(order[i]), static_cast<int>(i)) << order[i];
+  EXPECT_EQ(MethodRank("something else"), static_cast<int>(order.size()));
+  EXPECT_FALSE(FindPolicyInfo("dp-edm").distilled());
+  EXPECT_EQ(FindPolicyInfo("cp").teachers, (std::vector<std::string>{"dp-edm"}));
 }
 
 std::string Slurp(const fs::path& p) {

@@ -175,6 +175,25 @@ TEST(TablesTest, TaskColumnNames) {
   EXPECT_EQ(TaskColumnName("square-mh"), "Square-mh");
   EXPECT_EQ(TaskColumnName("tool-hang-ph"), "ToolHang-ph");
   EXPECT_EQ(TaskColumnName("transport-ph"), "Transport-ph");
+  EXPECT_EQ(TaskColumnName("lift-mh"), "Lift-mh");
+  EXPECT_EQ(TaskColumnName("can-ph"), "Can-ph");
+  EXPECT_EQ(TaskColumnName("no-such-task"), "no-such-task");
+}
+
+// The metric comes from the task's facts: PushT's score, the success rate elsewhere.
+TEST(TablesTest, RowMetricFollowsTheTask) {
+  EvalRow r;
+  r.success = 0.25;
+  r.score = 0.75;
+  r.task = "pusht";
+  EXPECT_DOUBLE_EQ(RowMetric(r), 0.75);
+  r.task = "square-ph";
+  EXPECT_DOUBLE_EQ(RowMetric(r), 0.25);
+  r.task = "no-such-task";
+  EXPECT_DOUBLE_EQ(RowMetric(r), 0.25);
+  const PaperTable t = AssembleTable({}, "table1", {"pusht"}, Reduce::kPeak, {{"table1", "CP", 5, 1}});
+  EXPECT_NE(TableMarkdown(t).find("). PushT: score (max coverage reward); others: success rate.\n"), std::string::npos)
+      << TableMarkdown(t);
 }
 
 }  // namespace

@@ -63,8 +63,6 @@ void SavePng(const std::vector<uint8_t>& rgb, int w, int h, const std::string& p
     throw std::runtime_error("cannot write screenshot " + path);
 }
 
-bool IsPushT(const TaskSpec& s) { return s.env_name == "PushT"; }
-
 // The predicted chunk as a path in the scene: executed steps already taken (grey), the current
 // one (yellow), executed steps still to come (green), horizon steps the rollout discards (red;
 // only when the policy returned them).
@@ -73,14 +71,15 @@ void AddChunkPath(const Track& track, mjvScene* scn) {
   if (f.chunk.empty() || f.horizon <= 0) return;
   const int h = f.horizon;
   const int d = static_cast<int>(f.chunk.size()) / h;
-  const bool pusht = IsPushT(track.spec());
-  if (!pusht && (!track.absolute_actions() || d < 3)) return;  // delta actions: no positions
-  const double radius = pusht ? 5.0 : 0.008, width = pusht ? 2.0 : 0.0025;
+  const TaskView& view = track.spec().info.view;
+  const bool planar = view.planar_actions;
+  if (!planar && (!track.absolute_actions() || d < 3)) return;  // delta actions: no positions
+  const double radius = view.marker_radius, width = view.marker_width;
   const auto pos = [&](int k, double out[3]) {
     const double* a = f.chunk.data() + static_cast<size_t>(k) * d;
     if (!std::isfinite(a[0]) || !std::isfinite(a[1])) return false;
-    if (pusht) {
-      out[0] = a[0], out[1] = a[1], out[2] = -30;  // in front of the pusher (camera at z < 0)
+    if (planar) {
+      out[0] = a[0], out[1] = a[1], out[2] = view.action_plane_z;
     } else {
       if (!std::isfinite(a[2])) return false;
       out[0] = a[0], out[1] = a[1], out[2] = a[2];
@@ -235,14 +234,12 @@ class App {
     mjv_defaultCamera(&cam_);
     mjModel* m = tracks_.front()->model();
     mjv_defaultFreeCamera(m, &cam_);
-    if (!IsPushT(tracks_.front()->spec())) {
-      // robomimic scenes: the table and the arm from the front-right, a little above.
-      cam_.azimuth = 145;
-      cam_.elevation = -24;
-      cam_.distance = 1.45;
-      cam_.lookat[0] = -0.05;
-      cam_.lookat[1] = 0.0;
-      cam_.lookat[2] = 0.95;
+    const TaskView& view = tracks_.front()->spec().info.view;
+    if (view.free_distance > 0) {  // the task's starting pose of the free camera
+      cam_.azimuth = view.free_azimuth;
+      cam_.elevation = view.free_elevation;
+      cam_.distance = view.free_distance;
+      for (int i = 0; i < 3; ++i) cam_.lookat[i] = view.free_lookat[i];
     }
     camera_names_.push_back("free");
     for (int c = 0; c < m->ncam; ++c) {
@@ -250,7 +247,7 @@ class App {
       camera_names_.push_back(name ? name : "camera " + std::to_string(c));
     }
     std::string want = o_.camera;
-    if (want.empty()) want = IsPushT(tracks_.front()->spec()) ? camera_names_.at(1) : "free";
+    if (want.empty()) want = view.camera.empty() ? "free" : view.camera;
     const auto it = std::find(camera_names_.begin(), camera_names_.end(), want);
     if (it == camera_names_.end()) {
       std::string valid;
@@ -440,7 +437,7 @@ class App {
       ImGui::TextColored(f.success ? ImVec4(0.3f, 1, 0.4f, 1) : ImVec4(1, 0.6f, 0.4f, 1),
                          "success %s", f.success ? "yes" : "no");
       ImGui::SameLine();
-      ImGui::Text(IsPushT(t.spec()) ? "  score (coverage) %.3f" : "  score %.3f", f.score);
+      ImGui::Text("  %s %.3f", t.spec().info.score_label.c_str(), f.score);
       ImGui::Text("reward %.3f", f.reward);
       if (t.live()) {
         const auto* lt = dynamic_cast<const LiveTrack*>(&t);

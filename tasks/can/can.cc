@@ -11,6 +11,7 @@ RobomimicTaskConfig CanConfig(const std::string& variant) {
   RobomimicTaskConfig c;
   c.name = "can-" + variant;
   c.env_name = "PickPlaceCan";
+  c.display_name = "Can";
   c.variant = variant;
   c.model = "can/can.xml";
   c.object_dim = 14;
@@ -19,6 +20,8 @@ RobomimicTaskConfig CanConfig(const std::string& variant) {
 }
 
 }  // namespace
+
+TaskInfo CanTask::Info(const std::string& variant) { return RobomimicTaskInfo(CanConfig(variant)); }
 
 CanTask::CanTask(const std::string& variant) : RobomimicTask(CanConfig(variant)) {
   can_body_ = sim_->Id(mjOBJ_BODY, "can");

@@ -49,6 +49,8 @@ class CanTask : public RobomimicTask {
   static constexpr double kGoalZMin = 0.8, kGoalZMax = 0.9;
 
   explicit CanTask(const std::string& variant);
+  // The task's facts (TaskInfo) without constructing it.
+  static TaskInfo Info(const std::string& variant);
 
   Outcome Evaluate() const override;
   std::unique_ptr<Expert> MakeExpert(const OperatorProfile& op, uint64_t seed) override;

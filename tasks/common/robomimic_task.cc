@@ -5,6 +5,42 @@
 
 namespace onedp {
 
+TaskInfo RobomimicTaskInfo(const RobomimicTaskConfig& config) {
+  TaskInfo info;
+  info.display_name = config.display_name + "-" + config.variant;
+  info.metric = TaskMetric::kSuccessRate;
+  info.metric_label = "success rate";
+  info.score_label = "score";
+  info.action_key = "actions_abs";
+  std::vector<PolicyInput> robots;
+  for (int r = 0; r < config.num_robots; ++r) {
+    const std::string prefix = "robot" + std::to_string(r) + "_";
+    robots.push_back({prefix + "eef_pos", "limits"});
+    robots.push_back({prefix + "eef_quat", "identity"});
+    robots.push_back({prefix + "gripper_qpos", "limits"});
+  }
+  std::vector<PolicyInput>& image = info.policy_inputs["image"];
+  for (const auto& cam : config.cameras) image.push_back({cam + "_image", "identity"});
+  image.insert(image.end(), robots.begin(), robots.end());
+  std::vector<PolicyInput>& lowdim = info.policy_inputs["lowdim"];
+  lowdim.push_back({"object", "limits"});
+  lowdim.insert(lowdim.end(), robots.begin(), robots.end());
+  for (int r = 0; r < config.num_robots; ++r) {
+    for (int i = 0; i < 10; ++i) info.action_norm.push_back(i < 3 ? "limits" : "identity");
+  }
+  info.view.camera = "";
+  info.view.free_azimuth = 145;
+  info.view.free_elevation = -24;
+  info.view.free_distance = 1.45;
+  info.view.free_lookat[0] = -0.05;
+  info.view.free_lookat[1] = 0.0;
+  info.view.free_lookat[2] = 0.95;
+  info.view.planar_actions = false;
+  info.view.marker_radius = 0.008;
+  info.view.marker_width = 0.0025;
+  return info;
+}
+
 RobomimicTask::RobomimicTask(const RobomimicTaskConfig& config) {
   // arms 1.. are renamed copies of the Panda include files, generated in memory
   std::vector<VirtualFile> arm_files;
@@ -15,6 +51,7 @@ RobomimicTask::RobomimicTask(const RobomimicTaskConfig& config) {
   spec_.name = config.name;
   spec_.env_name = config.env_name;
   spec_.variant = config.variant;
+  spec_.info = RobomimicTaskInfo(config);
   spec_.control_hz = 20.0;
   spec_.substeps = static_cast<int>(std::lround(1.0 / (spec_.control_hz * sim_->model()->opt.timestep)));
   spec_.max_steps = config.max_steps;

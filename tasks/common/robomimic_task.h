@@ -20,6 +20,7 @@ namespace onedp {
 struct RobomimicTaskConfig {
   std::string name;      // e.g. "lift-ph"
   std::string env_name;  // e.g. "Lift"
+  std::string display_name;  // the tables' name without the variant, e.g. "Square"
   std::string variant;   // "ph" / "mh"
   std::string model;     // MJCF path relative to assets/
   std::vector<std::string> cameras = {"agentview", "robot0_eye_in_hand"};
@@ -29,6 +30,13 @@ struct RobomimicTaskConfig {
   int collect_max_steps = 0;  // TaskSpec::collect_max_steps
   int num_robots = 1;
 };
+
+// The facts every robomimic task shares (TaskInfo): success rate; DP's absolute actions
+// ("actions_abs", per arm pos 3 "limits", rot6d 6 and gripper 1 "identity"); policy inputs in the
+// shape_meta order of DP's configs: image mode the cameras, then per robot eef_pos, eef_quat,
+// gripper_qpos; low-dim mode the object vector first, then the same per-robot keys (quaternions
+// are not normalised); a free camera on the table and the arm from the front-right.
+TaskInfo RobomimicTaskInfo(const RobomimicTaskConfig& config);
 
 class RobomimicTask : public Task {
  public:

@@ -11,6 +11,7 @@ RobomimicTaskConfig LiftConfig(const std::string& variant) {
   RobomimicTaskConfig c;
   c.name = "lift-" + variant;
   c.env_name = "Lift";
+  c.display_name = "Lift";
   c.variant = variant;
   c.model = "lift/lift.xml";
   c.object_dim = 10;
@@ -19,6 +20,8 @@ RobomimicTaskConfig LiftConfig(const std::string& variant) {
 }
 
 }  // namespace
+
+TaskInfo LiftTask::Info(const std::string& variant) { return RobomimicTaskInfo(LiftConfig(variant)); }
 
 LiftTask::LiftTask(const std::string& variant) : RobomimicTask(LiftConfig(variant)) {
   cube_body_ = sim_->Id(mjOBJ_BODY, "cube");

@@ -26,6 +26,8 @@ class LiftTask : public RobomimicTask {
   static constexpr double kSuccessHeight = 0.04;
 
   explicit LiftTask(const std::string& variant);
+  // The task's facts (TaskInfo) without constructing it.
+  static TaskInfo Info(const std::string& variant);
 
   Outcome Evaluate() const override;
   std::unique_ptr<Expert> MakeExpert(const OperatorProfile& op, uint64_t seed) override;

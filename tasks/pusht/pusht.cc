@@ -72,6 +72,28 @@ PushTLayout PushTLayout::Of(const mjModel* m) {
   return l;
 }
 
+TaskInfo PushTTask::Info() {
+  TaskInfo info;
+  info.display_name = "PushT";
+  info.metric = TaskMetric::kScore;
+  info.metric_label = "score (max coverage reward)";
+  info.score_label = "score (coverage)";
+  info.action_key = "actions";  // the pusher targets; delta and absolute actions are the same
+  // DP's PushT: image + agent_pos, or the 20-D keypoints (9 block points + agent), all positions
+  // normalised by their limits.
+  info.policy_inputs["image"] = {{"image", "identity"}, {"agent_pos", "limits"}};
+  info.policy_inputs["lowdim"] = {{"keypoints", "limits"}};
+  info.action_norm = {"limits", "limits"};
+  // The camera "image" sees the whole world; actions are points of the z = 0 plane, drawn in front
+  // of the pusher (the camera is at z < 0) with markers sized for the 512-unit world.
+  info.view.camera = "image";
+  info.view.planar_actions = true;
+  info.view.action_plane_z = -30;
+  info.view.marker_radius = 5.0;
+  info.view.marker_width = 2.0;
+  return info;
+}
+
 PushTTask::PushTTask() {
   sim_ = std::make_unique<Sim>(LoadModel(AssetPath("pusht/pusht.xml"), &model_xml_));
   layout_ = PushTLayout::Of(sim_->model());
@@ -79,6 +101,7 @@ PushTTask::PushTTask() {
   spec_.name = "pusht";
   spec_.env_name = "PushT";
   spec_.variant = "ph";
+  spec_.info = Info();
   spec_.control_hz = 10.0;
   spec_.substeps = static_cast<int>(std::lround(1.0 / (spec_.control_hz * sim_->model()->opt.timestep)));
   spec_.max_steps = 300;

@@ -62,6 +62,8 @@ class PushTTask : public Task {
   static constexpr int kNumKeypoints = 9;
 
   PushTTask();
+  // The task's facts (TaskInfo) without constructing it.
+  static TaskInfo Info();
 
   const TaskSpec& spec() const override { return spec_; }
   void Reset(uint64_t seed) override;

@@ -11,6 +11,7 @@ RobomimicTaskConfig SquareConfig(const std::string& variant) {
   RobomimicTaskConfig c;
   c.name = "square-" + variant;
   c.env_name = "NutAssemblySquare";
+  c.display_name = "Square";
   c.variant = variant;
   c.model = "square/square.xml";
   c.object_dim = 14;
@@ -19,6 +20,8 @@ RobomimicTaskConfig SquareConfig(const std::string& variant) {
 }
 
 }  // namespace
+
+TaskInfo SquareTask::Info(const std::string& variant) { return RobomimicTaskInfo(SquareConfig(variant)); }
 
 SquareTask::SquareTask(const std::string& variant) : RobomimicTask(SquareConfig(variant)) {
   nut_body_ = sim_->Id(mjOBJ_BODY, "SquareNut_main");

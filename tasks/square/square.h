@@ -42,6 +42,8 @@ class SquareTask : public RobomimicTask {
   static constexpr double kHandleX = 0.054;  // handle box centre along the nut's x axis
 
   explicit SquareTask(const std::string& variant);
+  // The task's facts (TaskInfo) without constructing it.
+  static TaskInfo Info(const std::string& variant);
 
   Outcome Evaluate() const override;
   std::unique_ptr<Expert> MakeExpert(const OperatorProfile& op, uint64_t seed) override;

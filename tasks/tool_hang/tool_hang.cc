@@ -11,6 +11,7 @@ RobomimicTaskConfig ToolHangConfig(const std::string& variant) {
   RobomimicTaskConfig c;
   c.name = "tool-hang-" + variant;
   c.env_name = "ToolHang";
+  c.display_name = "ToolHang";
   c.variant = variant;
   c.model = "tool_hang/tool_hang.xml";
   c.cameras = {"sideview", "robot0_eye_in_hand"};
@@ -39,6 +40,8 @@ Eigen::Quaterniond FrameLyingQuat(double a) {
 }
 
 }  // namespace
+
+TaskInfo ToolHangTask::Info(const std::string& variant) { return RobomimicTaskInfo(ToolHangConfig(variant)); }
 
 ToolHangTask::ToolHangTask(const std::string& variant) : RobomimicTask(ToolHangConfig(variant)) {
   if (variant != "ph") {

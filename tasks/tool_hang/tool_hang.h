@@ -68,6 +68,8 @@ class ToolHangTask : public RobomimicTask {
   static constexpr double kRodX = 0.04375;           // rod axis in the frame's body x
 
   explicit ToolHangTask(const std::string& variant = "ph");
+  // The task's facts (TaskInfo) without constructing it.
+  static TaskInfo Info(const std::string& variant);
 
   Outcome Evaluate() const override;
   std::unique_ptr<Expert> MakeExpert(const OperatorProfile& op, uint64_t seed) override;

@@ -12,6 +12,7 @@ RobomimicTaskConfig TransportConfig(const std::string& variant) {
   RobomimicTaskConfig c;
   c.name = "transport-" + variant;
   c.env_name = "TwoArmTransport";
+  c.display_name = "Transport";
   c.variant = variant;
   c.model = "transport/transport.xml";
   c.cameras = {"shouldercamera0", "robot0_eye_in_hand", "shouldercamera1", "robot1_eye_in_hand"};
@@ -45,6 +46,8 @@ void AppendQuat(const Eigen::Matrix3d& r, std::vector<double>* out) {
 void Append(const Eigen::Vector3d& v, std::vector<double>* out) { out->insert(out->end(), {v[0], v[1], v[2]}); }
 
 }  // namespace
+
+TaskInfo TransportTask::Info(const std::string& variant) { return RobomimicTaskInfo(TransportConfig(variant)); }
 
 TransportTask::TransportTask(const std::string& variant) : RobomimicTask(TransportConfig(variant)) {
   if (variant != "ph" && variant != "mh") {

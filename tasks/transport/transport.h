@@ -68,6 +68,8 @@ class TransportTask : public RobomimicTask {
   static constexpr double kLidHandleZ = 0.02;       // lid handle centre above the lid plate centre
 
   explicit TransportTask(const std::string& variant);
+  // The task's facts (TaskInfo) without constructing it.
+  static TaskInfo Info(const std::string& variant);
 
   Outcome Evaluate() const override;
   std::unique_ptr<Expert> MakeExpert(const OperatorProfile& op, uint64_t seed) override;
