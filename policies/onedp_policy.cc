@@ -298,7 +298,7 @@ void OneDpOptions::Validate() const {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OneDpOptions, t_init, sigma_init, k_min, k_max, dmd_normalization,
                                                 lr_generator, lr_score, betas, eps, generator_ema, noise_scale,
                                                 level_sampling, score_warmup_steps,
-                                                score_steps_per_generator_step)
+                                                score_steps_per_generator_step, clip_x0)
 
 nlohmann::json OneDpOptions::ToJson() const { return *this; }
 
@@ -398,9 +398,13 @@ OneDpMath::GeneratorTerms OneDpMath::GeneratorLoss(const LevelModel& phi, const 
   {
     torch::NoGradGuard no_grad;
     const torch::Tensor xd = xl.detach();
-    const torch::Tensor x0_phi = X0(phi(xd, l.level), xd, l);
+    const auto x0 = [&](const LevelModel& m) {
+      const torch::Tensor v = X0(m(xd, l.level), xd, l);
+      return o_.clip_x0 ? v.clamp(-1.0, 1.0) : v;
+    };
+    const torch::Tensor x0_phi = x0(phi);
     if (psi) {
-      g = a * (X0((*psi)(xd, l.level), xd, l) - x0_phi);
+      g = a * (x0(*psi) - x0_phi);
     } else {
       g = a * (a_sample.detach() - x0_phi);
     }

@@ -13,7 +13,8 @@
 //   OneDP-D    g = a (A - x0_phi(A^l))              (= s_k (e_phi - eps), A - D_phi(A + sigma eps))
 //   L_theta = sum(g * A^l) / B with g detached; dL/dA = a g.
 //   L_psi   DDPM mean ||eps_psi(A^l, k) - eps||^2; EDM mean lambda(sigma) ||D_psi - A||^2, A detached.
-// dmd_normalization divides g per row by mean |A - x0_phi(A^l)| (DMD/DMD2), off by default.
+// dmd_normalization divides g per row by mean |A - x0_phi(A^l)| (DMD/DMD2), off by default;
+// clip_x0 clamps x0_phi and x0_psi to [-1, 1] first, off by default.
 //
 // The same OneDpMath functions drive the policy and the 2-D toy test (models as callables).
 #pragma once
@@ -55,6 +56,10 @@ struct OneDpOptions {
   // score_steps_per_generator_step-th step and the score network on every step.
   int score_warmup_steps = 0;
   int score_steps_per_generator_step = 1;
+  // Clamp the teacher's and the score network's x0 readings to [-1, 1] in the generator gradient,
+  // as DP's samplers clamp them at every step (diffusers' clip_sample; EDM's clamp_denoised), so
+  // the student is distilled towards the denoiser the teacher's sampler actually uses.
+  bool clip_x0 = false;
 
   void Validate() const;  // throws std::invalid_argument
   nlohmann::json ToJson() const;

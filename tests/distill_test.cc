@@ -481,6 +481,25 @@ TEST(OneDpOptionsTest, RejectsBadStudyOptionsNamingTheValidValues) {
   EXPECT_EQ(d.level_sampling, "uniform");
   EXPECT_EQ(d.score_warmup_steps, 0);
   EXPECT_EQ(d.score_steps_per_generator_step, 1);
+  EXPECT_FALSE(d.clip_x0);
+}
+
+// clip_x0: the teacher's x0 reading enters OneDP-D's gradient clamped to [-1, 1]. With a teacher
+// whose eps is 0 the DDPM x0 reading is x_k / a_k, far outside [-1, 1] for a sample at 5.
+TEST(OneDpOptionsTest, ClipX0ClampsTheTeachersReadingInTheGradient) {
+  const DdpmSchedule sched = DdpmSchedule::SquaredCosCapV2(100);
+  const LevelModel zero = [](const torch::Tensor& x, const torch::Tensor&) { return torch::zeros_like(x); };
+  const torch::Tensor a_sample = torch::full({4, 2}, 5.0);
+  OneDpOptions o;
+  o.k_min = o.k_max = 50;
+  const OneDpMath plain("ddpm", sched, EdmConfig(), o);
+  o.clip_x0 = true;
+  const OneDpMath clipped("ddpm", sched, EdmConfig(), o);
+  // Same generator draws: g = a (A - x0_phi); x0_phi = (a 5 + s eps) / a unclamped, 1 clamped.
+  const auto gap = [&](const OneDpMath& m) { return m.GeneratorLoss(zero, nullptr, a_sample, Gen(4)).gap.item<double>(); };
+  const double ab = sched.alphas_cumprod[50];
+  EXPECT_NEAR(gap(clipped), ab * 16.0, 1e-4);  // (a (5 - 1))^2
+  EXPECT_GT(std::abs(gap(plain) - gap(clipped)), 0.1);
 }
 
 TEST(OneDpOptionsTest, NoiseScaleMultipliesTheGeneratorInput) {

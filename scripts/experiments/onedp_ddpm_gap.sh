@@ -4,7 +4,7 @@
 # 50 test episodes from seed 100000). Every step skips what is already done and resumes a killed
 # run from its checkpoint, so the script can simply be run again.
 # Usage: scripts/experiments/onedp_ddpm_gap.sh TASK EXPERIMENT...   (TASK: pusht | square-ph)
-#   EXPERIMENT: teacher-ddpm | teacher-edm | teacher-ddpm-noclip | a name from `distill_args` below |
+#   EXPERIMENT: teacher-ddpm | teacher-edm | teacher-{ddpm,edm}-noclip | a name from `distill_args` below |
 #               samples
 # Environment: HARNESS (default build/harness/harness), WORK (default runs/gap/TASK).
 set -euo pipefail
@@ -31,18 +31,21 @@ teacher() {  # family
   touch "$dir/done"
 }
 
-# The DDPM teacher sampled as the network gives it: a copy of its checkpoint whose config sets
-# ddpm.clip_sample false (DP's DDPM / DDIM samplers otherwise clamp x0_hat to [-1, 1] at every step,
-# which the distillation's target, the teacher's score, never sees). Evaluated beside the clipped one.
-teacher_noclip() {
-  local src=$WORK/dp-ddpm dir=$WORK/dp-ddpm-noclip
+# A teacher sampled as the network gives it: a copy of its checkpoint whose config sets
+# ddpm.clip_sample (DDPM) or edm.clamp_denoised (EDM) false; DP's samplers otherwise clamp the x0
+# reading to [-1, 1] at every step, which the distillation's target, the teacher's score, never
+# sees. Evaluated beside the clamped one.
+teacher_noclip() {  # family
+  local src=$WORK/dp-$1 dir=$WORK/dp-$1-noclip
+  local field=ddpm.clip_sample samplers="ddpm:100 ddim:10"
+  [ "$1" = edm ] && field=edm.clamp_denoised samplers="edm:18 edm:10"
   [ -f "$dir/done" ] && return 0
   mkdir -p "$dir/checkpoint"
   cp "$src/run.json" "$dir/run.json"
   cp "$src/checkpoint/weights.pt" "$dir/checkpoint/weights.pt"
-  python3 -c "import json,sys;p=json.load(open(sys.argv[1]));p['config']['ddpm']['clip_sample']=False;json.dump(p,open(sys.argv[2],'w'),indent=1)" \
-    "$src/checkpoint/policy.json" "$dir/checkpoint/policy.json"
-  for s in ddpm:100 ddim:10; do
+  python3 -c "import json,sys;p=json.load(open(sys.argv[1]));b,f=sys.argv[3].split('.');p['config'][b][f]=False;json.dump(p,open(sys.argv[2],'w'),indent=1)" \
+    "$src/checkpoint/policy.json" "$dir/checkpoint/policy.json" "$field"
+  for s in $samplers; do
     "$HARNESS" eval --ckpt "$src" --sampler "$s" --episodes 50 --workers 1 --out "$src/eval_clip_$s.csv"
     "$HARNESS" eval --ckpt "$dir" --sampler "$s" --episodes 50 --workers 1 --out "$dir/eval_final_$s.csv"
   done
@@ -66,6 +69,9 @@ distill_args() {
     s-ddpm-scorewarm) echo "ddpm onedp-s $((EPOCHS + 2)) --set onedp.score_warmup_steps=$((2 * $(batches)))" ;;
     s-ddpm-k2) echo "ddpm onedp-s $EPOCHS --set onedp.score_steps_per_generator_step=2" ;;
     s-ddpm-k5) echo "ddpm onedp-s $EPOCHS --set onedp.score_steps_per_generator_step=5" ;;
+    s-ddpm-clipx0) echo "ddpm onedp-s $EPOCHS --set onedp.clip_x0=true" ;;
+    d-ddpm-clipx0) echo "ddpm onedp-d $EPOCHS --set onedp.clip_x0=true" ;;
+    s-edm-clipx0) echo "edm onedp-s $EPOCHS --set onedp.clip_x0=true" ;;
     *) echo "unknown experiment '$1'" >&2; return 2 ;;
   esac
 }
@@ -98,7 +104,8 @@ for e in "$@"; do
   case $e in
     teacher-ddpm) teacher ddpm ;;
     teacher-edm) teacher edm ;;
-    teacher-ddpm-noclip) teacher_noclip ;;
+    teacher-ddpm-noclip) teacher_noclip ddpm ;;
+    teacher-edm-noclip) teacher_noclip edm ;;
     samples) samples ;;
     *) distill "$e" ;;
   esac
