@@ -10,6 +10,7 @@
 //   harness eval --ckpt runs/pusht/dp-ddpm/seed0 --episodes 10 --record rec/ --video vid/
 //   harness bench policy --ckpt runs/pusht/dp-ddpm/seed0
 //   harness samples --policy runs/pusht/dp-ddpm/seed0@ddpm:100 --policy RUN@onestep --out s.csv
+//   harness serve --ckpt runs/pusht/dp-ddpm/seed0 --sampler ddim:10 [--socket /tmp/onedp.sock]
 //   harness run --task square-ph [--preset cpu] [--shard 0/4 --stage train]
 //   harness merge --task square-ph
 //   harness table --tasks pusht,square-mh,square-ph,tool-hang-ph,transport-mh,transport-ph
@@ -29,6 +30,7 @@
 #include "harness/pipeline.h"
 #include "harness/policy_jobs.h"
 #include "harness/sample_stats.h"
+#include "harness/serve.h"
 #include "policies/registry.h"
 #endif
 
@@ -165,6 +167,14 @@ int main(int argc, char** argv) {
   sp->add_option("--device", samples.device, "cpu|cuda[:i]")->capture_default_str();
   sp->add_option("--out", samples.out, "CSV (a .md table is written beside it)")->required();
 
+  // `serve`: JSON-line action-chunk requests on stdin/stdout or a Unix socket (harness/serve.h).
+  onedp::ServeOptions serve;
+  CLI::App* sv = app.add_subcommand("serve", "Serve a policy's action chunks as JSON lines (stdin/stdout or a Unix socket)");
+  sv->add_option("--ckpt", serve.ckpt, "Run directory or saved policy directory")->required();
+  sv->add_option("--sampler", serve.sampler, "Sampler (default: the policy's first)");
+  sv->add_option("--device", serve.device, "cpu|cuda[:i]")->capture_default_str();
+  sv->add_option("--socket", serve.socket, "Listen on this Unix domain socket instead of stdin/stdout");
+
   // The pipeline: `run` (all stages or one, optionally a shard of it), `merge`, `table`.
   onedp::RunOptions run;
   std::string shard_text = "0/1";
@@ -248,6 +258,7 @@ int main(int argc, char** argv) {
     if (ev->parsed()) return onedp::RunEval(eval, std::cout);
     if (bp->parsed()) return onedp::RunBenchPolicy(bench_policy, std::cout);
     if (sp->parsed()) return onedp::RunSampleStats(samples, std::cout);
+    if (sv->parsed()) return onedp::RunServe(serve);
     if (rn->parsed()) {
       onedp::ParseShard(shard_text, &run.shard, &run.shards);
       onedp::RunPipeline(run, std::cout);

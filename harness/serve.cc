@@ -1,0 +1,601 @@
+// `harness serve`: answers JSON-line action-chunk requests with a loaded policy (see serve.h).
+#include "harness/serve.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "harness/collect.h"  // RequestStop / StopRequested
+#include "harness/policy_jobs.h"
+#include "policies/registry.h"
+
+namespace onedp {
+namespace {
+
+using json = nlohmann::json;
+using ojson = nlohmann::ordered_json;
+
+constexpr size_t kMaxLine = size_t{64} << 20;  // bytes; a longer request line is answered with an error
+constexpr int kPollMs = 200;                   // how often a waiting server looks at StopRequested()
+
+std::string ShapeText(const std::vector<int>& dims) {
+  std::string s = "(";
+  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + (dims.size() == 1 ? ",)" : ")");
+}
+
+std::vector<int> RequestShape(const PolicySpec& spec, const PolicyObsKey& k) {
+  std::vector<int> dims = {spec.obs_steps};
+  dims.insert(dims.end(), k.shape.begin(), k.shape.end());
+  return dims;
+}
+
+std::string Expected(const PolicySpec& spec, const PolicyObsKey& k) {
+  return "shape " + ShapeText(RequestShape(spec, k)) +
+         (k.is_image ? " of integers 0..255 (uint8 image)" : " of numbers");
+}
+
+std::string KeyList(const PolicySpec& spec) {
+  std::string s;
+  for (const auto& k : spec.obs) s += (s.empty() ? "" : ", ") + k.key + " " + ShapeText(RequestShape(spec, k));
+  return s;
+}
+
+// A value as a short piece of text for messages.
+std::string Excerpt(const json& v) {
+  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (s.size() > 40) s = s.substr(0, 37) + "...";
+  return s;
+}
+
+std::string Describe(const json& v) {
+  if (v.is_array()) return "an array of " + std::to_string(v.size());
+  if (v.is_object()) return "an object";
+  return std::string(v.is_number() ? "a number " : v.is_string() ? "a string " : v.is_boolean() ? "a boolean " : "") +
+         Excerpt(v);
+}
+
+// What came for a key, as a shape: the sizes of the nested arrays along the first elements.
+std::string ActualText(const json& v) {
+  if (!v.is_array()) return Describe(v);
+  std::vector<int> dims;
+  const json* p = &v;
+  while (p->is_array()) {
+    dims.push_back(static_cast<int>(p->size()));
+    if (p->empty()) break;
+    p = &(*p)[0];
+  }
+  std::string s = "shape " + ShapeText(dims);
+  if (!p->is_array() && !p->is_number()) s += std::string(" of ") + p->type_name() + "s";
+  return s;
+}
+
+// Copies the values of `v` (shape `dims`) in row-major order, checking every element.
+template <typename T>
+void Fill(const json& v, const std::vector<int>& dims, size_t depth, bool image, const std::string& key,
+          const PolicySpec& spec, const PolicyObsKey& k, std::string* path, std::vector<T>* out) {
+  if (depth == dims.size()) {
+    if (image) {
+      const bool ok = v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
+      if (!ok || v.get<uint64_t>() > 255) {
+        throw std::invalid_argument("obs '" + key + "'" + *path + ": expected an integer 0..255 (uint8 image), got " +
+                                    Describe(v) + " (expected " + Expected(spec, k) + ")");
+      }
+      out->push_back(static_cast<T>(v.get<uint64_t>()));
+    } else {
+      if (!v.is_number()) {
+        throw std::invalid_argument("obs '" + key + "'" + *path + ": non-numeric value, got " + Describe(v) +
+                                    " (expected " + Expected(spec, k) + ")");
+      }
+      out->push_back(static_cast<T>(v.get<double>()));
+    }
+    return;
+  }
+  if (!v.is_array() || static_cast<int>(v.size()) != dims[depth]) {
+    throw std::invalid_argument("obs '" + key + "'" + *path + ": expected an array of " +
+                                std::to_string(dims[depth]) + ", got " + Describe(v) + " (ragged; expected " +
+                                Expected(spec, k) + ")");
+  }
+  const size_t mark = path->size();
+  for (size_t i = 0; i < v.size(); ++i) {
+    *path += "[" + std::to_string(i) + "]";
+    Fill(v[i], dims, depth + 1, image, key, spec, k, path, out);
+    path->resize(mark);
+  }
+}
+
+// A float32 as the double of its shortest decimal form, so that the JSON text is short and reads
+// back (as float32) to exactly the same value.
+double ShortFloat(float f) {
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof(buf) - 1, f);
+  *r.ptr = '\0';
+  const double d = std::strtod(buf, nullptr);
+  return static_cast<float>(d) == f ? d : static_cast<double>(f);
+}
+
+double Ms(double seconds) { return std::round(seconds * 1e6) / 1e3; }
+
+std::string Dump(const ojson& j) { return j.dump(-1, ' ', false, ojson::error_handler_t::replace); }
+
+std::string JoinStrings(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+// The message of a json parse error without its "[json.exception.parse_error.101] " prefix.
+std::string ParseMessage(const std::exception& e) {
+  std::string s = e.what();
+  if (!s.empty() && s[0] == '[') {
+    const auto close = s.find("] ");
+    if (close != std::string::npos) s = s.substr(close + 2);
+  }
+  return s;
+}
+
+}  // namespace
+
+static ojson RequestShapesOrdered(const PolicySpec& spec) {
+  ojson shapes = ojson::object();
+  for (const auto& k : spec.obs) {
+    shapes[k.key] = {{"shape", RequestShape(spec, k)}, {"dtype", k.is_image ? "uint8" : "float"}};
+  }
+  return shapes;
+}
+
+nlohmann::json RequestShapes(const PolicySpec& spec) { return nlohmann::json(RequestShapesOrdered(spec)); }
+
+ObsBatch ParseObservation(const PolicySpec& spec, const nlohmann::json& obs) {
+  if (!obs.is_object()) {
+    throw std::invalid_argument("\"obs\" must be an object {key: nested array}, got " + Describe(obs) +
+                                " (the policy's keys: " + KeyList(spec) + ")");
+  }
+  for (const auto& k : spec.obs) {
+    if (!obs.contains(k.key)) {
+      std::string got;
+      for (const auto& [name, value] : obs.items()) got += (got.empty() ? "" : ", ") + name;
+      throw std::invalid_argument("missing obs key '" + k.key + "': expected " + Expected(spec, k) +
+                                  " (the request has: " + (got.empty() ? "no keys" : got) + ")");
+    }
+  }
+  for (const auto& [name, value] : obs.items()) {
+    bool known = false;
+    for (const auto& k : spec.obs) known = known || k.key == name;
+    if (!known) {
+      throw std::invalid_argument("unknown obs key '" + name + "' (the policy's keys: " + KeyList(spec) + ")");
+    }
+  }
+  ObsBatch batch;
+  batch.batch = 1;
+  batch.steps = spec.obs_steps;
+  for (const auto& k : spec.obs) {
+    const json& v = obs.at(k.key);
+    const std::vector<int> dims = RequestShape(spec, k);
+    // The shape along the first elements; a ragged array is found (and located) by Fill.
+    std::vector<int> first;
+    for (const json* p = &v; p->is_array(); p = &(*p)[0]) {
+      first.push_back(static_cast<int>(p->size()));
+      if (p->empty()) break;
+    }
+    if (!v.is_array() || first != dims) {
+      throw std::invalid_argument("obs '" + k.key + "': expected " + Expected(spec, k) + ", got " + ActualText(v));
+    }
+    std::string path;
+    if (k.is_image) {
+      auto& out = batch.images[k.key];
+      size_t n = 1;
+      for (int d : dims) n *= static_cast<size_t>(d);
+      out.reserve(n);
+      Fill(v, dims, 0, true, k.key, spec, k, &path, &out);
+    } else {
+      auto& out = batch.lowdim[k.key];
+      Fill(v, dims, 0, false, k.key, spec, k, &path, &out);
+    }
+  }
+  return batch;
+}
+
+// The reply to one request line as JSON (an "error" field when it failed).
+static ojson Answer(Policy& policy, const std::string& sampler_in, const std::string& line, const json& info) {
+  ojson id = nullptr;
+  try {
+    json req;
+    try {
+      req = json::parse(line);
+    } catch (const json::parse_error& e) {
+      throw std::invalid_argument("malformed request line (not JSON): " + ParseMessage(e));
+    }
+    if (!req.is_object()) {
+      throw std::invalid_argument(
+          "a request is a JSON object {\"id\": ..., \"obs\": {...}, \"seed\": N} or "
+          "{\"cmd\": \"spec\"|\"ping\"}, got " + Describe(req));
+    }
+    if (req.contains("id")) id = ojson(req["id"]);
+    const std::string sampler = sampler_in.empty() ? policy.Samplers().front() : sampler_in;
+    const PolicySpec& spec = policy.spec();
+
+    if (req.contains("cmd")) {
+      for (const auto& [name, value] : req.items()) {
+        if (name != "id" && name != "cmd") {
+          throw std::invalid_argument("unknown field '" + name + "' in a command (a command has \"id\" and \"cmd\")");
+        }
+      }
+      const json& cmd = req["cmd"];
+      if (cmd == "ping") {
+        ojson reply = {{"id", id}, {"pong", true}, {"policy", policy.Name()}, {"sampler", sampler}};
+        return reply;
+      }
+      if (cmd == "spec") {
+        ojson reply = {{"id", id},
+                       {"policy", policy.Name()},
+                       {"samplers", policy.Samplers()},
+                       {"sampler", sampler},
+                       {"nfe", policy.Nfe(SamplerSpec::Parse(sampler))},
+                       {"device", policy.device()}};
+        for (const auto& [name, value] : info.items()) reply[name] = ojson(value);
+        reply["obs"] = RequestShapesOrdered(spec);
+        reply["actions"] = {{"shape", {spec.action_steps, spec.action_dim}},
+                            {"full_horizon_shape", {spec.horizon, spec.action_dim}},
+                            {"executed_from", spec.obs_steps - 1}};
+        reply["spec"] = ojson(spec.ToJson());
+        return reply;
+      }
+      throw std::invalid_argument("unknown cmd " + Excerpt(cmd) + "; valid: \"spec\", \"ping\"");
+    }
+
+    for (const auto& [name, value] : req.items()) {
+      if (name != "id" && name != "obs" && name != "seed" && name != "full_horizon") {
+        throw std::invalid_argument("unknown request field '" + name +
+                                    "'; valid: id, obs, seed, full_horizon (or cmd: spec, ping)");
+      }
+    }
+    if (!req.contains("obs")) {
+      throw std::invalid_argument("missing \"obs\": an object with the policy's keys " + KeyList(spec));
+    }
+    uint64_t seed = 0;
+    if (req.contains("seed")) {
+      const json& s = req["seed"];
+      if (!s.is_number_unsigned()) {
+        throw std::invalid_argument("\"seed\" must be a non-negative integer, got " + Describe(s));
+      }
+      seed = s.get<uint64_t>();
+    }
+    bool full_horizon = false;
+    if (req.contains("full_horizon")) {
+      if (!req["full_horizon"].is_boolean()) {
+        throw std::invalid_argument("\"full_horizon\" must be true or false, got " + Describe(req["full_horizon"]));
+      }
+      full_horizon = req["full_horizon"].get<bool>();
+    }
+    const ObsBatch obs = ParseObservation(spec, req["obs"]);
+
+    SampleOptions so;
+    so.sampler = SamplerSpec::Parse(sampler);
+    so.seeds = {seed};
+    so.full_horizon = full_horizon;
+    PredictTiming timing;
+    ActionChunk chunk;
+    try {
+      chunk = policy.PredictChunk(obs, so, &timing);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("prediction failed: ") + e.what());
+    }
+    if (chunk.batch != 1 || chunk.dim != spec.action_dim ||
+        chunk.data.size() != static_cast<size_t>(chunk.steps) * chunk.dim) {
+      throw std::runtime_error("prediction failed: the policy returned a chunk of shape (" +
+                               std::to_string(chunk.batch) + ", " + std::to_string(chunk.steps) + ", " +
+                               std::to_string(chunk.dim) + ")");
+    }
+    ojson actions = ojson::array();
+    for (int t = 0; t < chunk.steps; ++t) {
+      ojson row = ojson::array();
+      for (int d = 0; d < chunk.dim; ++d) {
+        const float a = chunk.at(0, t)[d];
+        if (!std::isfinite(a)) {
+          throw std::runtime_error("prediction failed: non-finite action at step " + std::to_string(t) + ", dim " +
+                                   std::to_string(d));
+        }
+        row.push_back(ShortFloat(a));
+      }
+      actions.push_back(std::move(row));
+    }
+    ojson reply = {{"id", id},
+                   {"actions", std::move(actions)},
+                   {"sampler", sampler},
+                   {"nfe", timing.nfe},
+                   {"encode_ms", Ms(timing.encode_s)},
+                   {"sample_ms", Ms(timing.sample_s)}};
+    return reply;
+  } catch (const std::exception& e) {
+    return ojson{{"id", id}, {"error", e.what()}};
+  }
+}
+
+std::string HandleRequest(Policy& policy, const std::string& sampler, const std::string& line,
+                          const nlohmann::json& info) {
+  return Dump(Answer(policy, sampler, line, info));
+}
+
+namespace {
+
+// Reads lines from a file descriptor, waking every kPollMs to honour stop requests.
+class LineReader {
+ public:
+  explicit LineReader(int fd) : fd_(fd) {}
+  enum Result { kLine, kTooLong, kEof, kStopped };
+
+  Result Next(std::string* line) {
+    for (;;) {
+      const size_t nl = buf_.find('\n', scanned_);
+      if (nl != std::string::npos) {
+        const bool too_long = discarding_;
+        discarding_ = false;
+        line->assign(buf_, 0, nl);
+        buf_.erase(0, nl + 1);
+        scanned_ = 0;
+        if (!line->empty() && line->back() == '\r') line->pop_back();
+        return too_long ? kTooLong : kLine;
+      }
+      scanned_ = buf_.size();
+      if (buf_.size() > kMaxLine) {  // keep reading to the end of the line, keeping nothing of it
+        discarding_ = true;
+        buf_.clear();
+        scanned_ = 0;
+      }
+      if (eof_) {
+        if (buf_.empty() && !discarding_) return kEof;
+        const bool too_long = discarding_;
+        discarding_ = false;
+        line->swap(buf_);
+        buf_.clear();
+        scanned_ = 0;
+        return too_long ? kTooLong : kLine;
+      }
+      if (StopRequested()) return kStopped;
+      pollfd p{fd_, POLLIN, 0};
+      const int r = ::poll(&p, 1, kPollMs);
+      if (r < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+      if (r <= 0) continue;
+      char chunk[1 << 16];
+      const ssize_t n = ::read(fd_, chunk, sizeof chunk);
+      if (n == 0) {
+        eof_ = true;
+      } else if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN) continue;
+        if (errno == ECONNRESET) {
+          eof_ = true;
+          continue;
+        }
+        throw std::runtime_error(std::string("read: ") + std::strerror(errno));
+      } else {
+        buf_.append(chunk, static_cast<size_t>(n));
+      }
+    }
+  }
+
+ private:
+  int fd_;
+  std::string buf_;
+  size_t scanned_ = 0;
+  bool eof_ = false, discarding_ = false;
+};
+
+bool WriteAll(int fd, const std::string& text, bool is_socket) {
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = is_socket ? ::send(fd, text.data() + done, text.size() - done, MSG_NOSIGNAL)
+                                : ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+struct ConnectionEnd {
+  int64_t requests = 0, errors = 0;
+  bool stopped = false;      // a stop request (signal)
+  bool write_failed = false; // the reader went away
+};
+
+ConnectionEnd ServeConnection(Policy& policy, const std::string& sampler, const json& info, int in_fd, int out_fd,
+                              bool is_socket) {
+  ConnectionEnd end;
+  LineReader reader(in_fd);
+  std::string line;
+  for (;;) {
+    const LineReader::Result r = reader.Next(&line);
+    if (r == LineReader::kEof) break;
+    if (r == LineReader::kStopped) {
+      end.stopped = true;
+      break;
+    }
+    std::string reply;
+    if (r == LineReader::kTooLong) {
+      reply = Dump(ojson{{"id", nullptr},
+                         {"error", "request line longer than " + std::to_string(kMaxLine >> 20) + " MiB; skipped"}});
+      ++end.errors;
+    } else {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank line: no reply
+      const ojson answer = Answer(policy, sampler, line, info);
+      if (answer.contains("error")) ++end.errors;
+      reply = Dump(answer);
+    }
+    ++end.requests;
+    reply += '\n';
+    if (!WriteAll(out_fd, reply, is_socket)) {
+      end.write_failed = true;
+      break;
+    }
+  }
+  return end;
+}
+
+// Removes the socket file when the server ends, however it ends.
+struct SocketFile {
+  std::string path;
+  int fd = -1;
+  ~SocketFile() {
+    if (fd >= 0) ::close(fd);
+    if (!path.empty()) ::unlink(path.c_str());
+  }
+};
+
+sockaddr_un SocketAddress(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
+    throw std::invalid_argument("--socket " + path + ": a Unix socket path must have 1 to " +
+                                std::to_string(sizeof(addr.sun_path) - 1) + " characters (got " +
+                                std::to_string(path.size()) + ")");
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+
+// A stale socket file is removed; a live server's or a file that is not a socket is refused.
+void ClearStaleSocket(const std::string& path, const sockaddr_un& addr) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return;
+  if (!S_ISSOCK(st.st_mode)) {
+    throw std::invalid_argument("--socket " + path + " exists and is not a socket; not replacing it");
+  }
+  const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe >= 0) {
+    const bool live = ::connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(probe);
+    if (live) throw std::invalid_argument("--socket " + path + ": another server is listening there");
+  }
+  if (::unlink(path.c_str()) != 0) {
+    throw std::runtime_error("cannot remove the stale socket " + path + ": " + std::strerror(errno));
+  }
+  std::fprintf(stderr, "serve: removed a stale socket file %s\n", path.c_str());
+}
+
+// Listens on `path` (already cleared by ClearStaleSocket) and serves one client at a time.
+int ServeSocket(Policy& policy, const std::string& sampler, const json& info, const std::string& path) {
+  const sockaddr_un addr = SocketAddress(path);
+  SocketFile sock;
+  sock.fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock.fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  if (::bind(sock.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    throw std::runtime_error("cannot bind the socket " + path + ": " + std::strerror(errno));
+  }
+  sock.path = path;  // ours from here on: removed at exit
+  if (::listen(sock.fd, 4) != 0) throw std::runtime_error(std::string("listen: ") + std::strerror(errno));
+  std::fprintf(stderr, "serve: listening on %s (one client at a time; SIGINT / SIGTERM stops)\n", path.c_str());
+  int64_t clients = 0, requests = 0;
+  while (!StopRequested()) {
+    pollfd p{sock.fd, POLLIN, 0};
+    const int r = ::poll(&p, 1, kPollMs);
+    if (r < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+    if (r <= 0) continue;
+    const int client = ::accept4(sock.fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) {
+      if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN) continue;
+      throw std::runtime_error(std::string("accept: ") + std::strerror(errno));
+    }
+    ++clients;
+    std::fprintf(stderr, "serve: client %lld connected\n", static_cast<long long>(clients));
+    ConnectionEnd end;
+    try {
+      end = ServeConnection(policy, sampler, info, client, client, true);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "serve: client %lld: %s\n", static_cast<long long>(clients), e.what());
+    }
+    ::close(client);
+    requests += end.requests;
+    std::fprintf(stderr, "serve: client %lld gone after %lld requests (%lld errors)\n",
+                 static_cast<long long>(clients), static_cast<long long>(end.requests),
+                 static_cast<long long>(end.errors));
+  }
+  std::fprintf(stderr, "serve: stopped after %lld clients, %lld requests; removing %s\n",
+               static_cast<long long>(clients), static_cast<long long>(requests), path.c_str());
+  return 130;
+}
+
+}  // namespace
+
+int RunServe(const ServeOptions& o) {
+  const ResolvedCkpt ck = ResolveCkpt(o.ckpt);
+  // A bad socket path or a live server on it is bad input: refused before loading the policy.
+  if (!o.socket.empty()) ClearStaleSocket(o.socket, SocketAddress(o.socket));
+  std::unique_ptr<Policy> policy = LoadPolicy(ck.policy_dir.string(), o.device);
+  const std::vector<std::string> samplers = policy->Samplers();
+  const std::string sampler = o.sampler.empty() ? samplers.front() : o.sampler;
+  const auto bad_sampler = [&](const std::invalid_argument& e) {
+    const std::string why = e.what();
+    return std::invalid_argument("--sampler " + sampler + ": " + why +
+                                 (why.find(samplers.front()) == std::string::npos
+                                      ? "; the policy's samplers: " + JoinStrings(samplers)
+                                      : ""));
+  };
+  int nfe = 0;
+  try {
+    nfe = policy->Nfe(SamplerSpec::Parse(sampler));
+  } catch (const std::invalid_argument& e) {
+    throw bad_sampler(e);
+  }
+  // One warm-up call on a zero observation: checks the sampler end to end and takes the first
+  // call's one-off costs out of the first request's timings.
+  ObsBatch zero;
+  zero.batch = 1;
+  zero.steps = policy->spec().obs_steps;
+  for (const auto& k : policy->spec().obs) {
+    size_t n = static_cast<size_t>(zero.steps);
+    for (int d : k.shape) n *= static_cast<size_t>(d);
+    if (k.is_image) {
+      zero.images[k.key].assign(n, 0);
+    } else {
+      zero.lowdim[k.key].assign(n, 0.0f);
+    }
+  }
+  SampleOptions so;
+  so.sampler = SamplerSpec::Parse(sampler);
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    policy->PredictChunk(zero, so);
+  } catch (const std::invalid_argument& e) {
+    throw bad_sampler(e);
+  }
+  const double warm_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  json info = json::object();
+  info["ckpt"] = o.ckpt;
+  if (ck.run.is_object() && ck.run.contains("task") && ck.run["task"].is_string()) info["task"] = ck.run["task"];
+  std::fprintf(stderr, "serve: %s from %s%s, sampler %s (NFE %d), device %s, warm-up %.3f s\n",
+               policy->Name().c_str(), ck.policy_dir.string().c_str(),
+               info.contains("task") ? (" (task " + info["task"].get<std::string>() + ")").c_str() : "",
+               sampler.c_str(), nfe, policy->device().c_str(), warm_s);
+  std::fprintf(stderr, "serve: obs %s; actions (%d, %d)\n", KeyList(policy->spec()).c_str(),
+               policy->spec().action_steps, policy->spec().action_dim);
+
+  std::signal(SIGPIPE, SIG_IGN);  // a reader that went away ends the loop instead of the process
+  if (!o.socket.empty()) return ServeSocket(*policy, sampler, info, o.socket);
+
+  std::fprintf(stderr, "serve: reading JSON lines on stdin, replies on stdout (EOF ends)\n");
+  const ConnectionEnd end = ServeConnection(*policy, sampler, info, 0, 1, false);
+  std::fprintf(stderr, "serve: %lld requests (%lld errors), %s\n", static_cast<long long>(end.requests),
+               static_cast<long long>(end.errors),
+               end.stopped ? "stopped" : end.write_failed ? "stdout closed" : "end of input");
+  return end.stopped ? 130 : 0;
+}
+
+}  // namespace onedp
