@@ -23,16 +23,22 @@
 namespace onedp {
 namespace fs = std::filesystem;
 
-double ChunkRoughness(const float* chunk, int steps, int dim, const std::vector<double>& scale) {
-  if (steps < 3) return 0;
-  double sum = 0;
+std::vector<double> ChunkRoughnessByDim(const float* chunk, int steps, int dim, const std::vector<double>& scale) {
+  std::vector<double> by_dim(dim, 0.0);
+  if (steps < 3) return by_dim;
   for (int t = 1; t + 1 < steps; ++t) {
     for (int d = 0; d < dim; ++d) {
       const double dd = (chunk[(t + 1) * dim + d] - 2.0 * chunk[t * dim + d] + chunk[(t - 1) * dim + d]) / scale[d];
-      sum += dd * dd;
+      by_dim[d] += dd * dd / static_cast<double>(steps - 2);
     }
   }
-  return sum / static_cast<double>((steps - 2) * dim);
+  return by_dim;
+}
+
+double ChunkRoughness(const float* chunk, int steps, int dim, const std::vector<double>& scale) {
+  double sum = 0;
+  for (double v : ChunkRoughnessByDim(chunk, steps, dim, scale)) sum += v;
+  return dim > 0 ? sum / dim : 0.0;
 }
 
 DrawSpread SpreadAcrossDraws(const std::vector<std::vector<double>>& draws) {
@@ -150,7 +156,13 @@ std::vector<SampleStatsRow> ComputeSampleStats(const SampleStatsOptions& o) {
     SampleStatsRow r;
     r.label = "dataset";
     r.policy = "dataset";
-    for (int i = 0; i < w; ++i) r.roughness += ChunkRoughness(windows.actions.data() + i * h * da, h, da, scale) / w;
+    r.roughness_by_dim.assign(da, 0.0);
+    r.half_range = scale;
+    for (int i = 0; i < w; ++i) {
+      const auto by_dim = ChunkRoughnessByDim(windows.actions.data() + i * h * da, h, da, scale);
+      for (int d = 0; d < da; ++d) r.roughness_by_dim[d] += by_dim[d] / w;
+    }
+    for (double v : r.roughness_by_dim) r.roughness += v / da;
     out.push_back(r);
   }
   for (const std::string& text : o.policies) {
@@ -185,6 +197,9 @@ std::vector<SampleStatsRow> ComputeSampleStats(const SampleStatsOptions& o) {
       for (int d = 0; d < o.draws; ++d) {
         const float* a = samples.data() + (static_cast<size_t>(i) * o.draws + d) * chunk;
         const float* ref = windows.actions.data() + static_cast<size_t>(i) * chunk;
+        const auto by_dim = ChunkRoughnessByDim(a, h, da, scale);
+        if (r.roughness_by_dim.empty()) r.roughness_by_dim.assign(da, 0.0);
+        for (int dd = 0; dd < da; ++dd) r.roughness_by_dim[dd] += by_dim[dd] / (static_cast<double>(w) * o.draws);
         r.roughness += ChunkRoughness(a, h, da, scale);
         std::vector<double> flat(chunk);
         for (size_t j = 0; j < chunk; ++j) {
@@ -231,6 +246,26 @@ int RunSampleStats(const SampleStatsOptions& o, std::ostream& out) {
                   r.label.c_str(), r.roughness, r.mse_data, r.spread.total_var, r.spread.top1, r.spread.top3,
                   r.spread.eff_rank, r.to_ref, r.from_ref);
     md << line;
+  }
+  // Roughness per action dimension (columns), with the dataset's half range of each.
+  const SampleStatsRow& data_row = rows.front();
+  md << "\nRoughness per action dimension (units of the dataset's half range, shown in the first row):\n\n| policy@sampler |";
+  for (size_t d = 0; d < data_row.half_range.size(); ++d) md << " d" << d << " |";
+  md << "\n|---|";
+  for (size_t d = 0; d < data_row.half_range.size(); ++d) md << "---:|";
+  md << "\n| (half range) |";
+  for (double v : data_row.half_range) {
+    std::snprintf(line, sizeof(line), " %.3g |", v);
+    md << line;
+  }
+  md << "\n";
+  for (const auto& r : rows) {
+    md << "| " << r.label << " |";
+    for (double v : r.roughness_by_dim) {
+      std::snprintf(line, sizeof(line), " %.3g |", v);
+      md << line;
+    }
+    md << "\n";
   }
   if (fs::path(o.out).has_parent_path()) fs::create_directories(fs::path(o.out).parent_path());
   WriteTextAtomic(csv.str(), o.out);

@@ -5,7 +5,8 @@
 // actions are measured in units of half the dataset's range per dimension (so every dimension
 // counts alike, as the policies' limits normaliser sees them):
 //   roughness   mean over chunks, t in [1, H-2] and dims of (a[t+1] - 2 a[t] + a[t-1])^2
-//               (the dataset row: the same for the windows' recorded chunks)
+//               (the dataset row: the same for the windows' recorded chunks); also per dimension,
+//               in a second Markdown table with the dataset's half range of each dimension
 //   mse_data    mean squared distance of a sample to its window's recorded chunk
 //   total_var   per window, the trace of the covariance across the D draws divided by H * Da
 //               (0 for a deterministic policy), averaged over windows
@@ -41,6 +42,8 @@ struct SampleStatsOptions {
 // Mean squared second difference of one chunk (steps x dim, row-major), each dim divided by
 // scale[d]; 0 when steps < 3.
 double ChunkRoughness(const float* chunk, int steps, int dim, const std::vector<double>& scale);
+// The same per action dimension (dim values; their mean is ChunkRoughness).
+std::vector<double> ChunkRoughnessByDim(const float* chunk, int steps, int dim, const std::vector<double>& scale);
 
 struct DrawSpread {
   double total_var = 0;  // trace of the covariance / elements
@@ -58,6 +61,8 @@ struct SampleStatsRow {
   std::string label, policy, sampler;
   double roughness = 0, mse_data = 0;
   double to_ref = 0, from_ref = 0;
+  std::vector<double> roughness_by_dim;  // per action dimension
+  std::vector<double> half_range;        // the dataset row only: the scale of each dimension
   DrawSpread spread;
 };
 std::vector<SampleStatsRow> ComputeSampleStats(const SampleStatsOptions& options);

@@ -18,6 +18,10 @@ TEST(SampleStatsTest, RoughnessIsZeroOnRampsAndKnownOnAZigZag) {
   EXPECT_DOUBLE_EQ(ChunkRoughness(chunk.data(), 6, 2, {1.0, 1.0}), 8.0);   // (0 + 16) / 2
   EXPECT_DOUBLE_EQ(ChunkRoughness(chunk.data(), 6, 2, {1.0, 2.0}), 2.0);   // the zig-zag halved
   EXPECT_DOUBLE_EQ(ChunkRoughness(chunk.data(), 2, 2, {1.0, 1.0}), 0.0);   // too short
+  const std::vector<double> by_dim = ChunkRoughnessByDim(chunk.data(), 6, 2, {1.0, 1.0});
+  ASSERT_EQ(by_dim.size(), 2u);
+  EXPECT_NEAR(by_dim[0], 0.0, 1e-9);
+  EXPECT_NEAR(by_dim[1], 16.0, 1e-9);
 }
 
 TEST(SampleStatsTest, SpreadOfDrawsAlongOneDirectionAndOfIdenticalDraws) {

@@ -60,14 +60,17 @@ def main():
             m = re.fullmatch(r"eval_epoch(\d+)\.csv", f)
             if m:
                 evals[int(m.group(1))] = metric(os.path.join(d, f), score)
-        finals = [f for f in os.listdir(d)] if os.path.isdir(d) else []
-        teacher = [f for f in finals if f.startswith("eval_final_")]
-        if not evals and not teacher:
-            continue
-        if teacher:
-            evals = {"teacher " + teacher[0][len("eval_final_"):-4]: metric(os.path.join(d, teacher[0]), score)}
-        losses = last_losses(d)
-        table.append((run, evals, losses))
+        files = sorted(os.listdir(d)) if os.path.isdir(d) else []
+        # Teachers: one row per final evaluation (eval_final_<sampler>.csv; eval_clip_<sampler>.csv
+        # is the same teacher evaluated beside its no-clip copy).
+        seen = set()
+        for f in files:
+            m = re.fullmatch(r"eval_(final|clip)_(.+)\.csv", f)
+            if m and m.group(2) not in seen:
+                seen.add(m.group(2))
+                table.append((run, {"teacher " + m.group(2): metric(os.path.join(d, f), score)}, {}))
+        if evals:
+            table.append((run, evals, last_losses(d)))
     with open(out + ".csv", "w") as f:
         w = csv.writer(f)
         w.writerow(["run", "epoch", name, "ci_low", "ci_high", "episodes"])
