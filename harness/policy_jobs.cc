@@ -1,3 +1,5 @@
+// The policy jobs: `harness train`, `harness distill` and `harness eval` (run dirs, loops, rollouts).
+
 #include "harness/policy_jobs.h"
 
 #include <algorithm>
@@ -5,7 +7,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iomanip>
 #include <memory>
 #include <vector>
 #include <ostream>
@@ -28,14 +29,6 @@ namespace onedp {
 namespace {
 
 namespace fs = std::filesystem;
-
-// DP paper Table 7 crops: 84 -> 76, 96 -> 84, 240 -> 216.
-int CropFor(int image_size) {
-  if (image_size == 84) return 76;
-  if (image_size == 96) return 84;
-  if (image_size == 240) return 216;
-  return static_cast<int>(image_size * 0.9);
-}
 
 TrainConfig PresetTrainConfig(const std::string& preset, int* eval_every, int* eval_episodes) {
   TrainConfig c;
@@ -117,12 +110,6 @@ double Mean(const std::vector<double>& v) {
   double s = 0;
   for (double x : v) s += x;
   return v.empty() ? 0 : s / static_cast<double>(v.size());
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 void CheckDataset(const std::string& dataset, const std::string& task) {
@@ -262,36 +249,6 @@ void FinishLoop(const TrainResult& result, Progress& progress, const std::string
 
 }  // namespace
 
-ResolvedCkpt ResolveCkpt(const std::string& ckpt, const std::string& option) {
-  ResolvedCkpt r;
-  const fs::path p(ckpt);
-  if (fs::exists(p / "policy.json")) {
-    r.policy_dir = p;
-    if (fs::exists(p.parent_path() / "run.json")) r.run = ReadJson(p.parent_path() / "run.json");
-  } else if (fs::exists(p / "checkpoint" / "policy.json")) {
-    r.policy_dir = p / "checkpoint";
-    if (fs::exists(p / "run.json")) r.run = ReadJson(p / "run.json");
-  } else {
-    throw std::invalid_argument(option + " " + ckpt +
-                                ": neither a run directory (with checkpoint/) nor a saved policy (with policy.json)");
-  }
-  return r;
-}
-
-SequenceDatasetOptions SequenceOptions(const std::string& dataset, const std::string& filter, const TaskSpec& task,
-                                       const PolicySpec& spec) {
-  SequenceDatasetOptions so;
-  so.path = dataset;
-  so.filter_key = filter;
-  so.action_key = task.info.action_key;
-  so.obs_steps = spec.obs_steps;
-  so.horizon = spec.horizon;
-  so.action_steps = spec.action_steps;
-  so.keys = spec.obs;
-  return so;
-}
-
-
 void ApplyConfigOverride(nlohmann::json& config, const std::string& path, const std::string& value,
                          const std::string& shown_prefix) {
   nlohmann::json* node = &config;
@@ -317,36 +274,6 @@ void ApplyConfigOverride(nlohmann::json& config, const std::string& path, const 
                                 value);
   }
   *node = v;
-}
-
-PolicySpec PolicySpecForTask(const TaskSpec& task, const std::string& obs_mode) {
-  const auto& modes = task.info.policy_inputs;
-  const auto inputs = modes.find(obs_mode);
-  if (inputs == modes.end()) {
-    std::string valid;
-    for (const auto& [mode, keys] : modes) valid += (valid.empty() ? "" : ", ") + mode;
-    throw std::invalid_argument("unknown obs mode '" + obs_mode + "'. Valid values: " + valid);
-  }
-  PolicySpec s;
-  for (const PolicyInput& in : inputs->second) {
-    const auto f = std::find_if(task.obs.begin(), task.obs.end(), [&](const FeatureSpec& x) { return x.key == in.key; });
-    if (f == task.obs.end()) throw std::invalid_argument("task " + task.name + " has no observation '" + in.key + "'");
-    s.obs.push_back({f->key, f->is_image, f->shape, in.norm});
-  }
-  s.crop = CropFor(task.image_height);
-  s.action_dim = task.abs_action_dim;
-  s.action_norm = task.info.action_norm;
-  if (static_cast<int>(s.action_norm.size()) != s.action_dim) {
-    throw std::logic_error("task " + task.name + " normalises " + std::to_string(s.action_norm.size()) +
-                           " action dimensions of " + std::to_string(s.action_dim));
-  }
-  return s;
-}
-
-std::string DefaultDatasetPath(const std::string& task_name) {
-  std::string n = task_name;
-  std::replace(n.begin(), n.end(), '-', '_');
-  return "data/" + n + ".hdf5";
 }
 
 namespace {
@@ -601,105 +528,6 @@ int RunEval(const EvalOptions& o, std::ostream& out) {
       << " s; wrote " << csv << "\n";
   if (recorder) out << "recorded " << recorder->written().size() << " episodes in " << o.record << "\n";
   if (video) out << "wrote " << video->written().size() << " videos in " << o.video << "\n";
-  return 0;
-}
-
-LatencyReport BenchPolicy(const BenchPolicyOptions& o) {
-  const ResolvedCkpt ck = ResolveCkpt(o.ckpt);
-  const nlohmann::json pj = ReadPolicyJson(ck.policy_dir.string());
-  const PolicySpec spec = PolicySpec::FromJson(pj.at("spec"));
-  // The trained policy, plus Diffusion Policies of both families on the same networks (for a
-  // distilled student: its teacher's networks) with random weights (latency does not depend on
-  // weights), so DDPM, DDIM, EDM and the one-step samplers are timed on one architecture.
-  std::vector<std::unique_ptr<Policy>> policies;
-  policies.push_back(LoadPolicy(ck.policy_dir.string(), o.device));
-  const nlohmann::json& config = pj.at("config");
-  const nlohmann::json dp = config.contains("teacher") ? config.at("teacher") : config;
-  for (const PolicyInfo& info : RegisteredPolicies()) {
-    if (info.distilled() || policies[0]->Name() == info.name) continue;
-    auto p = CreatePolicy(info.name, spec, ConfigWithNetworksOf(info.name, dp), Normalizer::FromJson(pj.at("normalizer")), 0);
-    p->To(o.device);
-    policies.push_back(std::move(p));
-  }
-  // One observation history (batch 1): mid-grey images, zero low-dim values.
-  ObsBatch obs;
-  obs.batch = 1;
-  obs.steps = spec.obs_steps;
-  for (const auto& k : spec.obs) {
-    int64_t n = spec.obs_steps;
-    for (int d : k.shape) n *= d;
-    if (k.is_image) {
-      obs.images[k.key].assign(n, 128);
-    } else {
-      obs.lowdim[k.key].assign(n, 0.0f);
-    }
-  }
-  LatencyReport report;
-  std::vector<LatencyRow>& rows = report.rows;
-  const auto time_sampler = [&](Policy& p, const std::string& sampler, const std::string& label) {
-    SampleOptions so;
-    so.sampler = SamplerSpec::Parse(sampler);
-    PredictTiming t;
-    p.PredictChunk(obs, so, &t);  // warm-up
-    std::vector<double> enc, smp;
-    for (int i = 0; i < o.repeats; ++i) {
-      so.seeds = {static_cast<uint64_t>(i)};
-      p.PredictChunk(obs, so, &t);
-      enc.push_back(t.encode_s);
-      smp.push_back(t.sample_s);
-    }
-    rows.push_back({label, p.Name(), sampler, t.nfe, 1e3 * Median(enc), 1e3 * Median(smp)});
-  };
-  std::vector<std::pair<int, std::string>> plan;  // (policy index, sampler)
-  if (!o.samplers.empty()) {
-    for (const auto& s : o.samplers) {
-      // The first policy with a sampler of that family.
-      const std::string fam = SamplerSpec::Parse(s).family;
-      int which = -1;
-      for (size_t i = 0; i < policies.size() && which < 0; ++i) {
-        for (const auto& own : policies[i]->Samplers()) {
-          if (SamplerSpec::Parse(own).family == fam) which = static_cast<int>(i);
-        }
-      }
-      if (which < 0) throw std::invalid_argument("no benchmarked policy samples with '" + s + "'");
-      plan.push_back({which, s});
-    }
-  } else {
-    for (size_t i = 0; i < policies.size(); ++i) {
-      for (const auto& s : policies[i]->Samplers()) plan.push_back({static_cast<int>(i), s});
-    }
-  }
-  Progress progress("bench policy", static_cast<int64_t>(plan.size()));
-  for (size_t i = 0; i < plan.size(); ++i) {
-    Policy& p = *policies[plan[i].first];
-    time_sampler(p, plan[i].second, p.Name() + " " + plan[i].second);
-    progress.Update(static_cast<int64_t>(i + 1));
-  }
-  progress.Finish();
-  const auto counts = policies[0]->ParameterCounts();
-  report.policy = pj.at("name").get<std::string>();
-  report.device = o.device;
-  report.repeats = o.repeats;
-  report.parameters = counts.at("total");
-  report.encoder_parameters = counts.at("encoder");
-  report.unet_parameters = counts.at("unet");
-  return report;
-}
-
-int RunBenchPolicy(const BenchPolicyOptions& o, std::ostream& out) {
-  const LatencyReport r = BenchPolicy(o);
-  out << "policy " << r.policy << " (" << o.ckpt << "), parameters " << r.parameters << " (encoder "
-      << r.encoder_parameters << ", unet " << r.unet_parameters << "), device " << r.device
-      << ", batch 1, median of " << r.repeats << " calls\n\n";
-  out << "| sampler | NFE | encoder ms | sampling ms | ms per NFE | total ms | Hz |\n";
-  out << "|---|---:|---:|---:|---:|---:|---:|\n";
-  out << std::fixed;
-  for (const auto& row : r.rows) {
-    out << "| " << row.label << " | " << row.nfe << " | " << std::setprecision(2) << row.encode_ms << " | "
-        << row.sample_ms << " | " << row.sample_ms / std::max(1, row.nfe) << " | " << row.total_ms() << " | "
-        << std::setprecision(1) << row.hz() << " |\n";
-  }
-  out << std::defaultfloat;
   return 0;
 }
 

@@ -1,8 +1,7 @@
 // Headless offscreen rendering of MuJoCo cameras.
 //
-// GlContext creates an OpenGL context without a display: EGL surfaceless (Mesa) first, or the
-// EGL device platform on NVIDIA, else OSMesa; $ONEDP_GL=egl|osmesa forces one. A context is bound
-// to the thread that created it: give every worker thread its own Renderer.
+// The GL context comes from sim/gl_context.h (EGL or OSMesa, loaded at run time). A context is
+// bound to the thread that created it: give every worker thread its own Renderer.
 // Renderer uses fast settings for policy cameras (no MSAA, shadows, reflections, skybox) and
 // returns rows top-down (MuJoCo's glReadPixels rows are bottom-up), as robomimic stores images.
 #pragma once
@@ -14,6 +13,8 @@
 
 #include <mujoco/mujoco.h>
 
+#include "sim/gl_context.h"
+
 namespace onedp {
 
 // An 8-bit RGB image, row-major HWC, first row = top of the picture.
@@ -22,24 +23,6 @@ struct Image {
   int width = 0;
   std::vector<uint8_t> pixels;  // height * width * 3
   const uint8_t* at(int row, int col) const { return pixels.data() + 3 * (row * width + col); }
-};
-
-class GlContext {
- public:
-  // Creates the context and makes it current on the calling thread. Throws std::runtime_error
-  // naming every backend tried and why it failed.
-  GlContext();
-  ~GlContext();
-  GlContext(const GlContext&) = delete;
-  GlContext& operator=(const GlContext&) = delete;
-
-  void MakeCurrent();
-  const std::string& backend() const { return backend_; }  // "egl" or "osmesa"
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-  std::string backend_;
 };
 
 struct RenderOptions {

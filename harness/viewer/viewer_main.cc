@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
   }
 
   // The task threads render their cameras through EGL; OSMesa cannot share a process with the
-  // window's GLX context (see sim/renderer.cc).
+  // window's GLX context (see sim/gl_context.cc).
   setenv("ONEDP_GL", "egl", /*overwrite=*/0);
   try {
     const char* display = std::getenv("DISPLAY");

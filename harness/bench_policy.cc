@@ -1,0 +1,126 @@
+// `harness bench policy`: batch-1 latency of a policy's samplers and of DP on the same networks.
+
+#include "harness/policy_jobs.h"
+
+#include <algorithm>
+#include <iomanip>
+#include <memory>
+#include <ostream>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "harness/progress.h"
+#include "policies/registry.h"
+
+namespace onedp {
+namespace {
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+LatencyReport BenchPolicy(const BenchPolicyOptions& o) {
+  const ResolvedCkpt ck = ResolveCkpt(o.ckpt);
+  const nlohmann::json pj = ReadPolicyJson(ck.policy_dir.string());
+  const PolicySpec spec = PolicySpec::FromJson(pj.at("spec"));
+  // The trained policy, plus Diffusion Policies of both families on the same networks (for a
+  // distilled student: its teacher's networks) with random weights (latency does not depend on
+  // weights), so DDPM, DDIM, EDM and the one-step samplers are timed on one architecture.
+  std::vector<std::unique_ptr<Policy>> policies;
+  policies.push_back(LoadPolicy(ck.policy_dir.string(), o.device));
+  const nlohmann::json& config = pj.at("config");
+  const nlohmann::json dp = config.contains("teacher") ? config.at("teacher") : config;
+  for (const PolicyInfo& info : RegisteredPolicies()) {
+    if (info.distilled() || policies[0]->Name() == info.name) continue;
+    auto p = CreatePolicy(info.name, spec, ConfigWithNetworksOf(info.name, dp), Normalizer::FromJson(pj.at("normalizer")), 0);
+    p->To(o.device);
+    policies.push_back(std::move(p));
+  }
+  // One observation history (batch 1): mid-grey images, zero low-dim values.
+  ObsBatch obs;
+  obs.batch = 1;
+  obs.steps = spec.obs_steps;
+  for (const auto& k : spec.obs) {
+    int64_t n = spec.obs_steps;
+    for (int d : k.shape) n *= d;
+    if (k.is_image) {
+      obs.images[k.key].assign(n, 128);
+    } else {
+      obs.lowdim[k.key].assign(n, 0.0f);
+    }
+  }
+  LatencyReport report;
+  std::vector<LatencyRow>& rows = report.rows;
+  const auto time_sampler = [&](Policy& p, const std::string& sampler, const std::string& label) {
+    SampleOptions so;
+    so.sampler = SamplerSpec::Parse(sampler);
+    PredictTiming t;
+    p.PredictChunk(obs, so, &t);  // warm-up
+    std::vector<double> enc, smp;
+    for (int i = 0; i < o.repeats; ++i) {
+      so.seeds = {static_cast<uint64_t>(i)};
+      p.PredictChunk(obs, so, &t);
+      enc.push_back(t.encode_s);
+      smp.push_back(t.sample_s);
+    }
+    rows.push_back({label, p.Name(), sampler, t.nfe, 1e3 * Median(enc), 1e3 * Median(smp)});
+  };
+  std::vector<std::pair<int, std::string>> plan;  // (policy index, sampler)
+  if (!o.samplers.empty()) {
+    for (const auto& s : o.samplers) {
+      // The first policy with a sampler of that family.
+      const std::string fam = SamplerSpec::Parse(s).family;
+      int which = -1;
+      for (size_t i = 0; i < policies.size() && which < 0; ++i) {
+        for (const auto& own : policies[i]->Samplers()) {
+          if (SamplerSpec::Parse(own).family == fam) which = static_cast<int>(i);
+        }
+      }
+      if (which < 0) throw std::invalid_argument("no benchmarked policy samples with '" + s + "'");
+      plan.push_back({which, s});
+    }
+  } else {
+    for (size_t i = 0; i < policies.size(); ++i) {
+      for (const auto& s : policies[i]->Samplers()) plan.push_back({static_cast<int>(i), s});
+    }
+  }
+  Progress progress("bench policy", static_cast<int64_t>(plan.size()));
+  for (size_t i = 0; i < plan.size(); ++i) {
+    Policy& p = *policies[plan[i].first];
+    time_sampler(p, plan[i].second, p.Name() + " " + plan[i].second);
+    progress.Update(static_cast<int64_t>(i + 1));
+  }
+  progress.Finish();
+  const auto counts = policies[0]->ParameterCounts();
+  report.policy = pj.at("name").get<std::string>();
+  report.device = o.device;
+  report.repeats = o.repeats;
+  report.parameters = counts.at("total");
+  report.encoder_parameters = counts.at("encoder");
+  report.unet_parameters = counts.at("unet");
+  return report;
+}
+
+int RunBenchPolicy(const BenchPolicyOptions& o, std::ostream& out) {
+  const LatencyReport r = BenchPolicy(o);
+  out << "policy " << r.policy << " (" << o.ckpt << "), parameters " << r.parameters << " (encoder "
+      << r.encoder_parameters << ", unet " << r.unet_parameters << "), device " << r.device
+      << ", batch 1, median of " << r.repeats << " calls\n\n";
+  out << "| sampler | NFE | encoder ms | sampling ms | ms per NFE | total ms | Hz |\n";
+  out << "|---|---:|---:|---:|---:|---:|---:|\n";
+  out << std::fixed;
+  for (const auto& row : r.rows) {
+    out << "| " << row.label << " | " << row.nfe << " | " << std::setprecision(2) << row.encode_ms << " | "
+        << row.sample_ms << " | " << row.sample_ms / std::max(1, row.nfe) << " | " << row.total_ms() << " | "
+        << std::setprecision(1) << row.hz() << " |\n";
+  }
+  out << std::defaultfloat;
+  return 0;
+}
+
+}  // namespace onedp

@@ -1,0 +1,555 @@
+// Merging a pipeline run: evals.csv, tables, convergence plot, latency, cost and README; `harness table`.
+
+#include "harness/pipeline.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <ostream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <tuple>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/pipeline_internal.h"
+#include "harness/policy_jobs.h"
+#include "harness/run_info.h"
+#include "harness/tables.h"
+#include "policies/policy_info.h"
+#include "tasks/task_registry.h"
+
+namespace onedp {
+
+using namespace pipeline_internal;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The trained policy whose family the paper's table `table` ("table1") reports.
+const PolicyInfo& TableTeacher(const std::string& table) {
+  for (const PolicyInfo& p : RegisteredPolicies()) {
+    if (!p.distilled() && p.table == table) return p;
+  }
+  throw std::logic_error("no trained policy reports in " + table);
+}
+
+std::string VersionsText(const nlohmann::json& v) {
+  std::string s;
+  for (const char* k : {"onedp", "mujoco", "torch", "compiler", "cpu"}) {
+    if (v.contains(k)) s += (s.empty() ? "" : "; ") + std::string(k) + " " + v.at(k).get<std::string>();
+  }
+  return s;
+}
+
+// Mean success and score of a per-episode CSV (WriteRolloutCsv's format).
+struct EpisodeStats {
+  int episodes = 0;
+  double success = 0, score = 0;
+};
+EpisodeStats ReadEpisodes(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw std::invalid_argument("cannot read " + path);
+  std::string line;
+  std::getline(f, line);
+  EpisodeStats s;
+  while (std::getline(f, line)) {
+    if (line.empty()) continue;
+    std::stringstream ss(line);
+    std::string seed, success, score;
+    std::getline(ss, seed, ',');
+    std::getline(ss, success, ',');
+    std::getline(ss, score, ',');
+    s.success += std::stod(success);
+    s.score += std::stod(score);
+    ++s.episodes;
+  }
+  if (s.episodes > 0) {
+    s.success /= s.episodes;
+    s.score /= s.episodes;
+  }
+  return s;
+}
+
+std::string Fixed(double v, int digits) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(digits) << v;
+  return o.str();
+}
+
+// --- merge -------------------------------------------------------------------------------------
+
+struct RunRows {
+  std::vector<EvalRow> rows;
+  std::vector<std::string> missing;
+};
+
+EvalRow BaseRow(const RunPlan& plan, const WorkItem& run) {
+  EvalRow r;
+  r.task = plan.options.task;
+  r.table = run.table;
+  r.train_seed = run.seed;
+  return r;
+}
+
+// In-training evaluations (eval_epoch<E>.csv) and the eval items' blocks, per run.
+RunRows CollectRows(const RunPlan& plan) {
+  RunRows out;
+  // (table, method, epochs, nfe, seed, epoch) -> row; eval-stage rows replace in-training ones.
+  std::map<std::tuple<std::string, std::string, int, int, uint64_t, int>, EvalRow> rows;
+  std::map<int, int> run_epochs;
+  for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
+    const WorkItem& run = plan.items[i];
+    if (run.stage != Stage::kTrain && run.stage != Stage::kDistill) continue;
+    const fs::path run_json = fs::path(run.path) / "run.json";
+    if (!fs::exists(run_json)) continue;
+    const nlohmann::json rj = ReadJson(run_json.string());
+    const int epochs = rj.contains("train_config") ? rj.at("train_config").value("epochs", 0)
+                                                   : rj.value("distill_config", nlohmann::json::object()).value("epochs", 0);
+    run_epochs[i] = epochs;
+    const PolicyInfo& info = FindPolicyInfo(run.policy);
+    const std::string sampler = info.training_eval_sampler;
+    for (const auto& f : fs::directory_iterator(run.path)) {
+      const std::string name = f.path().filename().string();
+      if (name.rfind("eval_epoch", 0) != 0 || f.path().extension() != ".csv") continue;
+      const int epoch = std::stoi(name.substr(10));
+      const EpisodeStats s = ReadEpisodes(f.path().string());
+      EvalRow r = BaseRow(plan, run);
+      r.method = info.MethodName(sampler);
+      r.epochs = epochs;
+      r.nfe = info.Nfe(sampler);
+      r.sampler = sampler;
+      r.epoch = epoch;
+      r.episodes = s.episodes;
+      r.start_seed = 100000;
+      r.success = s.success;
+      r.score = s.score;
+      const nlohmann::json versions = rj.value("versions", nlohmann::json::object());
+      r.config_hash = run.key;  // the work item's key: its inputs, wherever it ran
+      r.git_commit = versions.value("git_commit", "");
+      r.device = plan.options.device;
+      for (const char* loop : {"train_config", "distill_config"}) {
+        if (rj.contains(loop)) r.device = rj.at(loop).value("device", r.device);
+      }
+      r.versions = VersionsText(versions);
+      rows[{r.table, r.method, r.epochs, r.nfe, r.train_seed, r.epoch}] = r;
+    }
+  }
+  // Eval items, grouped by (run, sampler); a group counts only when all its blocks are done.
+  std::map<std::pair<int, std::string>, std::vector<int>> groups;
+  for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
+    if (plan.items[i].stage == Stage::kEval) groups[{plan.items[i].source, plan.items[i].sampler}].push_back(i);
+  }
+  for (const auto& [group, items] : groups) {
+    const WorkItem& run = plan.items[group.first];
+    int episodes = 0, epoch = -1;
+    double success = 0, score = 0;
+    nlohmann::json first;
+    bool complete = true;
+    for (int i : items) {
+      if (!ItemDone(plan.items[i])) {
+        complete = false;
+        break;
+      }
+      const nlohmann::json m = ReadJson(DoneMarker(plan.items[i]));
+      const EpisodeStats s = ReadEpisodes(plan.items[i].path);
+      if (epoch >= 0 && m.at("epoch").get<int>() != epoch) {
+        throw std::runtime_error("the blocks of '" + run.label + " " + group.second +
+                                 "' evaluated different checkpoints; delete " + fs::path(plan.items[i].path).parent_path().string() +
+                                 " and rerun the eval stage");
+      }
+      epoch = m.at("epoch").get<int>();
+      if (first.is_null()) first = m;
+      success += s.success * s.episodes;
+      score += s.score * s.episodes;
+      episodes += s.episodes;
+    }
+    if (!complete || episodes == 0) {
+      out.missing.push_back(run.label + " " + group.second);
+      continue;
+    }
+    EvalRow r = BaseRow(plan, run);
+    r.method = FindPolicyInfo(run.policy).MethodName(group.second);
+    r.epochs = run_epochs.count(group.first) ? run_epochs.at(group.first) : epoch;
+    r.nfe = first.at("nfe").get<int>();
+    r.sampler = group.second;
+    r.epoch = epoch;
+    r.episodes = episodes;
+    r.start_seed = 100000;
+    r.success = success / episodes;
+    r.score = score / episodes;
+    r.config_hash = run.key;
+    r.git_commit = first.at("versions").value("git_commit", "");
+    r.device = first.value("device", "");
+    r.versions = VersionsText(first.at("versions"));
+    rows[{r.table, r.method, r.epochs, r.nfe, r.train_seed, r.epoch}] = r;
+  }
+  for (auto& [k, r] : rows) out.rows.push_back(r);
+  return out;
+}
+
+std::string TableSection(const PaperTable& t, const std::string& title) {
+  return "### " + title + "\n\n" + TableMarkdown(t) + "\n";
+}
+
+// Tables 1 and 2, peak and final, as Markdown (both in one file) and CSV.
+std::string WriteTables(const std::vector<EvalRow>& rows, const std::vector<std::string>& tasks,
+                        const std::string& dir, const std::vector<ExpectedLine>& expected = {}) {
+  std::string all;
+  for (const PolicyInfo& teacher : RegisteredPolicies()) {
+    if (teacher.distilled()) continue;
+    const std::string& name = teacher.table;
+    const PaperTable peak = AssembleTable(rows, name, tasks, Reduce::kPeak, expected);
+    const PaperTable final_ = AssembleTable(rows, name, tasks, Reduce::kFinal, expected);
+    const std::string md = "## " + teacher.table_title + " (" + teacher.family + " family)\n\n" +
+                           TableSection(peak, "Peak over evaluated checkpoints (the paper's protocol)") +
+                           TableSection(final_, "Final checkpoint") + "### Beside the paper (peak)\n\n" +
+                           ComparisonMarkdown(peak, ReadPublishedTables(DefaultPublishedTablesPath())) + "\n";
+    WriteTextAtomic(md, (fs::path(dir) / (name + ".md")).string());
+    WriteTextAtomic(TableCsv(peak), (fs::path(dir) / (name + "_peak.csv")).string());
+    WriteTextAtomic(TableCsv(final_), (fs::path(dir) / (name + "_final.csv")).string());
+    all += md;
+  }
+  return all;
+}
+
+// convergence.csv (OneDP and CP in-training evaluations) and its gnuplot PNG.
+std::string WriteConvergence(const RunPlan& plan, const std::vector<EvalRow>& rows, std::ostream& log) {
+  std::map<std::string, std::map<int, std::vector<double>>> series;  // "method (table, epochs)" -> epoch -> metric
+  std::ostringstream csv;
+  csv << "task,table,method,epochs,sampler,train_seed,epoch,episodes,metric\n";
+  for (const auto& r : rows) {
+    const PolicyInfo* policy = PolicyOfMethod(r.method);
+    if (policy && !policy->distilled()) continue;  // the teachers' rows
+    csv << r.task << ',' << r.table << ',' << r.method << ',' << r.epochs << ',' << r.sampler << ',' << r.train_seed
+        << ',' << r.epoch << ',' << r.episodes << ',' << Fixed(RowMetric(r), 6) << '\n';
+    const std::string teacher = TableTeacher(r.table).family + " teacher";
+    series[r.method + " " + r.sampler + ", " + teacher + ", " + std::to_string(r.epochs) + " ep"][r.epoch].push_back(
+        RowMetric(r));
+  }
+  const fs::path dir(plan.results);
+  WriteTextAtomic(csv.str(), (dir / "convergence.csv").string());
+  if (series.empty()) return "";
+  // gnuplot: one line per series, the mean over training seeds.
+  const fs::path dat = dir / "convergence.dat.tmp", gp = dir / "convergence.gp.tmp";
+  {
+    std::ofstream d(dat);
+    for (const auto& [name, pts] : series) {
+      d << "\"" << name << "\"\n";
+      for (const auto& [epoch, v] : pts) {
+        double m = 0;
+        for (double x : v) m += x;
+        d << epoch << ' ' << m / v.size() << '\n';
+      }
+      d << "\n\n";
+    }
+  }
+  const TaskInfo& task = FindTask(plan.options.task).info;
+  const std::string png = (dir / "convergence.png").string();
+  {
+    std::ofstream g(gp);
+    g << "set terminal pngcairo size 900,560 font 'sans,10'\n"
+      << "set output '" << png << ".tmp'\n"
+      << "set title 'Convergence of distillation on " << task.display_name << " (" << plan.options.preset
+      << " preset, " << plan.options.episodes << " test episodes)'\n"
+      << "set xlabel 'distillation epoch'\nset ylabel '" << MetricName(task.metric) << "'\n"
+      << "set yrange [0:1.05]\nset key bottom right\nset grid\n"
+      << "plot for [i=0:" << series.size() - 1 << "] '" << dat.string()
+      << "' index i using 1:2 with linespoints lw 2 title columnheader(1)\n";
+  }
+  const std::string cmd = "gnuplot '" + gp.string() + "' 2>&1";
+  const int rc = std::system(cmd.c_str());
+  fs::remove(dat);
+  fs::remove(gp);
+  if (rc != 0 || !fs::exists(png + ".tmp")) {
+    log << "warning: gnuplot failed (exit " << rc << "); convergence.png not written\n";
+    return "";
+  }
+  fs::rename(png + ".tmp", png);
+  return png;
+}
+
+std::string ReadText(const fs::path& path) {
+  std::ifstream f(path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// The rows of a CSV written by a previous merge, keyed by the value of `key_column`, each a map from
+// column name to cell (columns by header, so files written before a column was added still read).
+std::map<std::string, std::map<std::string, std::string>> PreviousCsv(const fs::path& path,
+                                                                       const std::string& key_column) {
+  std::map<std::string, std::map<std::string, std::string>> out;
+  std::ifstream f(path);
+  std::string line;
+  if (!std::getline(f, line)) return out;
+  const std::vector<std::string> header = SplitCsv(line);
+  while (std::getline(f, line)) {
+    const std::vector<std::string> cells = SplitCsv(line);
+    std::map<std::string, std::string> row;
+    for (size_t i = 0; i < header.size() && i < cells.size(); ++i) row[header[i]] = cells[i];
+    if (row.count(key_column)) out[row.at(key_column)] = row;
+  }
+  return out;
+}
+
+// Whether a train / distill item's run directory is on this machine (a fresh machine has only the
+// committed results of earlier merges).
+bool RunHere(const WorkItem& item) { return fs::exists(fs::path(item.path) / "run.json"); }
+
+// Rows of the previous merge (<results>/evals.csv, e.g. committed from a machine whose runs/ is gone)
+// for runs of this grid that are not on this machine are kept, so that a partial rerun completes a
+// table instead of replacing it; a run that is here is read from its own outputs. Returns how many
+// rows; `runs` gets the labels of the runs they belong to.
+int CarryOverRows(const RunPlan& plan, RunRows* rr, std::set<std::string>* runs) {
+  const fs::path previous = fs::path(plan.results) / "evals.csv";
+  if (!fs::exists(previous)) return 0;
+  std::map<std::string, int> absent;  // run item key -> index, for runs not on this machine
+  for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
+    const WorkItem& it = plan.items[i];
+    if ((it.stage == Stage::kTrain || it.stage == Stage::kDistill) && !RunHere(it)) absent[it.key] = i;
+  }
+  using Key = std::tuple<std::string, std::string, int, int, uint64_t, int>;
+  const auto key_of = [](const EvalRow& r) { return Key{r.table, r.method, r.epochs, r.nfe, r.train_seed, r.epoch}; };
+  std::map<Key, EvalRow> rows;
+  for (const EvalRow& r : rr->rows) rows[key_of(r)] = r;
+  int carried = 0;
+  for (const EvalRow& r : ReadEvalRows(previous.string())) {
+    const auto run = absent.find(r.config_hash);
+    if (run == absent.end() || rows.count(key_of(r))) continue;
+    rows[key_of(r)] = r;
+    ++carried;
+    runs->insert(plan.items[run->second].label);
+    const std::string label = plan.items[run->second].label + " " + r.sampler;
+    rr->missing.erase(std::remove(rr->missing.begin(), rr->missing.end(), label), rr->missing.end());
+  }
+  rr->rows.clear();
+  for (auto& [k, r] : rows) rr->rows.push_back(r);
+  return carried;
+}
+
+// latency.{md,csv}: the paper's latency table (BenchmarkLatencyTable: encoder, DDPM-100, DDIM-10 and
+// OneDP (1 NFE) of the first seed's OneDP-S from the DDPM teacher); without
+// that run on this machine, the previous merge's table.
+std::string WriteLatency(const RunPlan& plan, std::ostream& log) {
+  const LatencyTableInfo& lat = BenchmarkLatencyTable();
+  const PolicyInfo& student_info = FindPolicyInfo(lat.student);
+  const PolicyInfo& teacher_info = FindPolicyInfo(lat.teacher);
+  const WorkItem* student = nullptr;
+  for (const auto& it : plan.items) {
+    if (it.stage == Stage::kDistill && it.policy == lat.student && plan.items[it.source].policy == lat.teacher &&
+        ItemDone(it)) {
+      student = &it;
+      break;
+    }
+  }
+  if (!student) {
+    const std::string which =
+        student_info.MethodName(student_info.samplers.front()) + " (" + teacher_info.family + " teacher)";
+    const fs::path previous = fs::path(plan.results) / "latency.md";
+    if (fs::exists(previous)) {
+      log << "latency: no " << which << " run on this machine; the previous merge's table is kept\n";
+      return ReadText(previous);
+    }
+    log << "latency: no finished " << which << " run yet\n";
+    return "";
+  }
+  BenchPolicyOptions b;
+  b.ckpt = student->path;
+  b.device = plan.options.device;
+  b.repeats = plan.preset.bench_repeats;
+  b.samplers = lat.samplers;
+  const LatencyReport rep = BenchPolicy(b);
+  double first = 0, one = 0;
+  std::ostringstream md, csv;
+  csv << "task,policy,sampler,nfe,encoder_ms,sampling_ms,total_ms,hz,device\n";
+  md << "Batch-1 latency on " << plan.options.device << " (median of " << rep.repeats << " calls after a warm-up; "
+     << rep.parameters << " parameters, encoder " << rep.encoder_parameters << "):\n\n"
+     << "| Method | NFE | encoder ms | sampling ms | total ms | Hz |\n|---|---:|---:|---:|---:|---:|\n";
+  for (const auto& r : rep.rows) {
+    const std::string name =
+        r.policy == lat.student ? lat.student_label : FindPolicyInfo(r.policy).MethodName(r.sampler) + " " + r.sampler;
+    md << "| " << name << " | " << r.nfe << " | " << Fixed(r.encode_ms, 2) << " | " << Fixed(r.sample_ms, 2) << " | "
+       << Fixed(r.total_ms(), 2) << " | " << Fixed(r.hz(), 1) << " |\n";
+    csv << plan.options.task << ',' << r.policy << ',' << r.sampler << ',' << r.nfe << ',' << Fixed(r.encode_ms, 4)
+        << ',' << Fixed(r.sample_ms, 4) << ',' << Fixed(r.total_ms(), 4) << ',' << Fixed(r.hz(), 3) << ','
+        << plan.options.device << '\n';
+    if (r.sampler == lat.samplers.front()) first = r.total_ms();
+    if (r.policy == lat.student) one = r.total_ms();
+  }
+  if (first > 0 && one > 0) md << "\n" << lat.ratio_label << " latency ratio: " << Fixed(first / one, 1) << "x\n";
+  WriteTextAtomic(md.str(), (fs::path(plan.results) / "latency.md").string());
+  WriteTextAtomic(csv.str(), (fs::path(plan.results) / "latency.csv").string());
+  return md.str();
+}
+
+// cost.{md,csv}: optimisation wall time and process CPU time of each run, distillations also as a
+// share of the teacher's. On a shared machine the wall time grows with the other jobs; the CPU time
+// does not, so the share is taken from CPU time when both runs recorded it.
+std::string WriteCost(const RunPlan& plan) {
+  std::ostringstream md, csv;
+  csv << "task,run,policy,train_seed,epochs,seconds,cpu_seconds,teacher_seconds,teacher_cpu_seconds,"
+         "fraction_of_teacher,fraction_basis\n";
+  md << "| Run | Epochs | Wall s | CPU s | Teacher wall s | Teacher CPU s | Share of pre-training |\n"
+        "|---|---:|---:|---:|---:|---:|---:|\n";
+  const auto cell = [](double v) { return v > 0 ? Fixed(v, 0) : std::string("-"); };
+  // Runs not on this machine keep the previous merge's row (see CarryOverRows).
+  const auto previous = PreviousCsv(fs::path(plan.results) / "cost.csv", "run");
+  const auto number = [](const std::map<std::string, std::string>& row, const char* column) {
+    const auto c = row.find(column);
+    return c == row.end() || c->second.empty() ? 0.0 : std::stod(c->second);
+  };
+  for (const auto& it : plan.items) {
+    if (it.stage != Stage::kTrain && it.stage != Stage::kDistill) continue;
+    RunProgress p, t;
+    std::string carried_fraction, carried_basis;  // the previous merge's share, kept as written
+    const auto prev = previous.find(fs::path(it.path).filename().string());
+    if (ItemDone(it)) {
+      p = ReadRunProgress(it.path);
+      t = it.source >= 0 ? ReadRunProgress(plan.items[it.source].path) : RunProgress{};
+    } else if (!RunHere(it) && prev != previous.end()) {
+      p.epoch = static_cast<int>(number(prev->second, "epochs"));
+      p.seconds = number(prev->second, "seconds");
+      p.cpu_seconds = number(prev->second, "cpu_seconds");
+      t.seconds = number(prev->second, "teacher_seconds");
+      t.cpu_seconds = number(prev->second, "teacher_cpu_seconds");
+      const auto f = prev->second.find("fraction_of_teacher");
+      if (f != prev->second.end() && !f->second.empty()) {
+        carried_fraction = f->second;
+        const auto b = prev->second.find("fraction_basis");
+        carried_basis = b != prev->second.end() && !b->second.empty() ? b->second : "wall";
+      }
+    } else {
+      continue;
+    }
+    const bool by_cpu = p.cpu_seconds > 0 && t.cpu_seconds > 0;
+    const double mine = by_cpu ? p.cpu_seconds : p.seconds, teacher = by_cpu ? t.cpu_seconds : t.seconds;
+    std::string fraction = teacher > 0 ? Fixed(mine / teacher, 4) : "";
+    std::string basis = teacher > 0 ? (by_cpu ? "cpu" : "wall") : "";
+    if (!carried_fraction.empty()) {
+      fraction = carried_fraction;
+      basis = carried_basis;
+    }
+    const std::string name = fs::path(it.path).filename().string();
+    csv << plan.options.task << ',' << name << ',' << it.policy << ',' << it.seed << ',' << p.epoch << ','
+        << Fixed(p.seconds, 1) << ',' << Fixed(p.cpu_seconds, 1) << ',' << Fixed(t.seconds, 1) << ','
+        << Fixed(t.cpu_seconds, 1) << ',' << fraction << ',' << basis << '\n';
+    md << "| " << name << " | " << p.epoch << " | " << cell(p.seconds) << " | " << cell(p.cpu_seconds) << " | "
+       << cell(t.seconds) << " | " << cell(t.cpu_seconds) << " | "
+       << (fraction.empty() ? "-" : Fixed(100 * std::stod(fraction), 1) + " % (" + basis + ")") << " |\n";
+  }
+  WriteTextAtomic(md.str(), (fs::path(plan.results) / "cost.md").string());
+  WriteTextAtomic(csv.str(), (fs::path(plan.results) / "cost.csv").string());
+  return md.str();
+}
+
+std::string UtcNow() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M UTC", std::gmtime(&t));
+  return buf;
+}
+
+}  // namespace
+
+void MergeRun(const RunPlan& plan, std::ostream& out) {
+  fs::create_directories(plan.results);
+  RunRows rr = CollectRows(plan);
+  std::set<std::string> carried_runs;
+  const int carried = CarryOverRows(plan, &rr, &carried_runs);
+  WriteEvalRows(rr.rows, (fs::path(plan.results) / "evals.csv").string());
+  // Every line the grid evaluates is shown, with missing cells until its results exist.
+  std::vector<ExpectedLine> expected;
+  std::map<int, int> epochs_of;
+  for (const auto& it : plan.items) {
+    if (it.stage != Stage::kEval) continue;
+    if (!epochs_of.count(it.source)) {
+      const WorkItem& run = plan.items[it.source];
+      epochs_of[it.source] = run.stage == Stage::kTrain
+                                 ? TrainRunIdentity(TrainItemOptions(plan, run)).at("train_config").at("epochs").get<int>()
+                                 : run.epochs;
+    }
+    expected.push_back({it.table, it.method, epochs_of.at(it.source), FindPolicyInfo(it.policy).Nfe(it.sampler)});
+  }
+  const std::string tables = WriteTables(rr.rows, {plan.options.task}, plan.results, expected);
+  const std::string png = WriteConvergence(plan, rr.rows, out);
+  const std::string latency = WriteLatency(plan, out);
+  const std::string cost = WriteCost(plan);
+  int done = 0;
+  for (const auto& it : plan.items) done += ItemDone(it);
+  const RunOptions& o = plan.options;
+  std::ostringstream readme;
+  readme << "# " << FindTask(o.task).info.display_name << ", `" << o.preset << "` preset\n\n"
+         << "Written by `harness run --task " << o.task << " --preset " << o.preset << "` (merge at " << UtcNow()
+         << ", build " << GitCommit() << ", device " << o.device << ", CPU " << CpuModel() << ").\n\n"
+         << "Scale: " << o.train_seeds.size() << " training seed(s), " << o.episodes
+         << " test episodes (seeds 100000-" << 100000 + o.episodes - 1 << ") per method and sampler; the paper uses "
+         << "5 training seeds x 100 episodes, image observations and ~1000-epoch pre-training. " << done << " of "
+         << plan.items.size() << " work items are done" << (carried > 0 ? " on the machine of this merge" : "");
+  readme << (rr.missing.empty() ? "; every cell has results" : "; cells without results are marked -") << ".\n\n";
+  if (carried > 0) {
+    readme << carried << " evaluation rows come from the previous merge of this grid: their runs are not on the "
+           << "machine of this merge (their config_hash and git commit say where they came from). Runs: "
+           << Join({carried_runs.begin(), carried_runs.end()}, ", ") << ".\n\n";
+  }
+  readme << tables;
+  if (!png.empty()) readme << "## Convergence (Figure 4)\n\n![convergence](convergence.png)\n\n";
+  if (!latency.empty()) readme << "## Latency (Table 5)\n\n" << latency << "\n";
+  std::ostringstream adopted;
+  for (const auto& it : plan.items) {
+    if (!ItemDone(it) || (it.stage != Stage::kTrain && it.stage != Stage::kDistill)) continue;
+    const nlohmann::json m = ReadJson(DoneMarker(it));
+    if (!m.contains("adopted_from")) continue;
+    adopted << "- " << it.label << ": `" << m.at("adopted_from").get<std::string>() << "`";
+    std::string ignored;
+    for (const auto& f : m.value("ignored_differences", nlohmann::json::array())) {
+      ignored += (ignored.empty() ? "" : ", ") + f.get<std::string>();
+    }
+    adopted << (ignored.empty() ? std::string() : " (differs in " + ignored + ")") << "\n";
+  }
+  if (!adopted.str().empty()) {
+    readme << "## Adopted runs\n\nThese items were not recomputed: `--adopt` took existing run directories whose "
+           << "inputs match the items' (the fields listed do not change the weights; an in-training evaluation "
+           << "cadence that differs shows in the convergence rows' episode counts).\n\n"
+           << adopted.str() << "\n";
+  }
+  readme << "## Cost\n\n" << cost << "\nFiles: evals.csv (one row per method x sampler x training seed x checkpoint, "
+         << "with seeds, config hash, git commit, device, versions), table{1,2}.md and _peak/_final.csv, "
+         << "convergence.csv, latency.csv, cost.csv.\n";
+  WriteTextAtomic(readme.str(), (fs::path(plan.results) / "README.md").string());
+  out << "merged " << rr.rows.size() << " evaluation rows into " << plan.results << " (" << done << "/"
+      << plan.items.size() << " items done";
+  if (carried > 0) out << "; " << carried << " rows kept from the previous merge";
+  out << ")\n";
+  for (const auto& m : rr.missing) out << "  missing: " << m << "\n";
+}
+
+void RunTables(const TableOptions& options, std::ostream& out) {
+  if (options.tasks.empty()) throw std::invalid_argument("--tasks is empty");
+  RunPresetFor(options.preset);  // validates the name
+  std::vector<EvalRow> rows;
+  for (const auto& t : options.tasks) {
+    FindTask(t);  // unknown names list the valid ones
+    const fs::path f = fs::path(options.results) / t / options.preset / "evals.csv";
+    if (!fs::exists(f)) {
+      out << "no results for " << t << " (" << f.string() << "): its column is marked -\n";
+      continue;
+    }
+    const auto r = ReadEvalRows(f.string());
+    rows.insert(rows.end(), r.begin(), r.end());
+  }
+  const std::string dir = options.out.empty() ? (fs::path(options.results) / options.preset).string() : options.out;
+  fs::create_directories(dir);
+  out << WriteTables(rows, options.tasks, dir);
+  out << "wrote " << dir << "/table{1,2}.md and table{1,2}_{peak,final}.csv\n";
+}
+
+}  // namespace onedp

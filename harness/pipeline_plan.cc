@@ -1,0 +1,301 @@
+// Planning a pipeline run: presets, the work grid and its keys, shards, done markers.
+
+#include "harness/pipeline.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/pipeline_internal.h"
+#include "harness/policy_jobs.h"
+#include "harness/run_info.h"
+#include "policies/distill.h"
+#include "policies/policy_info.h"
+#include "policies/registry.h"
+#include "tasks/task_registry.h"
+
+namespace onedp {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Bump when the meaning of a stage changes without any config field changing.
+constexpr int kRecipe = 1;
+
+const std::vector<std::string> kStages = {"collect", "train", "distill", "eval", "merge", "all"};
+
+std::string Short(const std::string& key) { return key.substr(0, 8); }
+
+}  // namespace
+
+namespace pipeline_internal {
+
+std::string Join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+std::string StageName(Stage s) {
+  switch (s) {
+    case Stage::kCollect: return "collect";
+    case Stage::kTrain: return "train";
+    case Stage::kDistill: return "distill";
+    case Stage::kEval: return "eval";
+  }
+  return "?";
+}
+
+std::string DoneMarker(const WorkItem& item) {
+  switch (item.stage) {
+    case Stage::kTrain:
+    case Stage::kDistill: return (fs::path(item.path) / "done.json").string();
+    case Stage::kEval: return item.path + ".json";
+    case Stage::kCollect: return item.path;
+  }
+  return item.path;
+}
+
+nlohmann::json AllVersions() {
+  nlohmann::json v = RunVersions();
+  v["torch"] = TorchVersion();
+  return v;
+}
+
+// Final epoch and summed per-epoch seconds of a run directory's latest checkpoint.
+RunProgress ReadRunProgress(const std::string& run_dir) {
+  return ReadCheckpointProgress((fs::path(run_dir) / "checkpoint").string());
+}
+
+}  // namespace pipeline_internal
+
+using namespace pipeline_internal;
+
+RunPreset RunPresetFor(const std::string& preset) {
+  RunPreset p;
+  if (preset == "tiny") {
+    p.train_seeds = {0};
+    p.episodes = 4;
+    p.episode_block = 2;
+    p.max_steps = 24;  // three chunks: the plumbing, not the task
+    p.collect_episodes = 4;
+    p.obs = "lowdim";
+    p.dp_eval_every = 0;
+    p.distill_eval_every = 1;
+    p.cp_long_epochs = 3;
+    p.bench_repeats = 1;
+  } else if (preset == "cpu") {
+    // Sized so that one task's whole run fits in a few hours of the 2-core machine (two shards side
+    // by side; the cost per task is in README's run-preset table): one training seed, 50 test
+    // episodes, the teachers' 50 epochs, then distillation scaled to the teachers as the paper's is
+    // (OneDP 20 and CP 20 / 450 epochs after ~1000 epochs of pre-training): OneDP and CP 5 epochs
+    // (10 % of pre-training; a 20-epoch PushT OneDP-S run already had its score at epoch 5,
+    // results/distill_cpu/README.md) and CP's long schedule 20 epochs (40 %, the paper's 450 /
+    // 1000). Every distillation epoch is evaluated: a one-step policy's 50 episodes are cheap.
+    p.train_seeds = {0};
+    p.episodes = 50;
+    p.episode_block = 25;
+    p.obs = "lowdim";
+    p.dp_eval_every = 10;
+    p.distill_eval_every = 1;
+    p.distill_epochs = 5;
+    p.cp_long_epochs = 20;
+    p.bench_repeats = 5;
+  } else if (preset == "paper") {
+    p.train_seeds = {0, 1, 2, 3, 4};
+    p.episodes = 100;
+    p.episode_block = 50;
+    p.obs = "image";
+    p.dp_eval_every = 50;
+    p.distill_eval_every = 2;
+    p.cp_long_epochs = 450;
+    p.bench_repeats = 20;
+  } else {
+    throw std::invalid_argument("unknown preset '" + preset + "'; valid: tiny, cpu, paper");
+  }
+  return p;
+}
+
+void ParseShard(const std::string& text, int* shard, int* shards) {
+  const size_t slash = text.find('/');
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument("");
+    size_t used_i = 0, used_n = 0;
+    const int i = std::stoi(text.substr(0, slash), &used_i);
+    const int n = std::stoi(text.substr(slash + 1), &used_n);
+    if (used_i != slash || used_n != text.size() - slash - 1 || n < 1 || i < 0 || i >= n) {
+      throw std::invalid_argument("");
+    }
+    *shard = i;
+    *shards = n;
+  } catch (const std::logic_error&) {
+    throw std::invalid_argument("--shard expects i/N with 0 <= i < N, got '" + text + "'");
+  }
+}
+
+RunPlan PlanRun(const RunOptions& options) {
+  RunPlan plan;
+  plan.options = options;
+  RunOptions& o = plan.options;
+  const TaskEntry& entry = FindTask(o.task);  // unknown names list the valid ones
+  o.task = entry.name;
+  plan.preset = RunPresetFor(o.preset);
+  if (std::find(kStages.begin(), kStages.end(), o.stage) == kStages.end()) {
+    throw std::invalid_argument("unknown stage '" + o.stage + "'; valid: " + Join(kStages, ", "));
+  }
+  if (o.shards < 1 || o.shard < 0 || o.shard >= o.shards) throw std::invalid_argument("bad shard");
+  if (o.train_seeds.empty()) o.train_seeds = plan.preset.train_seeds;
+  if (o.episodes <= 0) o.episodes = plan.preset.episodes;
+  if (o.episode_block <= 0) o.episode_block = std::min(plan.preset.episode_block, o.episodes);
+  plan.dataset = o.dataset.empty() ? DefaultDatasetPath(o.task) : o.dataset;
+  plan.results = o.results.empty() ? (fs::path("results") / o.task / o.preset).string() : o.results;
+  const fs::path root = fs::path(o.work) / o.task / o.preset;
+  const std::string dataset_abs = fs::absolute(plan.dataset).lexically_normal().string();
+
+  auto add = [&plan](WorkItem item, const nlohmann::json& inputs) {
+    item.key = ConfigHash(inputs);
+    plan.items.push_back(std::move(item));
+    return static_cast<int>(plan.items.size()) - 1;
+  };
+
+  WorkItem collect;
+  collect.stage = Stage::kCollect;
+  collect.label = "collect " + o.task;
+  collect.path = plan.dataset;
+  const int collect_i = add(collect, {{"stage", "collect"}, {"task", o.task}, {"dataset", dataset_abs}});
+
+  // train: every trained (not distilled) policy, per training seed.
+  std::map<std::pair<std::string, uint64_t>, int> teachers;
+  for (uint64_t seed : o.train_seeds) {
+    for (const PolicyInfo& info : RegisteredPolicies()) {
+      if (info.distilled()) continue;
+      const std::string& policy = info.name;
+      WorkItem t;
+      t.stage = Stage::kTrain;
+      t.policy = policy;
+      t.seed = seed;
+      t.needs = {collect_i};
+      t.table = info.table;
+      const nlohmann::json inputs = {{"recipe", kRecipe},
+                                     {"stage", "train"},
+                                     {"task", o.task},
+                                     {"preset", o.preset},
+                                     {"policy", policy},
+                                     {"policy_config", PresetConfig(policy, o.preset)},
+                                     {"obs", plan.preset.obs},
+                                     {"seed", seed},
+                                     {"dataset", dataset_abs},
+                                     {"eval", {{"every", plan.preset.dp_eval_every},
+                                               {"episodes", o.episodes},
+                                               {"sampler", info.training_eval_sampler}}}};
+      t.key = ConfigHash(inputs);
+      t.label = "train " + policy + " seed" + std::to_string(seed);
+      t.path = (root / (policy + "-seed" + std::to_string(seed) + "-" + Short(t.key))).string();
+      teachers[{policy, seed}] = add(t, inputs);
+    }
+  }
+
+  // distill: the benchmark's distillations (policies/policy_info.h), per training seed.
+  std::vector<int> runs;
+  for (uint64_t seed : o.train_seeds) {
+    for (const PolicyInfo& info : RegisteredPolicies()) {
+      if (!info.distilled()) runs.push_back(teachers.at({info.name, seed}));
+    }
+  }
+  for (uint64_t seed : o.train_seeds) {
+    for (const Distillation& job : BenchmarkDistillations()) {
+      int eval_every = 0, eval_episodes = 0;
+      DistillConfig dc = DistillPresetConfig(job.method, o.preset, &eval_every, &eval_episodes);
+      // The run preset's schedule where it sets one, else the distillation preset's.
+      const int preset_epochs = job.long_schedule ? plan.preset.cp_long_epochs : plan.preset.distill_epochs;
+      const int epochs = preset_epochs > 0 ? preset_epochs : dc.epochs;
+      const int teacher_i = teachers.at({job.teacher, seed});
+      WorkItem d;
+      d.stage = Stage::kDistill;
+      d.policy = job.method;
+      d.seed = seed;
+      d.source = teacher_i;
+      d.epochs = epochs;
+      d.needs = {teacher_i};
+      d.table = FindPolicyInfo(job.teacher).table;
+      const nlohmann::json inputs = {{"recipe", kRecipe},
+                                     {"stage", "distill"},
+                                     {"task", o.task},
+                                     {"preset", o.preset},
+                                     {"method", job.method},
+                                     {"method_config", DistillMethodConfig(job.method, o.preset)},
+                                     {"epochs", epochs},
+                                     {"seed", seed},
+                                     {"teacher", plan.items[teacher_i].key},
+                                     {"eval", {{"every", plan.preset.distill_eval_every},
+                                               {"episodes", o.episodes},
+                                               {"sampler", FindPolicyInfo(job.method).training_eval_sampler}}}};
+      d.key = ConfigHash(inputs);
+      const std::string name = job.method + (job.long_schedule ? "-long" : "") + "-from-" + job.teacher;
+      d.label = "distill " + name + " seed" + std::to_string(seed);
+      d.path = (root / (name + "-seed" + std::to_string(seed) + "-" + Short(d.key))).string();
+      runs.push_back(add(d, inputs));
+    }
+  }
+
+  // eval: every run x sampler x episode block, on the final checkpoint.
+  for (int run_i : runs) {
+    const WorkItem run = plan.items[run_i];
+    const PolicyInfo& info = FindPolicyInfo(run.policy);
+    for (const std::string& sampler : info.samplers) {
+      for (int start = 0; start < o.episodes; start += o.episode_block) {
+        WorkItem e;
+        e.stage = Stage::kEval;
+        e.policy = run.policy;
+        e.seed = run.seed;
+        e.source = run_i;
+        e.sampler = sampler;
+        e.block_start = start;
+        e.block_count = std::min(o.episode_block, o.episodes - start);
+        e.needs = {run_i};
+        e.table = run.table;
+        e.method = info.MethodName(sampler);
+        const nlohmann::json inputs = {{"recipe", kRecipe}, {"stage", "eval"},        {"run", run.key},
+                                       {"sampler", sampler},  {"start", 100000 + start}, {"count", e.block_count},
+                                       {"max_steps", plan.preset.max_steps}};
+        std::string s = sampler;
+        std::replace(s.begin(), s.end(), ':', '_');
+        e.label = "eval " + fs::path(run.path).filename().string() + " " + sampler + " " + std::to_string(start) +
+                  "-" + std::to_string(start + e.block_count);
+        e.key = ConfigHash(inputs);
+        e.path = (fs::path(run.path) / "evals" /
+                  (s + "_" + std::to_string(100000 + start) + "_" + std::to_string(e.block_count) + ".csv"))
+                     .string();
+        add(e, inputs);
+      }
+    }
+  }
+  return plan;
+}
+
+std::vector<int> ShardItems(const RunPlan& plan, Stage stage, int shard, int shards) {
+  std::vector<int> out;
+  int j = 0;
+  for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
+    if (plan.items[i].stage != stage) continue;
+    if (j % shards == shard) out.push_back(i);
+    ++j;
+  }
+  return out;
+}
+
+bool ItemDone(const WorkItem& item) {
+  const std::string marker = DoneMarker(item);
+  if (!fs::exists(marker)) return false;
+  if (item.stage == Stage::kCollect) return true;
+  try {
+    return ReadJson(marker).value("key", std::string()) == item.key;
+  } catch (const std::invalid_argument&) {
+    return false;
+  }
+}
+
+}  // namespace onedp

@@ -1,0 +1,230 @@
+// Running a pipeline: executing its items stage by stage, waiting on other shards, then merging.
+
+#include "harness/pipeline.h"
+
+#include <chrono>
+#include <filesystem>
+#include <ostream>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/collect.h"
+#include "harness/pipeline_internal.h"
+#include "harness/policy_jobs.h"
+#include "harness/progress.h"
+#include "harness/rollout.h"
+#include "harness/run_info.h"
+#include "policies/policy_info.h"
+#include "policies/registry.h"
+
+namespace onedp {
+
+using namespace pipeline_internal;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+double Now() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+// What a train or distill item passes to the loop: preset, seed, dataset, run directory, device and
+// in-training evaluations on the run's test episodes (`eval_every` 0: none).
+void FillLoopOptions(const RunPlan& plan, const WorkItem& item, int eval_every, LoopOptions* l) {
+  l->preset = plan.options.preset;
+  l->seed = item.seed;
+  l->dataset = plan.dataset;
+  l->out = item.path;
+  l->device = plan.options.device;
+  l->eval_every = eval_every > 0 ? eval_every : -1;
+  l->eval_episodes = plan.options.episodes;
+  l->eval_sampler = FindPolicyInfo(item.policy).training_eval_sampler;
+  l->workers = plan.options.workers;
+}
+
+}  // namespace
+
+namespace pipeline_internal {
+
+void MarkDone(const WorkItem& item, nlohmann::json extra) {
+  extra["key"] = item.key;
+  extra["label"] = item.label;
+  WriteJsonAtomic(extra, DoneMarker(item));
+}
+
+TrainOptions TrainItemOptions(const RunPlan& plan, const WorkItem& item) {
+  TrainOptions t;
+  FillLoopOptions(plan, item, plan.preset.dp_eval_every, &t);
+  t.task = plan.options.task;
+  t.policy = item.policy;
+  t.obs = plan.preset.obs;
+  return t;
+}
+
+DistillOptions DistillItemOptions(const RunPlan& plan, const WorkItem& item) {
+  DistillOptions d;
+  FillLoopOptions(plan, item, plan.preset.distill_eval_every, &d);
+  d.teacher = plan.items[item.source].path;
+  d.method = item.policy;
+  d.task = plan.options.task;
+  d.epochs = item.epochs;
+  return d;
+}
+
+}  // namespace pipeline_internal
+
+namespace {
+
+void RunItem(const RunPlan& plan, const WorkItem& item, std::ostream& log) {
+  const RunOptions& o = plan.options;
+  const double t0 = Now();
+  switch (item.stage) {
+    case Stage::kCollect: {
+      CollectOptions c;
+      c.task = o.task;
+      c.episodes = plan.preset.collect_episodes;
+      c.out = item.path;
+      c.images = plan.preset.obs == "image";
+      c.workers = o.workers;
+      if (!fs::path(item.path).parent_path().empty()) fs::create_directories(fs::path(item.path).parent_path());
+      const CollectReport r = Collect(c);
+      log << "collected " << r.kept << " demonstrations into " << item.path << " (" << r.seconds << " s)\n";
+      return;
+    }
+    case Stage::kTrain: RunTrain(TrainItemOptions(plan, item), log); break;
+    case Stage::kDistill: RunDistill(DistillItemOptions(plan, item), log); break;
+    case Stage::kEval: {
+      const WorkItem& run = plan.items[item.source];
+      auto policy = LoadPolicy((fs::path(run.path) / "checkpoint").string(), o.device);
+      const int nfe = policy->Nfe(SamplerSpec::Parse(item.sampler));
+      const int table_nfe = FindPolicyInfo(item.policy).Nfe(item.sampler);
+      if (nfe != table_nfe) {
+        throw std::runtime_error("NFE of " + item.sampler + " is " + std::to_string(nfe) + ", the tables assume " +
+                                 std::to_string(table_nfe));
+      }
+      RolloutOptions ro;
+      ro.episodes = item.block_count;
+      ro.start_seed = 100000 + static_cast<uint64_t>(item.block_start);
+      ro.num_envs = item.block_count;  // the batch is part of the item: the same numbers in any shard
+      ro.workers = o.workers;
+      ro.max_steps = plan.preset.max_steps;
+      ro.sample.sampler = SamplerSpec::Parse(item.sampler);
+      Progress progress(item.label, item.block_count);
+      const RolloutReport r = RunRollouts(*policy, o.task, ro, [&](int done, int) { progress.Update(done); });
+      progress.Finish();
+      fs::create_directories(fs::path(item.path).parent_path());
+      WriteRolloutCsv(r, item.path);
+      MarkDone(item, {{"nfe", nfe},
+                      {"epoch", ReadRunProgress(run.path).epoch},
+                      {"success", r.success_rate},
+                      {"score", r.mean_score},
+                      {"episodes", static_cast<int>(r.episodes.size())},
+                      {"start_seed", ro.start_seed},
+                      {"device", o.device},
+                      {"versions", AllVersions()},
+                      {"seconds", Now() - t0}});
+      return;
+    }
+  }
+  MarkDone(item, {{"seconds", Now() - t0}, {"versions", AllVersions()}});
+}
+
+// Waits until the item is done (another shard computes it) or fails after `seconds`.
+void WaitFor(const WorkItem& item, double seconds, std::ostream& log) {
+  const double t0 = Now();
+  bool said = false;
+  while (!ItemDone(item)) {
+    if (StopRequested()) throw std::runtime_error("interrupted while waiting for " + item.label);
+    if (Now() - t0 >= seconds) {
+      throw std::runtime_error("'" + item.label + "' is not done (" + DoneMarker(item) +
+                               "): run its stage first (harness run --stage " + StageName(item.stage) + ")");
+    }
+    if (!said) {
+      log << "waiting for '" << item.label << "' (another shard)\n";
+      said = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+}  // namespace
+
+RunSummary RunPipeline(const RunOptions& options, std::ostream& out) {
+  const RunPlan plan = PlanRun(options);
+  const RunOptions& o = plan.options;
+  RunSummary summary;
+  std::vector<Stage> stages;
+  if (o.stage == "all") {
+    stages = {Stage::kCollect, Stage::kTrain, Stage::kDistill, Stage::kEval};
+  } else if (o.stage != "merge") {
+    for (Stage s : {Stage::kCollect, Stage::kTrain, Stage::kDistill, Stage::kEval}) {
+      if (StageName(s) == o.stage) stages = {s};
+    }
+  }
+  std::vector<int> mine;
+  for (Stage s : stages) {
+    const auto v = ShardItems(plan, s, o.shard, o.shards);
+    mine.insert(mine.end(), v.begin(), v.end());
+  }
+  out << "run " << o.task << " (" << o.preset << "), stage " << o.stage << ", shard " << o.shard << "/" << o.shards
+      << ": " << mine.size() << " of " << plan.items.size() << " work items; runs in " << o.work << "/" << o.task
+      << "/" << o.preset << ", results in " << plan.results << "\n";
+  if (!o.adopt.empty()) AdoptRuns(plan, o.adopt, o.dry_run, out);
+  if (o.dry_run) {
+    for (int i : mine) {
+      out << (ItemDone(plan.items[i]) ? "  done  " : "  to do ") << plan.items[i].label << "  (" << plan.items[i].path
+          << ")\n";
+    }
+    return summary;
+  }
+  // Another shard's prerequisite is waited for only when this process runs every stage.
+  const double wait = o.stage == "all" && o.shards > 1 ? o.wait_seconds : 0;
+  Progress progress("run " + o.task + " " + o.preset, static_cast<int64_t>(mine.size()));
+  // A single stage runs every item whose prerequisites are done and fails at the end naming the
+  // others (stage all waits for them instead, or fails at once).
+  std::vector<std::string> blocked;
+  std::set<std::string> blocking_stages;
+  for (size_t k = 0; k < mine.size(); ++k) {
+    const WorkItem& item = plan.items[mine[k]];
+    if (ItemDone(item)) {
+      ++summary.skipped;
+    } else {
+      bool ready = true;
+      for (int need : item.needs) {
+        if (o.stage != "all" && !ItemDone(plan.items[need])) {
+          blocked.push_back("'" + item.label + "' (needs '" + plan.items[need].label + "')");
+          blocking_stages.insert("--stage " + StageName(plan.items[need].stage));
+          ready = false;
+          break;
+        }
+        WaitFor(plan.items[need], wait, out);
+      }
+      if (ready) {
+        out << "[" << k + 1 << "/" << mine.size() << "] " << item.label << "\n";
+        RunItem(plan, item, out);
+        ++summary.ran;
+      }
+    }
+    if (StopRequested()) throw std::runtime_error("interrupted; rerun the same command to resume");
+    progress.Update(static_cast<int64_t>(k + 1));
+  }
+  progress.Finish();
+  out << "ran " << summary.ran << " items, skipped " << summary.skipped << " already done\n";
+  if (!blocked.empty()) {
+    std::string list, stages_text;
+    for (const auto& b : blocked) list += "\n  " + b;
+    for (const auto& st : blocking_stages) stages_text += (stages_text.empty() ? "" : ", ") + st;
+    throw std::runtime_error(std::to_string(blocked.size()) + " items of stage " + o.stage +
+                             " wait for unfinished prerequisites (the others ran); run harness run " + stages_text +
+                             " first:" + list);
+  }
+  if (o.stage == "all" || o.stage == "merge") MergeRun(plan, out);
+  return summary;
+}
+
+}  // namespace onedp
