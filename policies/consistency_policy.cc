@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "policies/diffusion_policy.h"
+#include "policies/optimizer_step.h"
 #include "policies/policy_info.h"
 #include "policies/trainer.h"
 
@@ -40,10 +41,12 @@ class ConsistencyPolicy final : public CpStudent {
     DpNetOptions no = MakeDpNetOptions(spec_, tc);
     no.unet.num_time_inputs = 2;
     no.unet.dropout = opts_.dropout;
-    torch::manual_seed(seed);
-    student_ = DpNets(no.encoder, no.unet);
-    no.unet.dropout = 0;
-    target_ = ConditionalUnet1D(no.unet);
+    // Parameter initialisation from `seed`, without touching the global RNG (torch_policy.h).
+    InitWithSeed(seed, [&] {
+      student_ = DpNets(no.encoder, no.unet);
+      no.unet.dropout = 0;
+      target_ = ConditionalUnet1D(no.unet);
+    });
     CopyModuleInto(*student_->unet, *target_);
     for (auto& p : target_->parameters()) p.set_requires_grad(false);
     for (auto& p : student_->encoder->parameters()) p.set_requires_grad(false);  // frozen
@@ -151,7 +154,6 @@ class ConsistencyPolicy final : public CpStudent {
   std::map<std::string, double> Step(const TrainBatch& batch, at::Generator gen, int64_t step, bool poison) override {
     if (!teacher_ || !opt_) throw std::logic_error("CP Step before PrepareTraining");
     lr_ = CosineWarmupLr(opts_.lr, step, opts_.warmup_steps, total_steps_);
-    for (auto& g : opt_->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr_);
     torch::Tensor cond;
     {
       torch::NoGradGuard no_grad;
@@ -172,11 +174,11 @@ class ConsistencyPolicy final : public CpStudent {
     const torch::Tensor loss = l.ctm + l.dsm + (poison ? std::numeric_limits<double>::quiet_NaN() : 0.0);
     const double v = loss.item<double>();
     if (!std::isfinite(v)) throw NonFiniteLoss("the CP loss is " + std::to_string(v));
-    opt_->zero_grad();
-    loss.backward();
-    SanitizeGradients(student_->unet->parameters());
-    opt_->step();
-    AfterOptimizerStep(step);
+    OptimizerStepOptions so;
+    so.lr = lr_;
+    so.sanitize = true;
+    OptimizerStep(*opt_, loss, student_->unet->parameters(), so);
+    AfterOptimizerStep(step);  // the target copy
     return {{"loss", v}, {"ctm_loss", l.ctm.item<double>()}, {"dsm_loss", l.dsm.item<double>()}};
   }
 

@@ -50,13 +50,16 @@ class DiffusionPolicy final : public DiffusionTeacher {
     edm_ = EdmConfig::FromJson(config_.at("edm"));
 
     const DpNetOptions no = MakeDpNetOptions(spec_, config_);
-    torch::manual_seed(seed);  // parameter initialisation
-    model_ = DpNets(no.encoder, no.unet);
+    // Parameter initialisation from `seed`, without touching the global RNG (torch_policy.h).
+    // The EMA copy is built inside too: its (overwritten) initialisation must not draw globally.
+    InitWithSeed(seed, [&] {
+      model_ = DpNets(no.encoder, no.unet);
+      ema_ = DpNets(no.encoder, no.unet);
+    });
     if (model_->encoder->output_dim() * spec_.obs_steps != no.unet.global_cond_dim) {
       throw std::logic_error("encoder output " + std::to_string(model_->encoder->output_dim()) +
                              " does not match the U-Net's condition size");
     }
-    ema_ = DpNets(no.encoder, no.unet);
     CopyModuleInto(*model_, *ema_);
     for (auto& p : ema_->parameters()) p.set_requires_grad(false);
     ema_->eval();

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "policies/diffusion_policy.h"
+#include "policies/optimizer_step.h"
 #include "policies/policy_info.h"
 
 namespace onedp {
@@ -57,11 +58,13 @@ class OneDpPolicy final : public OneDpStudent {
         EdmConfig::FromJson(tc.at("edm")), opts_);
     edm_ = EdmConfig::FromJson(tc.at("edm"));
     const DpNetOptions no = MakeDpNetOptions(spec_, tc);
-    torch::manual_seed(seed);
-    generator_ = DpNets(no.encoder, no.unet);
-    if (scored()) score_ = DpNets(no.encoder, no.unet);
-    if (opts_.generator_ema > 0) {
-      gen_ema_ = DpNets(no.encoder, no.unet);
+    // Parameter initialisation from `seed`, without touching the global RNG (torch_policy.h).
+    InitWithSeed(seed, [&] {
+      generator_ = DpNets(no.encoder, no.unet);
+      if (scored()) score_ = DpNets(no.encoder, no.unet);
+      if (opts_.generator_ema > 0) gen_ema_ = DpNets(no.encoder, no.unet);
+    });
+    if (gen_ema_) {
       CopyModuleInto(*generator_, *gen_ema_);
       for (auto& p : gen_ema_->parameters()) p.set_requires_grad(false);
     }
@@ -187,10 +190,7 @@ class OneDpPolicy final : public OneDpStudent {
       const torch::Tensor cond_psi = encode(*score_, gen);
       const torch::Tensor loss = math_->ScoreLoss(NetModel(*score_, cond_psi, ddpm, edm_), a, gen) + nan;
       out["score_loss"] = FiniteValue(loss, "the score-network loss");
-      score_opt_->zero_grad();
-      loss.backward();
-      SanitizeGradients(score_->parameters());
-      score_opt_->step();
+      OptimizerStep(*score_opt_, loss, score_->parameters(), SanitizedStep());
       // Score-network-only steps (warm-up, or between generator steps): the generator is unchanged.
       if (!math_->GeneratorSteps(step)) return out;
     }
@@ -217,11 +217,8 @@ class OneDpPolicy final : public OneDpStudent {
     const torch::Tensor loss = terms.loss + nan;
     out["loss"] = FiniteValue(loss, "the generator loss");
     out["gap"] = terms.gap.item<double>();
-    gen_opt_->zero_grad();
-    loss.backward();
-    SanitizeGradients(generator_->parameters());
-    gen_opt_->step();
-    AfterOptimizerStep(step);
+    OptimizerStep(*gen_opt_, loss, generator_->parameters(), SanitizedStep());
+    AfterOptimizerStep(step);  // the generator EMA
     return out;
   }
 
@@ -249,6 +246,12 @@ class OneDpPolicy final : public OneDpStudent {
 
  private:
   bool scored() const { return name_ == "onedp-s"; }
+  // Both OneDP optimisers: constant lr (set at PrepareTraining), sanitised gradients, no clipping.
+  static OptimizerStepOptions SanitizedStep() {
+    OptimizerStepOptions o;
+    o.sanitize = true;
+    return o;
+  }
   // The generator input for unit noise: scaled by the family, zero for OneDP-D.
   torch::Tensor Input(const torch::Tensor& unit) const {
     return scored() ? math_->ScaleNoise(unit) : torch::zeros_like(unit);

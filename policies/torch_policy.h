@@ -9,6 +9,8 @@
 #include <torch/serialize/archive.h>
 #include <torch/types.h>
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -78,6 +80,23 @@ class RowNoise {
  private:
   std::vector<at::Generator> gens_;
 };
+
+// Runs `build` (code that constructs torch modules) with its parameter initialisation drawn from
+// a generator seeded with `seed`, leaving the process-wide RNG as it was.
+//
+// Why this way: libtorch 1.13 modules initialise their parameters from the default CPU generator
+// and take no generator argument. So the default CPU generator's state is saved (under its
+// mutex), it is seeded with `seed` (exactly what torch::manual_seed did for the CPU, so the
+// initial weights are bit-identical to the former `torch::manual_seed(seed); build();`), `build`
+// runs, and the saved state is restored (also when `build` throws). The initial weights thus
+// depend on `seed` alone, and creating a policy neither depends on nor changes the global RNG
+// stream (e.g. torch::rand after torch::manual_seed(123) draws the same with or without a policy
+// created in between). CUDA generators are not touched (modules are built on the CPU).
+// Seeded initialisations are serialised with each other; another thread drawing from the global
+// CPU generator while `build` runs would still interleave with it (the policies never do that:
+// every training / sampling draw uses an explicit generator).
+// Every policy constructor builds its networks through this function.
+void InitWithSeed(uint64_t seed, const std::function<void()>& build);
 
 // nan_to_num(nan 0, +inf 1e5, -inf -1e5) on the gradient of every parameter that has one (DI /
 // SiD hygiene before each optimiser step).

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <mutex>
 #include <stdexcept>
 
 #include "policies/torch_policy.h"
@@ -95,6 +96,32 @@ torch::Tensor RowNoise::Next(int64_t rows, int64_t cols) {
   parts.reserve(gens_.size());
   for (auto& gen : gens_) parts.push_back(torch::randn({rows, cols}, gen));
   return torch::stack(parts);
+}
+
+void InitWithSeed(uint64_t seed, const std::function<void()>& build) {
+  // One seeded initialisation at a time: two concurrent ones would share the default generator.
+  static std::mutex init_mutex;
+  std::lock_guard<std::mutex> init_lock(init_mutex);
+  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  torch::Tensor saved;
+  {
+    // The generator's own mutex guards get_state / set_current_seed; it must not be held while
+    // `build` runs (every random op on the default generator locks it itself).
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    saved = gen.get_state();
+    gen.set_current_seed(seed);
+  }
+  const auto restore = [&] {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(saved);
+  };
+  try {
+    build();
+  } catch (...) {
+    restore();
+    throw;
+  }
+  restore();
 }
 
 void SanitizeGradients(const std::vector<torch::Tensor>& params) {

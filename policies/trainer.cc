@@ -14,6 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "policies/optimizer_step.h"
 #include "policies/registry.h"
 #include "policies/run_log.h"
 #include "policies/torch_policy.h"
@@ -155,16 +156,15 @@ TrainResult Train(Policy& policy, const BatchSource& train, const BatchSource* v
       train.Get(BatchIndices(perm, i, config.batch_size), &batch);
       auto gen = at::detail::createCPUGenerator(BatchSeed(config.seed, epoch, i));
       lr = CosineWarmupLr(config.lr, step, config.warmup_steps, total_steps);
-      for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
       torch::Tensor loss = tp.Loss(batch, gen, /*train=*/true);
       const double value = loss.item<double>();
       if (!std::isfinite(value)) {
         throw std::runtime_error("training loss became " + std::to_string(value) + " at epoch " +
                                  std::to_string(epoch) + ", batch " + std::to_string(i));
       }
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
+      OptimizerStepOptions so;
+      so.lr = lr;  // DP: no gradient sanitising or clipping
+      OptimizerStep(opt, loss, params, so);
       tp.AfterOptimizerStep(step);
       ++step;
       loss_sum += value;

@@ -17,6 +17,7 @@
 #include "policies/onedp_policy.h"
 #include "policies/registry.h"
 #include "policies/torch_policy.h"
+#include "tests/policy_fixtures.h"
 
 namespace onedp {
 namespace {
@@ -25,35 +26,9 @@ namespace fs = std::filesystem;
 
 at::Generator Gen(uint64_t seed) { return at::detail::createCPUGenerator(seed); }
 
-// One 16x16 camera (crop 12) and a 3-D low-dim key; 2-D actions.
-PolicySpec StudentSpec() {
-  PolicySpec s;
-  s.obs = {{"wrist_image", true, {16, 16, 3}, "identity"}, {"state", false, {3}, "limits"}};
-  s.action_dim = 2;
-  s.action_norm = {"limits", "limits"};
-  s.crop = 12;
-  return s;
-}
-
-Normalizer StudentNormalizer() {
-  Normalizer n;
-  const std::vector<double> a = {-2, -1, 2, 1};
-  n.Fit("action", a.data(), 2, 2, {"limits", "limits"});
-  const std::vector<double> p = {-1, -1, -1, 1, 1, 1};
-  n.Fit("state", p.data(), 2, 3);
-  return n;
-}
-
-ObsBatch Observations(int batch, int64_t first) {
-  ObsBatch o;
-  o.batch = batch;
-  o.steps = 2;
-  for (int b = 0; b < batch; ++b) {
-    for (int i = 0; i < 2 * 16 * 16 * 3; ++i) o.images["wrist_image"].push_back(static_cast<uint8_t>((i * 5 + (first + b) * 29) % 256));
-    for (int i = 0; i < 2 * 3; ++i) o.lowdim["state"].push_back(std::sin(0.7f * static_cast<float>(first + b) + i));
-  }
-  return o;
-}
+using fixtures::StudentNormalizer;
+using fixtures::StudentSpec;
+ObsBatch Observations(int batch, int64_t first) { return fixtures::StudentObservations(batch, first); }
 
 // Sequence i: observations from i, actions = a ramp whose sign depends on i.
 class RampSource : public BatchSource {
@@ -572,6 +547,35 @@ TEST_F(DistillTest, ScoreWarmUpStepsTrainOnlyTheScoreNetwork) {
   const auto losses = ds.Step(batch, Gen(22), 2, false);
   EXPECT_EQ(losses.count("loss"), 1u);
   EXPECT_FALSE(torch::equal(s.GenerateNormalized(batch.obs, unit), a0));
+}
+
+// Creating a policy (teacher or student) neither depends on nor changes the global RNG: every
+// constructor initialises its networks through InitWithSeed (torch_policy.h), which seeds the
+// default CPU generator from the policy seed and restores its state afterwards.
+TEST(InitWithSeedTest, CreatingPoliciesLeavesTheGlobalRngUntouched) {
+  torch::manual_seed(123);
+  const torch::Tensor u = torch::rand({8});
+  const torch::Tensor n = torch::randn({3});  // the generator's cached normal sample too
+  torch::manual_seed(123);
+  for (const std::string teacher_name : {"dp-ddpm", "dp-edm"}) {
+    auto teacher = Teacher(teacher_name);
+    for (const std::string method : {"onedp-s", "onedp-d"}) {
+      MakeStudent(*teacher, method, DistillMethodConfig(method, "tiny"), 4);
+    }
+    if (teacher_name == "dp-edm") MakeStudent(*teacher, "cp", DistillMethodConfig("cp", "tiny"), 4);
+  }
+  EXPECT_TRUE(torch::equal(torch::rand({8}), u));
+  EXPECT_TRUE(torch::equal(torch::randn({3}), n));
+
+  // The initial weights depend on the policy seed alone, not on the global RNG state.
+  torch::manual_seed(7);
+  auto a = Teacher("dp-ddpm", 3);
+  torch::manual_seed(8);
+  (void)torch::rand({5});
+  auto b = Teacher("dp-ddpm", 3);
+  const auto pa = AsTorchPolicy(*a).TrainableParameters(), pb = AsTorchPolicy(*b).TrainableParameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
 }
 
 }  // namespace
