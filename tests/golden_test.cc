@@ -24,6 +24,7 @@
 #include "policies/distill_student.h"
 #include "policies/registry.h"
 #include "policies/torch_policy.h"
+#include "tests/policy_fixtures.h"
 
 namespace onedp {
 namespace {
@@ -37,36 +38,10 @@ const std::string kGoldenPath = std::string(BENCH_TESTDATA_DIR) + "/golden_actio
 
 at::Generator Gen(uint64_t seed) { return at::detail::createCPUGenerator(seed); }
 
-// One 16x16 camera (crop 12, image encoder path) and a 3-D low-dim key; 2-D actions.
-PolicySpec Spec() {
-  PolicySpec s;
-  s.obs = {{"wrist_image", true, {16, 16, 3}, "identity"}, {"state", false, {3}, "limits"}};
-  s.action_dim = 2;
-  s.action_norm = {"limits", "limits"};
-  s.crop = 12;
-  return s;
-}
-
-Normalizer Norm() {
-  Normalizer n;
-  const std::vector<double> a = {-2, -1, 2, 1};
-  n.Fit("action", a.data(), 2, 2, {"limits", "limits"});
-  const std::vector<double> p = {-1, -1, -1, 1, 1, 1};
-  n.Fit("state", p.data(), 2, 3);
-  return n;
-}
-
-// Rows first .. first+batch-1 of a deterministic observation sequence.
-ObsBatch Obs(int batch, int first) {
-  ObsBatch o;
-  o.batch = batch;
-  o.steps = 2;
-  for (int b = first; b < first + batch; ++b) {
-    for (int i = 0; i < 2 * 16 * 16 * 3; ++i) o.images["wrist_image"].push_back(static_cast<uint8_t>((i * 5 + b * 29) % 256));
-    for (int i = 0; i < 2 * 3; ++i) o.lowdim["state"].push_back(std::sin(0.7f * static_cast<float>(b) + i));
-  }
-  return o;
-}
+// The students' fixture (tests/policy_fixtures.h): an image key (encoder path) and a low-dim key.
+PolicySpec Spec() { return fixtures::StudentSpec(); }
+Normalizer Norm() { return fixtures::StudentNormalizer(); }
+ObsBatch Obs(int batch, int first) { return fixtures::StudentObservations(batch, first); }
 
 // 8 rows from `first`; row i's actions are a ramp whose sign depends on i.
 TrainBatch Batch(int first) {

@@ -12,31 +12,16 @@
 #include "policies/run_log.h"
 #include "policies/torch_policy.h"
 #include "policies/trainer.h"
+#include "tests/policy_fixtures.h"
 
 namespace onedp {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kImage = 20;
-
-PolicySpec TinySpec() {
-  PolicySpec s;
-  s.obs = {{"cam_image", true, {kImage, kImage, 3}, "identity"}, {"pos", false, {3}, "limits"}};
-  s.action_dim = 4;
-  s.action_norm = {"limits", "limits", "identity", "identity"};
-  s.crop = 16;
-  return s;
-}
-
-Normalizer TinyNormalizer() {
-  Normalizer n;
-  const std::vector<double> a = {-1, 0, 0.5, 0, 3, 2, -0.5, 1};  // 2 rows x 4
-  n.Fit("action", a.data(), 2, 4, {"limits", "limits", "identity", "identity"});
-  const std::vector<double> p = {0, 0, 0, 1, 2, 3};
-  n.Fit("pos", p.data(), 2, 3);
-  return n;
-}
+constexpr int kImage = fixtures::kTinyImage;
+using fixtures::TinyNormalizer;
+using fixtures::TinySpec;
 
 std::unique_ptr<Policy> TinyPolicy(const std::string& name, uint64_t seed = 0) {
   return CreatePolicy(name, TinySpec(), PresetConfig(name, "tiny"), TinyNormalizer(), seed);

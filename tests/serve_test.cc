@@ -26,6 +26,7 @@
 
 #include "harness/serve.h"
 #include "policies/registry.h"
+#include "tests/policy_fixtures.h"
 #include "tests/shell_util.h"
 
 extern char** environ;
@@ -36,26 +37,9 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-constexpr int kImage = 20;
-
-// One 20x20 camera and a 3-D low-dim key (the shapes of tests/policy_test.cc), 4-D actions.
-PolicySpec TinySpec() {
-  PolicySpec s;
-  s.obs = {{"cam_image", true, {kImage, kImage, 3}, "identity"}, {"pos", false, {3}, "limits"}};
-  s.action_dim = 4;
-  s.action_norm = {"limits", "limits", "identity", "identity"};
-  s.crop = 16;
-  return s;
-}
-
-Normalizer TinyNormalizer() {
-  Normalizer n;
-  const std::vector<double> a = {-1, 0, 0.5, 0, 3, 2, -0.5, 1};  // 2 rows x 4
-  n.Fit("action", a.data(), 2, 4, {"limits", "limits", "identity", "identity"});
-  const std::vector<double> p = {0, 0, 0, 1, 2, 3};
-  n.Fit("pos", p.data(), 2, 3);
-  return n;
-}
+constexpr int kImage = fixtures::kTinyImage;
+using fixtures::TinyNormalizer;
+using fixtures::TinySpec;
 
 std::unique_ptr<Policy> TinyPolicy(const std::string& name = "dp-ddpm") {
   return CreatePolicy(name, TinySpec(), PresetConfig(name, "tiny"), TinyNormalizer(), 0);
