@@ -41,12 +41,12 @@ ResolvedCkpt ResolveCkpt(const std::string& ckpt, const std::string& option) {
   return r;
 }
 
-SequenceDatasetOptions SequenceOptions(const std::string& dataset, const std::string& filter, const TaskSpec& task,
+SequenceDatasetOptions SequenceOptions(const std::string& dataset, const std::string& filter, const TaskInfo& task,
                                        const PolicySpec& spec) {
   SequenceDatasetOptions so;
   so.path = dataset;
   so.filter_key = filter;
-  so.action_key = task.info.action_key;
+  so.action_key = task.action_key;
   so.obs_steps = spec.obs_steps;
   so.horizon = spec.horizon;
   so.action_steps = spec.action_steps;

@@ -199,6 +199,20 @@ struct EvalPlan {
   int workers = 0;
 };
 
+// Rolls out `p` on plan.episodes test seeds (100000+), writes <run>/eval_epoch<epoch>.csv and a
+// line on `out`; returns the metrics recorded in the history.
+nlohmann::json EvaluateEpoch(const EvalPlan& plan, int epoch, Policy& p, std::ostream& out) {
+  RolloutReport r = Evaluate(p, plan.task, plan.sampler, plan.episodes, 100000, 0, plan.workers,
+                             "eval epoch " + std::to_string(epoch));
+  WriteRolloutCsv(r, (fs::path(plan.run_dir) / ("eval_epoch" + std::to_string(epoch) + ".csv")).string());
+  char line[160];
+  std::snprintf(line, sizeof(line), "epoch %d: success %.3f, score %.3f over %zu episodes (%.1f s)\n", epoch,
+                r.success_rate, r.mean_score, r.episodes.size(), r.wall_seconds);
+  out << line;
+  return {{"success", r.success_rate}, {"score", r.mean_score}, {"eval_seconds", r.wall_seconds},
+          {"eval_episodes", static_cast<int>(r.episodes.size())}};
+}
+
 // Progress with the smoothed loss and ETA, stop requests, and rollouts of the policy every
 // plan.every epochs and at the last one, on the test seeds 100000+ (eval_epoch<E>.csv).
 TrainCallbacks LoopCallbacks(Progress* progress, const EvalPlan& plan, std::ostream& out) {
@@ -218,16 +232,7 @@ TrainCallbacks LoopCallbacks(Progress* progress, const EvalPlan& plan, std::ostr
   cb.should_stop = [] { return StopRequested(); };
   cb.on_epoch = [plan, &out](int epoch, Policy& p) -> nlohmann::json {
     const bool due = plan.every > 0 && (epoch % plan.every == 0 || epoch == plan.epochs);
-    if (!due) return nlohmann::json::object();
-    RolloutReport r = Evaluate(p, plan.task, plan.sampler, plan.episodes, 100000, 0, plan.workers,
-                               "eval epoch " + std::to_string(epoch));
-    WriteRolloutCsv(r, (fs::path(plan.run_dir) / ("eval_epoch" + std::to_string(epoch) + ".csv")).string());
-    char line[160];
-    std::snprintf(line, sizeof(line), "epoch %d: success %.3f, score %.3f over %zu episodes (%.1f s)\n", epoch,
-                  r.success_rate, r.mean_score, r.episodes.size(), r.wall_seconds);
-    out << line;
-    return {{"success", r.success_rate}, {"score", r.mean_score}, {"eval_seconds", r.wall_seconds},
-            {"eval_episodes", static_cast<int>(r.episodes.size())}};
+    return due ? EvaluateEpoch(plan, epoch, p, out) : nlohmann::json::object();
   };
   return cb;
 }
@@ -332,10 +337,10 @@ int RunTrain(const TrainOptions& o, std::ostream& out) {
   const TrainConfig& tc = s.tc;
   CheckDataset(s.dataset, s.task_name);
 
-  const SequenceDataset train = SequenceDataset::Load(SequenceOptions(s.dataset, "train", s.task, s.spec));
+  const SequenceDataset train = SequenceDataset::Load(SequenceOptions(s.dataset, "train", s.task.info, s.spec));
   std::unique_ptr<SequenceDataset> valid;
   try {
-    valid = std::make_unique<SequenceDataset>(SequenceDataset::Load(SequenceOptions(s.dataset, "valid", s.task, s.spec)));
+    valid = std::make_unique<SequenceDataset>(SequenceDataset::Load(SequenceOptions(s.dataset, "valid", s.task.info, s.spec)));
   } catch (const std::invalid_argument&) {
     valid.reset();  // the file has no valid mask: no validation loss
   }
@@ -435,7 +440,7 @@ int RunDistill(const DistillOptions& o, std::ostream& out) {
   const std::string& teacher_policy = s.teacher_policy;
   const DistillConfig& dc = s.dc;
   CheckDataset(s.dataset, s.task_name);
-  const SequenceDataset train = SequenceDataset::Load(SequenceOptions(s.dataset, "train", s.task, s.spec));
+  const SequenceDataset train = SequenceDataset::Load(SequenceOptions(s.dataset, "train", s.task.info, s.spec));
 
   nlohmann::json run = OpenRunJson(run_dir, s.identity, "distill_config");
   run["train_sequences"] = train.size();
@@ -460,8 +465,7 @@ int RunDistill(const DistillOptions& o, std::ostream& out) {
     auto warm = MakeStudent(*teacher, o.method, s.method.at(s.method_key), dc.seed);
     SavePolicy(*warm, warm_dir.string());
     if (s.eval_episodes > 0) {
-      EvalPlan plan{s.task_name, run_dir, 1, s.eval_episodes, 0, o.eval_sampler, o.workers};
-      LoopCallbacks(&progress, plan, out).on_epoch(0, *warm);
+      EvaluateEpoch({s.task_name, run_dir, 1, s.eval_episodes, 0, o.eval_sampler, o.workers}, 0, *warm, out);
     }
   }
   const TrainResult result = Distill(*teacher, s.method.at(s.method_key), source, dc, run_dir, cb);

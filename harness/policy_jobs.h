@@ -42,7 +42,7 @@ struct ResolvedCkpt {
 };
 ResolvedCkpt ResolveCkpt(const std::string& ckpt, const std::string& option = "--ckpt");
 // The training windows of `dataset` (split `filter`) for a policy with `spec` on `task`.
-SequenceDatasetOptions SequenceOptions(const std::string& dataset, const std::string& filter, const TaskSpec& task,
+SequenceDatasetOptions SequenceOptions(const std::string& dataset, const std::string& filter, const TaskInfo& task,
                                        const PolicySpec& spec);
 
 // What `harness train` and `harness distill` share on the command line.

@@ -69,7 +69,7 @@ struct RolloutOptions {
   int workers = 0;               // env-stepping threads; 0: hardware concurrency (<= num_envs)
   SampleOptions sample;          // sampler; seeds are overwritten per call (ChunkNoiseSeed)
   int max_steps = 0;             // 0: the task's horizon (TaskSpec::max_steps)
-  bool absolute_actions = true;  // robomimic abs actions (ActionMode::kAbsolute); PushT ignores it
+  bool absolute_actions = true;  // robomimic abs actions (ActionMode::kAbsolute); tasks with one action form ignore it
   std::vector<RolloutObserver*> observers;  // not owned; see RolloutObserver
 };
 

@@ -66,11 +66,9 @@ DrawSpread SpreadAcrossDraws(const std::vector<std::vector<double>>& draws) {
   // Identical draws (a deterministic policy) leave only rounding: report no spread at all.
   if (total <= 1e-12 * static_cast<double>(m)) return s;
   s.total_var = total / static_cast<double>(m);
-  {
-    s.top1 = l[0] / total;
-    s.top3 = (l[0] + (n > 1 ? l[1] : 0) + (n > 2 ? l[2] : 0)) / total;
-    s.eff_rank = total * total / sq;
-  }
+  s.top1 = l[0] / total;
+  s.top3 = (l[0] + l[1] + (n > 2 ? l[2] : 0)) / total;  // n >= 2 here
+  s.eff_rank = total * total / sq;
   return s;
 }
 
@@ -99,6 +97,20 @@ struct Entry {
   std::string dir, sampler;
 };
 
+// Adds `weight` times a chunk's per-dimension roughness to the row's.
+void AddRoughness(SampleStatsRow* r, const float* chunk, int steps, int dim, const std::vector<double>& scale,
+                  double weight) {
+  const std::vector<double> by_dim = ChunkRoughnessByDim(chunk, steps, dim, scale);
+  if (r->roughness_by_dim.empty()) r->roughness_by_dim.assign(dim, 0.0);
+  for (int d = 0; d < dim; ++d) r->roughness_by_dim[d] += weight * by_dim[d];
+}
+
+// The row's roughness: the mean over dimensions of its per-dimension roughness.
+void CloseRoughness(SampleStatsRow* r) {
+  r->roughness = 0;
+  for (double v : r->roughness_by_dim) r->roughness += v / static_cast<double>(r->roughness_by_dim.size());
+}
+
 Entry ParseEntry(const std::string& text) {
   const size_t at = text.rfind('@');
   if (at == std::string::npos) return {text, ""};
@@ -118,9 +130,8 @@ std::vector<SampleStatsRow> ComputeSampleStats(const SampleStatsOptions& o) {
   }
   const std::string task_name = first.run.at("task").get<std::string>();
   const std::string dataset = first.run.at("dataset").get<std::string>();
-  const TaskSpec task = FindTask(task_name).make()->spec();
   const PolicySpec spec = PolicySpec::FromJson(ReadPolicyJson(first.policy_dir.string()).at("spec"));
-  const SequenceDataset data = SequenceDataset::Load(SequenceOptions(dataset, "train", task, spec));
+  const SequenceDataset data = SequenceDataset::Load(SequenceOptions(dataset, "train", FindTask(task_name).info, spec));
 
   // Half the dataset's range per action dimension.
   const ArrayF64& acts = data.actions();
@@ -156,13 +167,9 @@ std::vector<SampleStatsRow> ComputeSampleStats(const SampleStatsOptions& o) {
     SampleStatsRow r;
     r.label = "dataset";
     r.policy = "dataset";
-    r.roughness_by_dim.assign(da, 0.0);
     r.half_range = scale;
-    for (int i = 0; i < w; ++i) {
-      const auto by_dim = ChunkRoughnessByDim(windows.actions.data() + i * h * da, h, da, scale);
-      for (int d = 0; d < da; ++d) r.roughness_by_dim[d] += by_dim[d] / w;
-    }
-    for (double v : r.roughness_by_dim) r.roughness += v / da;
+    for (int i = 0; i < w; ++i) AddRoughness(&r, windows.actions.data() + i * h * da, h, da, scale, 1.0 / w);
+    CloseRoughness(&r);
     out.push_back(r);
   }
   for (const std::string& text : o.policies) {
@@ -197,10 +204,7 @@ std::vector<SampleStatsRow> ComputeSampleStats(const SampleStatsOptions& o) {
       for (int d = 0; d < o.draws; ++d) {
         const float* a = samples.data() + (static_cast<size_t>(i) * o.draws + d) * chunk;
         const float* ref = windows.actions.data() + static_cast<size_t>(i) * chunk;
-        const auto by_dim = ChunkRoughnessByDim(a, h, da, scale);
-        if (r.roughness_by_dim.empty()) r.roughness_by_dim.assign(da, 0.0);
-        for (int dd = 0; dd < da; ++dd) r.roughness_by_dim[dd] += by_dim[dd] / (static_cast<double>(w) * o.draws);
-        r.roughness += ChunkRoughness(a, h, da, scale);
+        AddRoughness(&r, a, h, da, scale, 1.0 / (static_cast<double>(w) * o.draws));
         std::vector<double> flat(chunk);
         for (size_t j = 0; j < chunk; ++j) {
           flat[j] = a[j] / scale[j % da];
@@ -219,7 +223,7 @@ std::vector<SampleStatsRow> ComputeSampleStats(const SampleStatsOptions& o) {
       spread.top3 += s.top3 / w;
       spread.eff_rank += s.eff_rank / w;
     }
-    r.roughness /= static_cast<double>(w) * o.draws;
+    CloseRoughness(&r);
     r.mse_data = mse / (static_cast<double>(w) * o.draws);
     r.spread = spread;
     out.push_back(r);

@@ -27,7 +27,7 @@ namespace onedp {
 struct SequenceDatasetOptions {
   std::string path;
   std::string filter_key = "train";        // /mask/<filter_key>; "" = all demos
-  std::string action_key = "actions_abs";  // robomimic abs actions; PushT uses "actions"
+  std::string action_key = "actions_abs";  // robomimic abs actions; TaskInfo::action_key names a task's
   int obs_steps = 2;                       // To
   int horizon = 16;                        // H
   int action_steps = 8;                    // Ta

@@ -34,7 +34,7 @@ namespace onedp {
 
 // Answers one request line (see above) with one reply line (no trailing newline). Never throws:
 // every problem becomes an error reply. `sampler` is the sampler in use ("ddim:10"; empty: the
-// policy's default). `info`'s fields (e.g. {"task": "pusht"}) are added to the spec reply.
+// policy's default). `info`'s fields (e.g. the run's task name) are added to the spec reply.
 std::string HandleRequest(Policy& policy, const std::string& sampler, const std::string& line,
                           const nlohmann::json& info = nlohmann::json::object());
 

@@ -28,11 +28,6 @@ namespace fs = std::filesystem;
 
 std::string MethodKey(const std::string& method) { return FindPolicyInfo(method).config_key; }
 
-std::string Join(const std::vector<std::string>& v, const std::string& sep) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
-  return s;
-}
 
 bool Contains(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
@@ -42,7 +37,7 @@ bool Contains(const std::vector<std::string>& v, const std::string& x) {
 const PolicyInfo& DistillMethodInfo(const std::string& method) {
   const auto methods = DistillMethods();
   if (!Contains(methods, method)) {
-    throw std::invalid_argument("unknown distillation method '" + method + "'. Valid values: " + Join(methods, ", "));
+    throw std::invalid_argument("unknown distillation method '" + method + "'. Valid values: " + JoinNames(methods, ", "));
   }
   return FindPolicyInfo(method);
 }
@@ -91,22 +86,20 @@ void CheckDistillMethod(const std::string& method, const std::string& teacher_po
   std::vector<std::string> students;  // the methods that distil teacher_policy
   for (const auto& p : RegisteredPolicies()) {
     if (Contains(p.teachers, teacher_policy)) students.push_back(p.name);
-    for (const auto& q : RegisteredPolicies()) {
-      if (Contains(q.teachers, p.name) && !Contains(teachers, p.name)) teachers.push_back(p.name);
+    for (const auto& t : p.teachers) {
+      if (!Contains(teachers, t)) teachers.push_back(t);
     }
   }
   if (!Contains(teachers, teacher_policy)) {
-    throw std::invalid_argument("the teacher must be a Diffusion Policy (" + Join(teachers, " or ") + "), got " +
+    throw std::invalid_argument("the teacher must be a Diffusion Policy (" + JoinNames(teachers, " or ") + "), got " +
                                 teacher_policy);
   }
   if (!Contains(m.teachers, teacher_policy)) {
     std::vector<std::string> families;
     for (const auto& t : m.teachers) families.push_back(FindPolicyInfo(t).family);
-    const std::string family = Join(families, "/");
-    const bool vowel = !family.empty() && std::string("AEIOU").find(family[0]) != std::string::npos;
-    throw std::invalid_argument(method + " distils " + (vowel ? "an " : "a ") + family + " teacher (" +
-                                Join(m.teachers, " or ") + "); the teacher is " + teacher_policy + ". Use " +
-                                Join(students, " or ") + " for it");
+    throw std::invalid_argument(method + " distils " + JoinNames(families, "/") + " teachers (" +
+                                JoinNames(m.teachers, " or ") + "); the teacher is " + teacher_policy + ". Use " +
+                                JoinNames(students, " or ") + " for it");
   }
 }
 

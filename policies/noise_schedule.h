@@ -25,7 +25,7 @@ struct DdpmSchedule {
   std::vector<double> alphas;          // (T) 1 - beta
   std::vector<double> alphas_cumprod;  // (T) abar_k
 
-  // diffusers' "squaredcos_cap_v2" (betas_for_alpha_bar with max_beta 0.999).
+  // diffusers' cos^2 alpha-bar schedule with betas capped at 0.999 (betas_for_alpha_bar), DP's choice.
   static DdpmSchedule SquaredCosCapV2(int num_train_timesteps = 100);
 };
 

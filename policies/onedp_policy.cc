@@ -315,6 +315,14 @@ OneDpMath::OneDpMath(std::string family, DdpmSchedule schedule, EdmConfig edm, O
   if (family_ != "ddpm" && family_ != "edm") throw std::invalid_argument("OneDP family must be ddpm or edm");
   o_.Validate();
   if (ddpm() && o_.k_max >= schedule_.num_train_timesteps) throw std::invalid_argument("k_max beyond the schedule");
+  if (ddpm()) {
+    std::vector<double> log_sigma;  // sigma_k = sqrt((1 - abar_k) / abar_k)
+    for (int i = o_.k_min; i <= o_.k_max; ++i) {
+      const double ab = schedule_.alphas_cumprod.at(i);
+      log_sigma.push_back(0.5 * std::log((1 - ab) / ab));
+    }
+    log_sigma_k_ = torch::tensor(log_sigma, torch::kDouble);
+  }
 }
 
 torch::Tensor OneDpMath::PerRow(const torch::Tensor& v, const torch::Tensor& like) const {
@@ -347,15 +355,9 @@ OneDpMath::Levels OneDpMath::SampleLevels(int64_t batch, at::Generator gen, cons
   if (ddpm()) {
     torch::Tensor k;
     if (o_.level_sampling == "edm-lognormal") {
-      // Nearest k in log sigma, sigma_k = sqrt((1 - abar_k) / abar_k), over [k_min, k_max].
-      std::vector<double> log_sigma;
-      for (int i = o_.k_min; i <= o_.k_max; ++i) {
-        const double ab = schedule_.alphas_cumprod.at(i);
-        log_sigma.push_back(0.5 * std::log((1 - ab) / ab));
-      }
+      // The k in [k_min, k_max] nearest in log sigma.
       const torch::Tensor ls = EdmSampleTrainingSigma(batch, edm_, gen).to(torch::kDouble).log();
-      const torch::Tensor table = torch::tensor(log_sigma, torch::kDouble);
-      k = (ls.unsqueeze(1) - table.unsqueeze(0)).abs().argmin(1) + o_.k_min;
+      k = (ls.unsqueeze(1) - log_sigma_k_.unsqueeze(0)).abs().argmin(1) + o_.k_min;
     } else {
       k = torch::randint(o_.k_min, o_.k_max + 1, {batch}, gen, torch::TensorOptions().dtype(torch::kLong));
     }

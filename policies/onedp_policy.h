@@ -110,6 +110,7 @@ class OneDpMath {
   DdpmSchedule schedule_;
   EdmConfig edm_;
   OneDpOptions o_;
+  torch::Tensor log_sigma_k_;  // DDPM: ln sigma_k for k in [k_min, k_max] (level_sampling edm-lognormal)
 };
 
 // The OneDP policy ("onedp-s" / "onedp-d"). config = {"teacher_policy": "dp-ddpm"|"dp-edm",

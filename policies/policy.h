@@ -46,7 +46,7 @@ struct PolicySpec {
   int obs_steps = 2;     // To
   int horizon = 16;      // H (divisible by 4 for the U-Net)
   int action_steps = 8;  // Ta
-  int crop = 76;         // square image crop (76 of 84, 84 of 96 for PushT)
+  int crop = 76;         // side of the (centre / random) image crop in pixels (76 of 84, 84 of 96)
 
   void Validate() const;  // throws std::invalid_argument with the reason
   nlohmann::json ToJson() const;

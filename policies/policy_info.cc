@@ -7,13 +7,13 @@
 #include "policies/policy.h"
 
 namespace onedp {
-namespace {
-
-std::string Join(const std::vector<std::string>& v, const std::string& sep) {
+std::string JoinNames(const std::vector<std::string>& v, const std::string& sep) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
   return s;
 }
+
+namespace {
 
 std::vector<PolicyInfo> MakePolicies() {
   std::vector<PolicyInfo> v;
@@ -92,7 +92,7 @@ const SamplerFamilyInfo& PolicyInfo::Family(const std::string& sampler) const {
     valid.push_back(f.family);
   }
   throw std::invalid_argument("policy " + name + " has no sampler family '" + family + "' (sampler '" + sampler +
-                              "'); valid: " + Join(valid, ", "));
+                              "'); valid: " + JoinNames(valid));
 }
 
 int PolicyInfo::Nfe(const std::string& sampler) const {
@@ -114,7 +114,7 @@ const PolicyInfo& FindPolicyInfo(const std::string& name) {
     if (p.name == name) return p;
     valid.push_back(p.name);
   }
-  throw std::invalid_argument("unknown policy '" + name + "'. Valid values: " + Join(valid, ", "));
+  throw std::invalid_argument("unknown policy '" + name + "'. Valid values: " + JoinNames(valid));
 }
 
 const PolicyInfo* PolicyOfMethod(const std::string& method_name) {

@@ -44,6 +44,9 @@ struct PolicyInfo {
   std::string MethodName(const std::string& sampler) const;
 };
 
+// The names in `v` separated by `sep` ("a, b, c"): the valid values listed in error messages.
+std::string JoinNames(const std::vector<std::string>& v, const std::string& sep = ", ");
+
 // Every registered policy, in the registry's order (dp-ddpm, dp-edm, onedp-s, onedp-d, cp).
 const std::vector<PolicyInfo>& RegisteredPolicies();
 // Throws std::invalid_argument listing the valid names.

@@ -20,11 +20,6 @@ namespace fs = std::filesystem;
 
 constexpr int kFormat = 1;
 
-std::string Join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
 
 void CheckPolicyName(const std::string& name) { FindPolicyInfo(name); }  // throws, listing the valid names
 
@@ -38,7 +33,7 @@ std::vector<std::string> PresetNames() { return {"tiny", "cpu", "paper"}; }
 void CheckPresetName(const std::string& preset) {
   const auto names = PresetNames();
   if (std::find(names.begin(), names.end(), preset) == names.end()) {
-    throw std::invalid_argument("unknown preset '" + preset + "'. Valid values: " + Join(names));
+    throw std::invalid_argument("unknown preset '" + preset + "'. Valid values: " + JoinNames(names));
   }
 }
 
@@ -80,7 +75,7 @@ nlohmann::json PresetConfig(const std::string& policy, const std::string& preset
     c["unet"]["step_embed_dim"] = 128;
     c["encoder"] = {{"backbone", "resnet18"}, {"num_keypoints", 32}, {"feature_dim", 64}};
   } else {
-    throw std::invalid_argument("unknown preset '" + preset + "'. Valid values: " + Join(PresetNames()));
+    CheckPresetName(preset);  // throws, listing the valid presets
   }
   return c;
 }

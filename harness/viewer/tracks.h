@@ -30,7 +30,7 @@ struct TrackFrame {
   int num_frames = 0;  // replay: frames in the episode (steps + 1); live: 0
   bool done = false;   // episode over (live) / last frame (replay)
   bool success = false;
-  double score = 0;  // Outcome::score now (PushT coverage reward; robomimic 0/1)
+  double score = 0;  // Outcome::score now (the task's score metric; success tasks 0/1)
   double reward = 0;
   std::string error;  // the episode's error, if any
   // The action that led to this frame (empty at frame 0), and the chunk it came from: H x Da

@@ -488,7 +488,7 @@ class App {
       const int n = std::min<int>(f.step, static_cast<int>(hist.size()));
       if (n > 1) {
         std::vector<float> g(n);
-        const int dim = static_cast<int>(a.size()) - 1;  // gripper (robomimic) / y (PushT)
+        const int dim = static_cast<int>(a.size()) - 1;  // the last action dimension: gripper, or a planar task's y
         for (int k = 0; k < n; ++k) g[k] = static_cast<float>(hist[k][dim]);
         ImGui::PlotLines("##hist", g.data(), n, 0,
                          ("a[" + std::to_string(dim) + "] so far").c_str(), FLT_MAX, FLT_MAX,

@@ -32,7 +32,7 @@ struct ViewerOptions {
   int seek = 0;            // replay: first frame shown
   bool paused = false;
   double speed = 20;   // env steps per second while playing (interactive)
-  std::string camera;  // "free" or a camera name; empty: free (PushT: its camera)
+  std::string camera;  // "free" or a camera name; empty: the task's default view (TaskInfo)
   bool show_chunk = true;
   std::string title = "OneDP viewer";
   std::string mode;  // "live" | "rollout" | "dataset", shown in the panel

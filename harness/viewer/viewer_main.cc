@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(240, 4320));
   app.add_option("--camera", o.camera,
-                 "3D view camera: free or a camera of the task (default free; PushT: its camera)");
+                 "3D view camera: free or a camera of the task (default free, or the task's own default camera)");
   app.add_option("--speed", o.speed, "Env steps per second while playing")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 1000.0));
