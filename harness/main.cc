@@ -44,7 +44,8 @@ void AddLoopOptions(CLI::App* app, onedp::LoopOptions& o, const std::string& out
                     const std::string& loop_fields, const std::string& model_example) {
   std::string presets;
   for (const auto& p : onedp::PresetNames()) presets += (presets.empty() ? "" : "|") + p;
-  app->add_option("--preset", o.preset, "Preset: " + presets)->capture_default_str();
+  app->add_option("--preset", o.preset, "Preset: " + presets + " (presets/<name>.json) or a preset .json file")
+      ->capture_default_str();
   app->add_option("--seed", o.seed, "Seed (weights, batches, noise)")->capture_default_str();
   app->add_option("--dataset", o.dataset, dataset_help);
   app->add_option("--out", o.out, out_help);
@@ -117,7 +118,7 @@ int main(int argc, char** argv) {
   CLI::App* tr = app.add_subcommand("train", "Train a policy on a task's demonstrations");
   tr->add_option("--task", train.task, "Task name (see `harness tasks`)")->required();
   tr->add_option("--policy", train.policy, policy_names)->capture_default_str();
-  tr->add_option("--obs", train.obs, "Observations: image|lowdim (default: lowdim for the cpu preset, image otherwise)");
+  tr->add_option("--obs", train.obs, "Observations: image|lowdim (default: the preset's obs)");
   AddLoopOptions(tr, train, "Run directory (default runs/<task>/<policy>/seed<S>)",
                  "Dataset .hdf5 (default data/<task>.hdf5)", "lr, warmup_steps, ...", "unet.down_dims=[32,64,128]");
 
@@ -180,7 +181,8 @@ int main(int argc, char** argv) {
   std::string shard_text = "0/1";
   const auto add_run_options = [&run, &shard_text](CLI::App* a, bool stages) {
     a->add_option("--task", run.task, "Task name (see `harness tasks`)")->required();
-    a->add_option("--preset", run.preset, "Preset: tiny|cpu|paper")->capture_default_str();
+    a->add_option("--preset", run.preset, "Preset name (presets/<name>.json) or a preset .json file")
+        ->capture_default_str();
     a->add_option("--work", run.work, "Root of the run directories (<work>/<task>/<preset>/...)")->capture_default_str();
     a->add_option("--results", run.results, "Results directory (default results/<task>/<preset>)");
     a->add_option("--dataset", run.dataset, "Dataset .hdf5 (default data/<task>.hdf5; collected when missing)");

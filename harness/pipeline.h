@@ -33,28 +33,14 @@
 #include <string>
 #include <vector>
 
-namespace onedp {
+#include "harness/run_preset.h"
 
-// What the preset fixes for a whole run (the per-job presets live in the policies library).
-struct RunPreset {
-  std::vector<uint64_t> train_seeds;
-  int episodes = 0;         // test episodes per (run, sampler), seeds 100000 ..
-  int episode_block = 0;    // episodes per eval item
-  int collect_episodes = 0; // demonstrations when the dataset is missing (0: the variant's size)
-  std::string obs;          // lowdim | image
-  int dp_eval_every = 0;    // in-training evaluation cadence of the teachers (0: none)
-  int distill_eval_every = 0;
-  int distill_epochs = 0;   // OneDP-S/-D and CP's short schedule (0: the distillation preset's)
-  int cp_long_epochs = 0;   // CP's long schedule
-  int bench_repeats = 0;    // latency: timed calls per sampler
-  int max_steps = 0;        // eval items: episode length cap (0: the task's horizon; tiny caps it)
-};
-RunPreset RunPresetFor(const std::string& preset);  // tiny | cpu | paper; throws listing them
+namespace onedp {
 
 struct RunOptions {
   std::string task;
-  std::string preset = "cpu";
-  std::string work = "runs";  // run directories: <work>/<task>/<preset>/...
+  std::string preset = "cpu";  // a preset name or file (policies/preset.h, harness/run_preset.h)
+  std::string work = "runs";  // run directories: <work>/<task>/<preset name>/...
   std::string results;        // default results/<task>/<preset>
   std::string dataset;        // default data/<task>.hdf5 (collected when missing)
   std::vector<uint64_t> train_seeds;  // empty: the preset's

@@ -23,6 +23,7 @@
 #include "harness/run_info.h"
 #include "harness/tables.h"
 #include "policies/policy_info.h"
+#include "policies/preset.h"
 #include "tasks/task_registry.h"
 
 namespace onedp {
@@ -487,7 +488,9 @@ void MergeRun(const RunPlan& plan, std::ostream& out) {
   for (const auto& it : plan.items) done += ItemDone(it);
   const RunOptions& o = plan.options;
   std::ostringstream readme;
-  readme << "# " << FindTask(o.task).info.display_name << ", `" << o.preset << "` preset\n\n"
+  // The preset as it was read, beside the tables it produced.
+  WriteTextAtomic(LoadPreset(o.preset).json.dump(2) + "\n", (fs::path(plan.results) / "preset.json").string());
+  readme << "# " << FindTask(o.task).info.display_name << ", `" << plan.preset.name << "` preset\n\n"
          << "Written by `harness run --task " << o.task << " --preset " << o.preset << "` (merge at " << UtcNow()
          << ", build " << GitCommit() << ", device " << o.device << ", CPU " << CpuModel() << ").\n\n"
          << "Scale: " << o.train_seeds.size() << " training seed(s), " << o.episodes
@@ -523,7 +526,7 @@ void MergeRun(const RunPlan& plan, std::ostream& out) {
   }
   readme << "## Cost\n\n" << cost << "\nFiles: evals.csv (one row per method x sampler x training seed x checkpoint, "
          << "with seeds, config hash, git commit, device, versions), table{1,2}.md and _peak/_final.csv, "
-         << "convergence.csv, latency.csv, cost.csv.\n";
+         << "convergence.csv, latency.csv, cost.csv, preset.json (the preset file the run read).\n";
   WriteTextAtomic(readme.str(), (fs::path(plan.results) / "README.md").string());
   out << "merged " << rr.rows.size() << " evaluation rows into " << plan.results << " (" << done << "/"
       << plan.items.size() << " items done";
@@ -534,11 +537,11 @@ void MergeRun(const RunPlan& plan, std::ostream& out) {
 
 void RunTables(const TableOptions& options, std::ostream& out) {
   if (options.tasks.empty()) throw std::invalid_argument("--tasks is empty");
-  RunPresetFor(options.preset);  // validates the name
+  const std::string preset = RunPresetFor(options.preset).name;  // validates it
   std::vector<EvalRow> rows;
   for (const auto& t : options.tasks) {
     FindTask(t);  // unknown names list the valid ones
-    const fs::path f = fs::path(options.results) / t / options.preset / "evals.csv";
+    const fs::path f = fs::path(options.results) / t / preset / "evals.csv";
     if (!fs::exists(f)) {
       out << "no results for " << t << " (" << f.string() << "): its column is marked -\n";
       continue;
@@ -546,7 +549,7 @@ void RunTables(const TableOptions& options, std::ostream& out) {
     const auto r = ReadEvalRows(f.string());
     rows.insert(rows.end(), r.begin(), r.end());
   }
-  const std::string dir = options.out.empty() ? (fs::path(options.results) / options.preset).string() : options.out;
+  const std::string dir = options.out.empty() ? (fs::path(options.results) / preset).string() : options.out;
   fs::create_directories(dir);
   out << WriteTables(rows, options.tasks, dir);
   out << "wrote " << dir << "/table{1,2}.md and table{1,2}_{peak,final}.csv\n";

@@ -74,50 +74,16 @@ RunProgress ReadRunProgress(const std::string& run_dir) {
 
 using namespace pipeline_internal;
 
-RunPreset RunPresetFor(const std::string& preset) {
-  RunPreset p;
-  if (preset == "tiny") {
-    p.train_seeds = {0};
-    p.episodes = 4;
-    p.episode_block = 2;
-    p.max_steps = 24;  // three chunks: the plumbing, not the task
-    p.collect_episodes = 4;
-    p.obs = "lowdim";
-    p.dp_eval_every = 0;
-    p.distill_eval_every = 1;
-    p.cp_long_epochs = 3;
-    p.bench_repeats = 1;
-  } else if (preset == "cpu") {
-    // Sized so that one task's whole run fits in a few hours of the 2-core machine (two shards side
-    // by side; the cost per task is in README's run-preset table): one training seed, 50 test
-    // episodes, the teachers' 50 epochs, then distillation scaled to the teachers as the paper's is
-    // (OneDP 20 and CP 20 / 450 epochs after ~1000 epochs of pre-training): OneDP and CP 5 epochs
-    // (10 % of pre-training; a 20-epoch PushT OneDP-S run already had its score at epoch 5,
-    // results/distill_cpu/README.md) and CP's long schedule 20 epochs (40 %, the paper's 450 /
-    // 1000). Every distillation epoch is evaluated: a one-step policy's 50 episodes are cheap.
-    p.train_seeds = {0};
-    p.episodes = 50;
-    p.episode_block = 25;
-    p.obs = "lowdim";
-    p.dp_eval_every = 10;
-    p.distill_eval_every = 1;
-    p.distill_epochs = 5;
-    p.cp_long_epochs = 20;
-    p.bench_repeats = 5;
-  } else if (preset == "paper") {
-    p.train_seeds = {0, 1, 2, 3, 4};
-    p.episodes = 100;
-    p.episode_block = 50;
-    p.obs = "image";
-    p.dp_eval_every = 50;
-    p.distill_eval_every = 2;
-    p.cp_long_epochs = 450;
-    p.bench_repeats = 20;
-  } else {
-    throw std::invalid_argument("unknown preset '" + preset + "'; valid: tiny, cpu, paper");
-  }
-  return p;
+namespace {
+
+// A loop config as it enters an item's key: what changes the computation (not seed, device or the
+// method, which the key holds elsewhere, nor the NaN test hook).
+nlohmann::json LoopKey(nlohmann::json loop) {
+  for (const char* k : {"seed", "device", "method", "nan_at_step"}) loop.erase(k);
+  return loop;
 }
+
+}  // namespace
 
 void ParseShard(const std::string& text, int* shard, int* shards) {
   const size_t slash = text.find('/');
@@ -151,8 +117,8 @@ RunPlan PlanRun(const RunOptions& options) {
   if (o.episodes <= 0) o.episodes = plan.preset.episodes;
   if (o.episode_block <= 0) o.episode_block = std::min(plan.preset.episode_block, o.episodes);
   plan.dataset = o.dataset.empty() ? DefaultDatasetPath(o.task) : o.dataset;
-  plan.results = o.results.empty() ? (fs::path("results") / o.task / o.preset).string() : o.results;
-  const fs::path root = fs::path(o.work) / o.task / o.preset;
+  plan.results = o.results.empty() ? (fs::path("results") / o.task / plan.preset.name).string() : o.results;
+  const fs::path root = fs::path(o.work) / o.task / plan.preset.name;
   const std::string dataset_abs = fs::absolute(plan.dataset).lexically_normal().string();
 
   auto add = [&plan](WorkItem item, const nlohmann::json& inputs) {
@@ -166,6 +132,10 @@ RunPlan PlanRun(const RunOptions& options) {
   collect.label = "collect " + o.task;
   collect.path = plan.dataset;
   const int collect_i = add(collect, {{"stage", "collect"}, {"task", o.task}, {"dataset", dataset_abs}});
+
+  int unused_every = 0;
+  const TrainConfig train_loop = TrainPresetConfig(LoadPreset(o.preset), &unused_every);
+  const DistillConfig distill_loop = DistillPresetConfig(LoadPreset(o.preset), &unused_every);
 
   // train: every trained (not distilled) policy, per training seed.
   std::map<std::pair<std::string, uint64_t>, int> teachers;
@@ -182,9 +152,10 @@ RunPlan PlanRun(const RunOptions& options) {
       const nlohmann::json inputs = {{"recipe", kRecipe},
                                      {"stage", "train"},
                                      {"task", o.task},
-                                     {"preset", o.preset},
+                                     {"preset", plan.preset.name},
                                      {"policy", policy},
                                      {"policy_config", PresetConfig(policy, o.preset)},
+                                     {"train_config", LoopKey(train_loop.ToJson())},
                                      {"obs", plan.preset.obs},
                                      {"seed", seed},
                                      {"dataset", dataset_abs},
@@ -207,11 +178,13 @@ RunPlan PlanRun(const RunOptions& options) {
   }
   for (uint64_t seed : o.train_seeds) {
     for (const Distillation& job : BenchmarkDistillations()) {
-      int eval_every = 0, eval_episodes = 0;
-      DistillConfig dc = DistillPresetConfig(job.method, o.preset, &eval_every, &eval_episodes);
-      // The run preset's schedule where it sets one, else the distillation preset's.
-      const int preset_epochs = job.long_schedule ? plan.preset.cp_long_epochs : plan.preset.distill_epochs;
-      const int epochs = preset_epochs > 0 ? preset_epochs : dc.epochs;
+      const int epochs = job.long_schedule ? plan.preset.long_epochs : plan.preset.distill_epochs;
+      if (epochs < 1) {
+        throw std::invalid_argument("preset " + plan.preset.name + " sets no distill.long_epochs for the " +
+                                    job.method + " long schedule");
+      }
+      DistillConfig dc = distill_loop;
+      dc.epochs = epochs;
       const int teacher_i = teachers.at({job.teacher, seed});
       WorkItem d;
       d.stage = Stage::kDistill;
@@ -224,10 +197,10 @@ RunPlan PlanRun(const RunOptions& options) {
       const nlohmann::json inputs = {{"recipe", kRecipe},
                                      {"stage", "distill"},
                                      {"task", o.task},
-                                     {"preset", o.preset},
+                                     {"preset", plan.preset.name},
                                      {"method", job.method},
                                      {"method_config", DistillMethodConfig(job.method, o.preset)},
-                                     {"epochs", epochs},
+                                     {"distill_config", LoopKey(dc.ToJson())},
                                      {"seed", seed},
                                      {"teacher", plan.items[teacher_i].key},
                                      {"eval", {{"every", plan.preset.distill_eval_every},

@@ -17,9 +17,11 @@
 #include "harness/progress.h"
 #include "harness/rollout.h"
 #include "harness/run_info.h"
+#include "harness/run_preset.h"
 #include "harness/sequence_dataset.h"
 #include "harness/episode.h"
 #include "policies/distill.h"
+#include "policies/preset.h"
 #include "policies/registry.h"
 #include "policies/run_log.h"
 #include "policies/trainer.h"
@@ -29,42 +31,6 @@ namespace onedp {
 namespace {
 
 namespace fs = std::filesystem;
-
-TrainConfig PresetTrainConfig(const std::string& preset, int* eval_every, int* eval_episodes) {
-  TrainConfig c;
-  if (preset == "tiny") {
-    c.epochs = 2;
-    c.batch_size = 8;
-    c.max_batches_per_epoch = 3;
-    c.warmup_steps = 2;
-    c.checkpoint_every = 1;
-    c.valid_batches = 1;
-    *eval_every = 0;
-    *eval_episodes = 2;
-  } else if (preset == "cpu") {
-    // DP's lr 1e-4 learns too slowly for a 50-epoch budget: on PushT, lr 1e-3 with a 200-step
-    // warm-up reached a higher score in the same number of steps than 3e-4 (low-dim) and 1e-4
-    // (image) did (measured: README, reproduction notes).
-    c.epochs = 50;
-    c.lr = 1e-3;
-    c.warmup_steps = 200;
-    c.checkpoint_every = 5;
-    *eval_every = 10;
-    *eval_episodes = 20;
-  } else if (preset == "paper") {
-    c.epochs = 1000;  // OneDP's DP pre-training
-    c.checkpoint_every = 50;
-    *eval_every = 50;
-    *eval_episodes = 50;
-  } else {
-    CheckPresetName(preset);  // throws, listing the valid presets
-  }
-  return c;
-}
-
-// The cpu preset trains on low-dim observations: an image encoder did not reach meaningful
-// success within an hour of the 2-core machine (results/archive/pusht_dp_ddpm_image_session2).
-std::string PresetObsMode(const std::string& preset) { return preset == "cpu" ? "lowdim" : "image"; }
 
 class SequenceBatchSource final : public BatchSource {
  public:
@@ -300,11 +266,13 @@ TrainSetup SetUpTrain(const TrainOptions& o) {
   const TaskEntry& entry = FindTask(o.task);
   s.task_name = entry.name;
   s.task = entry.make()->spec();
-  const std::string obs = o.obs.empty() ? PresetObsMode(o.preset) : o.obs;
+  const RunPreset preset = RunPresetFor(o.preset);
+  const std::string obs = o.obs.empty() ? preset.obs : o.obs;
   s.spec = PolicySpecForTask(s.task, obs);
   s.run_dir = o.out.empty() ? "runs/" + entry.name + "/" + o.policy + "/seed" + std::to_string(o.seed) : o.out;
   s.config = PresetConfig(o.policy, o.preset);
-  nlohmann::json loop = PresetTrainConfig(o.preset, &s.eval_every, &s.eval_episodes).ToJson();
+  nlohmann::json loop = TrainPresetConfig(LoadPreset(o.preset), &s.eval_every).ToJson();
+  s.eval_episodes = preset.episodes;
   ApplyLoopOptions(o, &loop, &s.config, &s.eval_every, &s.eval_episodes);
   s.tc = TrainConfig::FromJson(loop);
   s.dataset = o.dataset.empty() ? DefaultDatasetPath(entry.name) : o.dataset;
@@ -360,7 +328,7 @@ int RunTrain(const TrainOptions& o, std::ostream& out) {
       << "); device " << o.device << "; run " << run_dir << "\n";
 
   Progress progress("train " + s.task_name + " " + o.policy,
-                    BatchesPerEpoch(train.size(), tc.batch_size, tc.max_batches_per_epoch) * tc.epochs);
+                    BatchesPerEpoch(train.size(), tc) * tc.epochs);
   const TrainCallbacks cb = LoopCallbacks(&progress, {s.task_name, run_dir, s.eval_every, s.eval_episodes, tc.epochs,
                                                       o.eval_sampler, o.workers}, out);
   const SequenceBatchSource train_source(train);
@@ -409,7 +377,9 @@ DistillSetup SetUpDistill(const DistillOptions& o) {
                                   s.teacher_policy + "-seed" + std::to_string(teacher_seed)
                             : o.out;
 
-  nlohmann::json loop = DistillPresetConfig(o.method, o.preset, &s.eval_every, &s.eval_episodes).ToJson();
+  const RunPreset preset = RunPresetFor(o.preset);
+  nlohmann::json loop = DistillPresetConfig(LoadPreset(o.preset), &s.eval_every).ToJson();
+  s.eval_episodes = preset.episodes;
   s.method_key = FindPolicyInfo(o.method).config_key;
   s.method = {{s.method_key, DistillMethodConfig(o.method, o.preset)}};
   ApplyLoopOptions(o, &loop, &s.method, &s.eval_every, &s.eval_episodes);
@@ -454,7 +424,7 @@ int RunDistill(const DistillOptions& o, std::ostream& out) {
       << train.size() << " sequences; teacher " << s.teacher_dir.string() << "; device " << o.device
       << "; run " << run_dir << "\n";
   Progress progress("distill " + s.task_name + " " + o.method,
-                    BatchesPerEpoch(train.size(), dc.batch_size, dc.max_batches_per_epoch) * dc.epochs);
+                    BatchesPerEpoch(train.size(), dc) * dc.epochs);
   const TrainCallbacks cb = LoopCallbacks(&progress, {s.task_name, run_dir, s.eval_every, s.eval_episodes, dc.epochs,
                                                       o.eval_sampler, o.workers}, out);
   const SequenceBatchSource source(train);

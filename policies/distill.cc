@@ -103,47 +103,51 @@ void CheckDistillMethod(const std::string& method, const std::string& teacher_po
   }
 }
 
-nlohmann::json DistillMethodConfig(const std::string& method, const std::string& preset) {
-  DistillMethodInfo(method);
-  CheckPresetName(preset);
-  if (method != "cp") {
-    OneDpOptions o;
-    // The cpu preset's teachers train 50 epochs and its distillations run ~6k steps, 50x fewer
-    // than the paper's: at lr 1e-6 the generator barely leaves its warm start in that budget, so
-    // the cpu preset uses 1e-5 (measured: README, reproduction notes). The paper preset keeps 1e-6.
-    if (preset == "cpu") o.lr_generator = 1e-5;
-    return o.ToJson();
-  }
-  CpOptions o;
-  if (preset == "tiny") o.warmup_steps = 2;
-  return o.ToJson();
-}
-
-DistillConfig DistillPresetConfig(const std::string& method, const std::string& preset, int* eval_every,
-                                  int* eval_episodes) {
-  DistillMethodConfig(method, preset);  // validates both names
-  DistillConfig c;
-  c.method = method;
-  if (preset == "tiny") {
-    c.epochs = 2;
-    c.batch_size = 8;
-    c.max_batches_per_epoch = 3;
-    c.checkpoint_every = 1;
-    *eval_every = 0;
-    *eval_episodes = 2;
-  } else if (preset == "cpu") {
-    c.epochs = 20;  // OneDP's 20 epochs; CP's longer schedule: --epochs 100
-    c.checkpoint_every = 5;
-    *eval_every = 5;
-    *eval_episodes = 20;
-  } else {
-    c.epochs = method == "cp" ? 450 : 20;  // OneDP: 20 sim epochs; CP: 450 as OneDP trained it
-    c.checkpoint_every = method == "cp" ? 50 : 5;
-    *eval_every = method == "cp" ? 50 : 2;
-    *eval_episodes = 50;
-  }
+nlohmann::json DistillMethodConfig(const std::string& method, const Preset& preset) {
+  const PolicyInfo& info = DistillMethodInfo(method);
+  nlohmann::json c = method == "cp" ? CpOptions().ToJson() : OneDpOptions().ToJson();
+  const nlohmann::json methods = preset.Section("methods");
+  if (methods.contains(info.config_key)) MergeKnownFields(c, methods.at(info.config_key), "methods." + info.config_key);
   return c;
 }
+
+nlohmann::json DistillMethodConfig(const std::string& method, const std::string& preset) {
+  DistillMethodInfo(method);  // an unknown method lists the valid ones before the preset is read
+  return DistillMethodConfig(method, LoadPreset(preset));
+}
+
+namespace {
+
+// The distill section with the loop's fields and the two the harness reads.
+nlohmann::json DistillSection(const Preset& preset) {
+  DistillConfig probe;
+  probe.steps_per_epoch = 1;  // so that the field is listed among the valid ones
+  nlohmann::json j = probe.ToJson();
+  j["steps_per_epoch"] = 0;
+  for (const char* k : {"seed", "device", "method", "nan_at_step"}) j.erase(k);
+  j["eval_every"] = 0;
+  j["long_epochs"] = 0;
+  MergeKnownFields(j, preset.Section("distill"), "distill");
+  return j;
+}
+
+}  // namespace
+
+DistillConfig DistillPresetConfig(const Preset& preset, int* eval_every) {
+  nlohmann::json j = DistillSection(preset);
+  *eval_every = j.at("eval_every").get<int>();
+  if (*eval_every < 0) throw std::invalid_argument("distill.eval_every must be >= 0");
+  if (j.at("long_epochs").get<int>() < 0) throw std::invalid_argument("distill.long_epochs must be >= 0");
+  j.erase("eval_every");
+  j.erase("long_epochs");
+  return DistillConfig::FromJson(j);
+}
+
+DistillConfig DistillPresetConfig(const std::string& preset, int* eval_every) {
+  return DistillPresetConfig(LoadPreset(preset), eval_every);
+}
+
+int DistillLongEpochs(const Preset& preset) { return DistillSection(preset).at("long_epochs").get<int>(); }
 
 std::unique_ptr<Policy> MakeStudent(Policy& teacher, const std::string& method, const nlohmann::json& method_config,
                                     uint64_t seed) {
@@ -170,7 +174,7 @@ TrainResult Distill(Policy& teacher, const nlohmann::json& method_config, const 
   DistillStudent& ds = AsDistillStudent(*student);
   const int64_t n = data.size();
   if (n <= 0) throw std::invalid_argument("the distillation data set is empty");
-  const int64_t batches = BatchesPerEpoch(n, config.batch_size, config.max_batches_per_epoch);
+  const int64_t batches = BatchesPerEpoch(n, config);
   const int64_t total_steps = batches * config.epochs;
   ds.PrepareTraining(&t, total_steps);
 
@@ -191,7 +195,7 @@ TrainResult Distill(Policy& teacher, const nlohmann::json& method_config, const 
 
   for (int epoch = result.resumed_from_epoch + 1; epoch <= config.epochs; ++epoch) {
     const EpochTimer timer;
-    const auto perm = Permutation(n, StreamSeed(config.seed, 1, static_cast<uint64_t>(epoch)));
+    EpochBatches epoch_batches(n, config, epoch);
     // Per-key sums and counts: a OneDP-S step that trains only its score network reports no "loss".
     std::map<std::string, double> sums;
     std::map<std::string, int64_t> counts;
@@ -201,7 +205,7 @@ TrainResult Distill(Policy& teacher, const nlohmann::json& method_config, const 
         break;
       }
       TrainBatch batch;
-      data.Get(BatchIndices(perm, i, config.batch_size), &batch);
+      data.Get(epoch_batches.Batch(i), &batch);
       std::map<std::string, double> losses;
       try {
         losses = ds.Step(batch, at::detail::createCPUGenerator(BatchSeed(config.seed, epoch, i)), step,

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "policies/policy.h"
+#include "policies/preset.h"
 #include "policies/trainer.h"
 
 namespace onedp {
@@ -49,15 +50,18 @@ std::vector<std::string> DistillMethods();  // the distilled policies: onedp-s, 
 void CheckDistillMethod(const std::string& method, const std::string& teacher_policy);
 
 // The method's config (OneDP: t_init, sigma_init, k_min, k_max, dmd_normalization, lr_generator,
-// lr_score, betas, eps, generator_ema; CP: bins, sigma_min/max, rho, ode_steps_max, dropout, lr,
-// betas, weight_decay, warmup_steps, chain_bins, chain_literal_sigmas, huber_delta) and the loop
-// config of a preset: tiny (tests: 2 epochs, batch 8, 3 batches), cpu (20 epochs; CP's longer
-// schedule is --epochs 100; OneDP's generator lr 1e-5 instead of the paper's 1e-6, see distill.cc),
-// paper (OneDP 20 epochs, CP 450). Eval cadence in *eval_every /
-// *eval_episodes.
+// lr_score, betas, eps, generator_ema, ...; CP: bins, sigma_min/max, rho, ode_steps_max, dropout,
+// lr, betas, weight_decay, warmup_steps, ...): its defaults with the preset's
+// methods.<config_key> fields (policies/preset.h; a name or path).
 nlohmann::json DistillMethodConfig(const std::string& method, const std::string& preset);
-DistillConfig DistillPresetConfig(const std::string& method, const std::string& preset, int* eval_every,
-                                  int* eval_episodes);
+nlohmann::json DistillMethodConfig(const std::string& method, const Preset& preset);
+// The distillation loop of a preset's `distill` section: DistillConfig's defaults with its loop
+// fields; *eval_every = its eval_every (0: none).
+DistillConfig DistillPresetConfig(const Preset& preset, int* eval_every);
+DistillConfig DistillPresetConfig(const std::string& preset, int* eval_every);
+// The epochs of the benchmark's long-schedule distillations under the preset (distill.long_epochs;
+// 0 when the preset has none).
+int DistillLongEpochs(const Preset& preset);
 
 // A fresh student of `method` for `teacher` (a dp-* policy), warm-started from its EMA networks.
 std::unique_ptr<Policy> MakeStudent(Policy& teacher, const std::string& method, const nlohmann::json& method_config,

@@ -8,10 +8,12 @@
 #include <stdexcept>
 
 #include "policies/consistency_policy.h"
+#include "policies/distill.h"
 #include "policies/diffusion_policy.h"
 #include "policies/onedp_policy.h"
 #include "policies/noise_schedule.h"
 #include "policies/torch_policy.h"
+#include "policies/trainer.h"
 
 namespace onedp {
 namespace {
@@ -28,20 +30,12 @@ std::string DpFamily(const std::string& policy) { return policy == "dp-edm" ? "e
 
 }  // namespace
 
-std::vector<std::string> PresetNames() { return {"tiny", "cpu", "paper"}; }
-
-void CheckPresetName(const std::string& preset) {
-  const auto names = PresetNames();
-  if (std::find(names.begin(), names.end(), preset) == names.end()) {
-    throw std::invalid_argument("unknown preset '" + preset + "'. Valid values: " + JoinNames(names));
-  }
-}
-
-nlohmann::json PresetConfig(const std::string& policy, const std::string& preset) {
+nlohmann::json PresetConfig(const std::string& policy, const Preset& preset) {
   if (FindPolicyInfo(policy).distilled()) {
     throw std::invalid_argument(policy + " is distilled from a trained Diffusion Policy, not trained from "
                                 "demonstrations: use `harness distill --teacher RUN --method " + policy + "`");
   }
+  // Diffusion Policy's own defaults; a preset's networks sections override them.
   nlohmann::json c;
   c["family"] = DpFamily(policy);
   c["ddpm"] = {{"num_train_timesteps", 100}};
@@ -52,32 +46,47 @@ nlohmann::json PresetConfig(const std::string& policy, const std::string& preset
   edm.init_std = edm.sigma_max;
   c["edm"] = edm.ToJson();
   c["ema"] = {{"inv_gamma", 1.0}, {"power", 0.75}, {"max_value", 0.9999}};
-  c["unet"] = {{"kernel_size", 5}, {"n_groups", 8}};
-  if (preset == "tiny") {
-    // Seconds per epoch on a tiny dataset: for tests and smoke runs, not for results.
-    c["unet"]["down_dims"] = {16, 32, 64};
-    c["unet"]["step_embed_dim"] = 16;
-    c["encoder"] = {{"backbone", "small"}, {"num_keypoints", 8}, {"feature_dim", 16}};
-  } else if (preset == "cpu") {
-    // Reduced networks for the 2-core CPU machine: a [32,64,128] U-Net (1.1 M parameters for
-    // PushT low-dim) takes a fraction of [64,128,256]'s time per batch-64 step and converges as
-    // fast per step at lr 1e-3 (measured: README, reproduction notes).
-    c["unet"]["down_dims"] = {32, 64, 128};
-    c["unet"]["step_embed_dim"] = 32;
-    c["encoder"] = {{"backbone", "small"}, {"num_keypoints", 32}, {"feature_dim", 64}};
-  } else if (preset == "paper") {
-    // OneDP: 256M (down_dims [512,1024,2048]) for DDPM, 67M ([256,512,1024]) for EDM.
-    if (policy == "dp-edm") {
-      c["unet"]["down_dims"] = {256, 512, 1024};
-    } else {
-      c["unet"]["down_dims"] = {512, 1024, 2048};
-    }
-    c["unet"]["step_embed_dim"] = 128;
-    c["encoder"] = {{"backbone", "resnet18"}, {"num_keypoints", 32}, {"feature_dim", 64}};
-  } else {
-    CheckPresetName(preset);  // throws, listing the valid presets
-  }
+  c["unet"] = {{"kernel_size", 5}, {"n_groups", 8}, {"down_dims", {256, 512, 1024}}, {"step_embed_dim", 128}};
+  c["encoder"] = {{"backbone", "resnet18"}, {"num_keypoints", 32}, {"feature_dim", 64}};
+  MergeKnownFields(c, preset.Section("networks"), "networks");
+  const nlohmann::json by_policy = preset.Section("networks_by_policy");
+  if (by_policy.contains(policy)) MergeKnownFields(c, by_policy.at(policy), "networks_by_policy." + policy);
   return c;
+}
+
+nlohmann::json PresetConfig(const std::string& policy, const std::string& preset) {
+  return PresetConfig(policy, LoadPreset(preset));
+}
+
+void CheckPresetSections(const Preset& preset) {
+  std::vector<std::string> trained;
+  for (const PolicyInfo& p : RegisteredPolicies()) {
+    if (!p.distilled()) trained.push_back(p.name);
+  }
+  const nlohmann::json by_policy = preset.Section("networks_by_policy");
+  for (auto it = by_policy.begin(); it != by_policy.end(); ++it) {
+    if (std::find(trained.begin(), trained.end(), it.key()) == trained.end()) {
+      throw std::invalid_argument("networks_by_policy: '" + it.key() + "' is not a trained policy; valid: " +
+                                  JoinNames(trained));
+    }
+  }
+  for (const std::string& policy : trained) PresetConfig(policy, preset);
+  int eval_every = 0;
+  TrainPresetConfig(preset, &eval_every);
+  DistillPresetConfig(preset, &eval_every);
+  DistillLongEpochs(preset);
+  const nlohmann::json methods = preset.Section("methods");
+  std::vector<std::string> keys;
+  for (const std::string& m : DistillMethods()) {
+    const std::string& key = FindPolicyInfo(m).config_key;
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+    DistillMethodConfig(m, preset);
+  }
+  for (auto it = methods.begin(); it != methods.end(); ++it) {
+    if (std::find(keys.begin(), keys.end(), it.key()) == keys.end()) {
+      throw std::invalid_argument("methods: unknown method config '" + it.key() + "'; valid: " + JoinNames(keys));
+    }
+  }
 }
 
 nlohmann::json ConfigWithNetworksOf(const std::string& policy, const nlohmann::json& config) {

@@ -7,8 +7,8 @@
 //   onedp-d  OneDP-D (sampler onestep), likewise
 //   cp       Consistency Policy (samplers cp:1, cp:3), distilled from dp-edm
 // Students have no presets (PresetConfig throws): their config holds the teacher's.
-// Presets size the networks: "tiny" (seconds; tests), "cpu" (this 2-core machine),
-// "paper" (the paper's networks; GPU machines).
+// Presets (policies/preset.h, presets/*.json) size the networks: "tiny" (seconds; tests), "cpu"
+// (a 2-core machine), "paper" (the paper's networks; GPU machines).
 //
 // A saved policy is a directory:
 //   policy.json   {"format": 1, "name", "spec", "config", "normalizer", "ema_steps"}
@@ -28,17 +28,21 @@
 #include "policies/normalizer.h"
 #include "policies/policy.h"
 #include "policies/policy_info.h"
+#include "policies/preset.h"
 
 namespace onedp {
 
 // The policies' names and facts: RegisteredPolicies() in policies/policy_info.h.
-std::vector<std::string> PresetNames();  // tiny, cpu, paper
-// Throws std::invalid_argument listing the valid presets.
-void CheckPresetName(const std::string& preset);
 
-// The network configuration of `policy` under `preset` (throws std::invalid_argument listing
-// the valid names). The result may be edited before CreatePolicy.
+// The network configuration of `policy` under a preset (a name or path, policies/preset.h): DP's
+// defaults with the preset's `networks` and `networks_by_policy.<policy>` fields merged in.
+// Throws std::invalid_argument listing the valid names. The result may be edited before
+// CreatePolicy.
 nlohmann::json PresetConfig(const std::string& policy, const std::string& preset);
+nlohmann::json PresetConfig(const std::string& policy, const Preset& preset);
+// Throws std::invalid_argument unless every section the policies read (networks,
+// networks_by_policy, train, distill, methods) holds only known fields (LoadPreset calls it).
+void CheckPresetSections(const Preset& preset);
 
 // The config of trained policy `policy` on the networks of `config` (another trained policy's),
 // e.g. to time one architecture with every trained policy's samplers.

@@ -93,17 +93,30 @@ std::vector<int64_t> Permutation(int64_t n, uint64_t seed) {
   return p;
 }
 
-int64_t BatchesPerEpoch(int64_t n, int batch_size, int64_t max_batches) {
-  int64_t batches = (n + batch_size - 1) / batch_size;
-  if (max_batches > 0) batches = std::min(batches, max_batches);
+int64_t BatchesPerEpoch(int64_t n, const LoopConfig& config) {
+  if (config.steps_per_epoch > 0) return config.steps_per_epoch;
+  int64_t batches = (n + config.batch_size - 1) / config.batch_size;
+  if (config.max_batches_per_epoch > 0) batches = std::min(batches, config.max_batches_per_epoch);
   return batches;
 }
 
-std::vector<int64_t> BatchIndices(const std::vector<int64_t>& perm, int64_t i, int batch_size) {
-  const int64_t n = static_cast<int64_t>(perm.size());
-  const int64_t begin = i * batch_size;
-  const int64_t end = std::min(n, begin + batch_size);
-  return std::vector<int64_t>(perm.begin() + begin, perm.begin() + end);
+EpochBatches::EpochBatches(int64_t n, const LoopConfig& config, int epoch)
+    : n_(n),
+      batches_(BatchesPerEpoch(n, config)),
+      per_pass_((n + config.batch_size - 1) / config.batch_size),
+      batch_size_(config.batch_size),
+      seed_(config.seed),
+      epoch_(epoch) {}
+
+std::vector<int64_t> EpochBatches::Batch(int64_t i) {
+  const int64_t pass = i / per_pass_, j = i % per_pass_;
+  if (pass != pass_) {
+    perm_ = Permutation(n_, StreamSeed(seed_, 1 + static_cast<uint64_t>(pass), static_cast<uint64_t>(epoch_)));
+    pass_ = pass;
+  }
+  const int64_t begin = j * batch_size_;
+  const int64_t end = std::min(n_, begin + batch_size_);
+  return std::vector<int64_t>(perm_.begin() + begin, perm_.begin() + end);
 }
 
 nlohmann::json HistoryToJson(const std::vector<EpochRecord>& history) {

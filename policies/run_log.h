@@ -27,10 +27,31 @@ uint64_t StreamSeed(uint64_t seed, uint64_t a, uint64_t b);
 uint64_t BatchSeed(uint64_t seed, int epoch, int64_t batch);  // StreamSeed(seed, epoch << 20, batch)
 // Fisher-Yates permutation of 0..n-1 with mt19937_64(seed) draws (portable).
 std::vector<int64_t> Permutation(int64_t n, uint64_t seed);
-// ceil(n / batch_size), capped at max_batches when max_batches > 0.
-int64_t BatchesPerEpoch(int64_t n, int batch_size, int64_t max_batches);
-// The dataset indices of batch i of an epoch's permutation.
-std::vector<int64_t> BatchIndices(const std::vector<int64_t>& perm, int64_t i, int batch_size);
+// Optimiser steps per epoch of a loop over n samples: config.steps_per_epoch when set (the budget
+// does not depend on the dataset's size), else ceil(n / batch_size) capped at
+// config.max_batches_per_epoch when that is set.
+int64_t BatchesPerEpoch(int64_t n, const LoopConfig& config);
+
+// The batches of epoch `epoch` (1-based). Pass 0 is the permutation StreamSeed(seed, 1, epoch)
+// cut into ceil(n / batch_size) batches (the last one short); an epoch of steps_per_epoch batches
+// takes the first ones of that pass and, when the dataset has fewer, continues with passes
+// p = 1, 2, ... over the permutations StreamSeed(seed, 1 + p, epoch), so each sample is seen
+// once per pass and the batches depend only on (seed, epoch, steps_per_epoch, n, batch_size).
+class EpochBatches {
+ public:
+  EpochBatches(int64_t n, const LoopConfig& config, int epoch);
+  int64_t size() const { return batches_; }
+  // The dataset indices of batch i (0 <= i < size()).
+  std::vector<int64_t> Batch(int64_t i);
+
+ private:
+  int64_t n_, batches_, per_pass_;
+  int batch_size_;
+  uint64_t seed_;
+  int epoch_;
+  int64_t pass_ = -1;
+  std::vector<int64_t> perm_;
+};
 
 nlohmann::json HistoryToJson(const std::vector<EpochRecord>& history);
 std::vector<EpochRecord> HistoryFromJson(const nlohmann::json& j);

@@ -16,6 +16,7 @@
 
 #include "policies/optimizer_step.h"
 #include "policies/registry.h"
+#include "policies/preset.h"
 #include "policies/run_log.h"
 #include "policies/torch_policy.h"
 
@@ -39,6 +40,8 @@ void LoopConfig::ValidateLoop(const std::string& what) const {
   if (batch_size < 1) fail("batch_size must be >= 1");
   if (checkpoint_every < 1) fail("checkpoint_every must be >= 1");
   if (max_batches_per_epoch < 0) fail("max_batches_per_epoch must be >= 0");
+  if (steps_per_epoch < 0) fail("steps_per_epoch must be >= 0");
+  if (steps_per_epoch > 0 && max_batches_per_epoch > 0) fail("set steps_per_epoch or max_batches_per_epoch, not both");
 }
 
 void LoopConfig::LoopToJson(nlohmann::json* j) const {
@@ -46,6 +49,7 @@ void LoopConfig::LoopToJson(nlohmann::json* j) const {
   (*j)["batch_size"] = batch_size;
   (*j)["checkpoint_every"] = checkpoint_every;
   (*j)["max_batches_per_epoch"] = max_batches_per_epoch;
+  if (steps_per_epoch > 0) (*j)["steps_per_epoch"] = steps_per_epoch;  // absent: one pass (older runs' keys)
   (*j)["seed"] = seed;
   (*j)["device"] = device;
 }
@@ -55,6 +59,7 @@ void LoopConfig::LoopFromJson(const nlohmann::json& j) {
   batch_size = j.value("batch_size", batch_size);
   checkpoint_every = j.value("checkpoint_every", checkpoint_every);
   max_batches_per_epoch = j.value("max_batches_per_epoch", max_batches_per_epoch);
+  steps_per_epoch = j.value("steps_per_epoch", steps_per_epoch);
   seed = j.value("seed", seed);
   device = j.value("device", device);
 }
@@ -94,6 +99,20 @@ TrainConfig TrainConfig::FromJson(const nlohmann::json& j) {
   return c;
 }
 
+TrainConfig TrainPresetConfig(const Preset& preset, int* eval_every) {
+  TrainConfig probe;
+  probe.steps_per_epoch = 1;  // so that the field is listed among the valid ones
+  nlohmann::json j = probe.ToJson();
+  j["steps_per_epoch"] = 0;
+  j.erase("seed");
+  j.erase("device");
+  j["eval_every"] = 0;
+  MergeKnownFields(j, preset.Section("train"), "train");
+  *eval_every = j.at("eval_every").get<int>();
+  if (*eval_every < 0) throw std::invalid_argument("train.eval_every must be >= 0");
+  return TrainConfig::FromJson(j);
+}
+
 double CosineWarmupLr(double base_lr, int64_t step, int64_t warmup_steps, int64_t total_steps) {
   // diffusers get_cosine_schedule_with_warmup (num_cycles 0.5), evaluated at `step`.
   if (step < warmup_steps) return base_lr * static_cast<double>(step) / std::max<int64_t>(1, warmup_steps);
@@ -110,7 +129,7 @@ TrainResult Train(Policy& policy, const BatchSource& train, const BatchSource* v
   tp.To(config.device);
   const int64_t n = train.size();
   if (n <= 0) throw std::invalid_argument("training set is empty");
-  const int64_t batches = BatchesPerEpoch(n, config.batch_size, config.max_batches_per_epoch);
+  const int64_t batches = BatchesPerEpoch(n, config);
   const int64_t total_steps = batches * config.epochs;
 
   auto params = tp.TrainableParameters();
@@ -143,7 +162,7 @@ TrainResult Train(Policy& policy, const BatchSource& train, const BatchSource* v
 
   for (int epoch = result.resumed_from_epoch + 1; epoch <= config.epochs; ++epoch) {
     const EpochTimer timer;
-    const auto perm = Permutation(n, StreamSeed(config.seed, 1, static_cast<uint64_t>(epoch)));
+    EpochBatches epoch_batches(n, config, epoch);
     double loss_sum = 0;
     int64_t loss_count = 0;
     double lr = config.lr;
@@ -153,7 +172,7 @@ TrainResult Train(Policy& policy, const BatchSource& train, const BatchSource* v
         break;
       }
       TrainBatch batch;
-      train.Get(BatchIndices(perm, i, config.batch_size), &batch);
+      train.Get(epoch_batches.Batch(i), &batch);
       auto gen = at::detail::createCPUGenerator(BatchSeed(config.seed, epoch, i));
       lr = CosineWarmupLr(config.lr, step, config.warmup_steps, total_steps);
       torch::Tensor loss = tp.Loss(batch, gen, /*train=*/true);

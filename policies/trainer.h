@@ -32,6 +32,9 @@ struct LoopConfig {
   int batch_size = 64;
   int checkpoint_every = 10;          // epochs
   int64_t max_batches_per_epoch = 0;  // 0: the whole dataset each epoch
+  // Exactly this many optimiser steps per epoch whatever the dataset's size (0: one pass, above);
+  // with it the budget epochs x steps_per_epoch is the same for every task (run_log.h EpochBatches).
+  int64_t steps_per_epoch = 0;
   uint64_t seed = 0;
   std::string device = "cpu";
 
@@ -51,6 +54,12 @@ struct TrainConfig : LoopConfig {
   nlohmann::json ToJson() const;
   static TrainConfig FromJson(const nlohmann::json& j);
 };
+
+struct Preset;
+// The training loop of a preset's `train` section (policies/preset.h): TrainConfig's defaults with
+// the section's fields; *eval_every = its eval_every (epochs between in-training rollouts, 0:
+// none). Throws std::invalid_argument naming an unknown field and listing the valid ones.
+TrainConfig TrainPresetConfig(const Preset& preset, int* eval_every);
 
 // Random access to training sequences.
 class BatchSource {

@@ -330,8 +330,9 @@ TEST_F(DistillTest, CpStudentAtInitIsTheTeachersDenoiserForAnyS) {
 // ---- The loop: NaN, resume, save/load ----------------------------------------------------
 
 DistillConfig TinyLoop(const std::string& method) {
-  int every = 0, episodes = 0;
-  DistillConfig c = DistillPresetConfig(method, "tiny", &every, &episodes);
+  int every = 0;
+  DistillConfig c = DistillPresetConfig("tiny", &every);
+  c.method = method;
   c.seed = 3;
   return c;
 }

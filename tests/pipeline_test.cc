@@ -62,8 +62,8 @@ TEST(PipelinePlan, GridHasEveryStageAndMethod) {
   }
 }
 
-// The run preset fixes the distillation schedules: cpu scales them to its 50-epoch teachers (OneDP
-// and CP 5 epochs, CP long 20); tiny keeps the distillation preset's epochs, with CP long 3.
+// The preset fixes the distillation schedules: cpu scales them to its 50-epoch teachers (OneDP
+// and CP 5 epochs, CP long 20); tiny's are its distill section's epochs, with CP long 3.
 TEST(PipelinePlan, RunPresetSetsTheDistillationSchedules) {
   auto epochs_of = [](const std::string& preset) {
     RunOptions o = Tiny(fs::temp_directory_path() / "onedp_plan");
@@ -81,8 +81,8 @@ TEST(PipelinePlan, RunPresetSetsTheDistillationSchedules) {
   EXPECT_EQ(cpu.at("distill cp-from-dp-edm seed0"), 5);
   EXPECT_EQ(cpu.at("distill cp-long-from-dp-edm seed0"), 20);
   const std::map<std::string, int> tiny = epochs_of("tiny");
-  int every = 0, episodes = 0;
-  EXPECT_EQ(tiny.at("distill cp-from-dp-edm seed0"), DistillPresetConfig("cp", "tiny", &every, &episodes).epochs);
+  int every = 0;
+  EXPECT_EQ(tiny.at("distill cp-from-dp-edm seed0"), DistillPresetConfig("tiny", &every).epochs);
   EXPECT_EQ(tiny.at("distill cp-long-from-dp-edm seed0"), 3);
 }
 

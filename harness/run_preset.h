@@ -1,0 +1,38 @@
+// The harness's view of a preset (policies/preset.h): what `harness run` and the in-training
+// rollouts of `harness train` / `harness distill` read from it, resolved once. Torch-free header.
+//
+// The harness owns two sections of a preset file and checks their fields here:
+//   eval  episodes (test episodes per method x sampler, seeds 100000 ..; also the in-training
+//         rollouts' count), episode_block (episodes per eval item), max_steps (episode cap, 0:
+//         the task's horizon)
+//   run   train_seeds, collect_episodes (demonstrations when the dataset is missing, 0: the task
+//         variant's size), bench_repeats (latency: timed calls per sampler)
+// The rest comes from the policies' sections (train, distill, obs).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace onedp {
+
+struct RunPreset {
+  std::string name;  // the preset's name (its file's stem): results/<task>/<name>, runs/<task>/<name>
+  std::vector<uint64_t> train_seeds;
+  int episodes = 0;          // test episodes per (run, sampler), seeds 100000 ..
+  int episode_block = 0;     // episodes per eval item
+  int collect_episodes = 0;  // demonstrations when the dataset is missing (0: the variant's size)
+  std::string obs;           // lowdim | image
+  int dp_eval_every = 0;     // in-training evaluation cadence of the teachers, epochs (0: none)
+  int distill_eval_every = 0;
+  int distill_epochs = 0;    // OneDP-S/-D and CP's short schedule
+  int long_epochs = 0;       // the long-schedule distillations (CP's long schedule)
+  int bench_repeats = 0;     // latency: timed calls per sampler
+  int max_steps = 0;         // eval items: episode length cap (0: the task's horizon)
+};
+
+// The preset `name_or_path` resolved (LoadPreset, then its eval and run sections); throws
+// std::invalid_argument for an unknown preset (listing the valid ones) or an unknown field.
+RunPreset RunPresetFor(const std::string& name_or_path);
+
+}  // namespace onedp
