@@ -1,4 +1,5 @@
-// `harness bench policy`: batch-1 latency of a policy's samplers and of DP on the same networks.
+// `harness bench policy`: batch-1 latency of a policy's samplers and of DP on the same networks
+// (a table, and with --json a device profile for latency-aware evaluation).
 
 #include "harness/policy_jobs.h"
 
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "harness/progress.h"
+#include "harness/run_info.h"
 #include "policies/registry.h"
 
 namespace onedp {
@@ -120,6 +122,30 @@ int RunBenchPolicy(const BenchPolicyOptions& o, std::ostream& out) {
         << std::setprecision(1) << row.hz() << " |\n";
   }
   out << std::defaultfloat;
+  if (!o.json.empty()) {
+    // The device profile (harness/latency.h): the median encoder time, and the network time per
+    // call from the sampler with the most calls (fixed costs spread the thinnest there).
+    std::vector<double> encoder;
+    const LatencyRow* most = nullptr;
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& row : r.rows) {
+      encoder.push_back(row.encode_ms);
+      if (row.nfe > 0 && (most == nullptr || row.nfe > most->nfe)) most = &row;
+      rows.push_back({{"label", row.label}, {"policy", row.policy}, {"sampler", row.sampler}, {"nfe", row.nfe},
+                      {"encode_ms", row.encode_ms}, {"sample_ms", row.sample_ms}, {"total_ms", row.total_ms()}});
+    }
+    if (most == nullptr) throw std::runtime_error("bench policy: no sampler timed, no profile to write");
+    WriteJsonAtomic({{"policy", r.policy},
+                     {"ckpt", o.ckpt},
+                     {"device", r.device},
+                     {"repeats", r.repeats},
+                     {"encoder_ms", Median(encoder)},
+                     {"network_ms", most->sample_ms / most->nfe},
+                     {"network_ms_from", most->label},
+                     {"rows", rows}},
+                    o.json);
+    out << "wrote " << o.json << " (a device profile for `harness eval --latency profile:" << o.json << "`)\n";
+  }
   return 0;
 }
 

@@ -8,6 +8,7 @@
 //   harness distill --teacher runs/pusht/dp-ddpm/seed0 --method onedp-s --seed 0
 //   harness eval --ckpt runs/pusht/dp-ddpm/seed0 --sampler ddim:10 --episodes 100
 //   harness eval --ckpt runs/pusht/dp-ddpm/seed0 --episodes 10 --record rec/ --video vid/
+//   harness eval --ckpt runs/pusht/dp-ddpm/seed0 --latency v100-paper --exec async
 //   harness bench policy --ckpt runs/pusht/dp-ddpm/seed0
 //   harness samples --policy runs/pusht/dp-ddpm/seed0@ddpm:100 --policy RUN@onestep --out s.csv
 //   harness serve --ckpt runs/pusht/dp-ddpm/seed0 --sampler ddim:10 [--socket /tmp/onedp.sock]
@@ -25,6 +26,7 @@
 #include "harness/bench_sim.h"
 #include "harness/collect.h"
 #include "harness/contact_sheet.h"
+#include "harness/latency.h"
 #include "tasks/task_registry.h"
 #ifdef BENCH_WITH_POLICIES
 #include "harness/pipeline.h"
@@ -144,6 +146,9 @@ int main(int argc, char** argv) {
   ev->add_option("--workers", eval.workers, "Env threads (default: one per core)");
   ev->add_option("--device", eval.device, "cpu|cuda[:i]")->capture_default_str();
   ev->add_option("--out", eval.out, "Per-episode CSV (default next to the checkpoint)");
+  ev->add_option("--latency", eval.latency, "Simulated policy latency: " + onedp::LatencyForms())->capture_default_str();
+  ev->add_option("--exec", eval.exec, "While a chunk is computed the robot holds (sync) or runs the previous chunk (async)")
+      ->capture_default_str();
   ev->add_option("--record", eval.record, "Record every episode (states, actions, chunks) as DIR/episode_<seed>.hdf5 for `viewer --rollout`");
   ev->add_option("--record-episodes", eval.record_episodes, "Record only the first K episodes")->check(CLI::PositiveNumber);
   ev->add_option("--video", eval.video, "Write MP4s of the first episodes (headless) as DIR/episode_<seed>.mp4");
@@ -156,6 +161,7 @@ int main(int argc, char** argv) {
   bp->add_option("--device", bench_policy.device, "cpu|cuda[:i]")->capture_default_str();
   bp->add_option("--repeats", bench_policy.repeats, "Timed calls per sampler")->capture_default_str()->check(CLI::PositiveNumber);
   bp->add_option("--sampler", bench_policy.samplers, "Samplers to time (default: all)");
+  bp->add_option("--json", bench_policy.json, "Also write the table as JSON (a device profile for eval --latency profile:PATH)");
 
   onedp::SampleStatsOptions samples;
   CLI::App* sp = app.add_subcommand("samples", "Roughness and spread of policies' action chunks on dataset observations");

@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "harness/collect.h"
+#include "harness/latency.h"
 #include "harness/progress.h"
 #include "harness/rollout.h"
 #include "harness/run_info.h"
@@ -57,9 +58,12 @@ Normalizer FitNormalizer(const SequenceDataset& data, const PolicySpec& spec) {
 
 RolloutReport Evaluate(Policy& policy, const std::string& task, const std::string& sampler, int episodes,
                        uint64_t start_seed, int num_envs, int workers, const std::string& label,
-                       const std::vector<RolloutObserver*>& observers = {}) {
+                       const std::vector<RolloutObserver*>& observers = {},
+                       const LatencyModel& latency = LatencyModel(), ExecMode exec = ExecMode::kSync) {
   RolloutOptions ro;
   ro.observers = observers;
+  ro.latency = latency;
+  ro.exec = exec;
   ro.episodes = episodes;
   ro.start_seed = start_seed;
   ro.num_envs = num_envs;
@@ -457,6 +461,8 @@ int RunDistill(const DistillOptions& o, std::ostream& out) {
 }
 
 int RunEval(const EvalOptions& o, std::ostream& out) {
+  const LatencyModel latency = ParseLatency(o.latency);  // bad values list the valid forms
+  const ExecMode exec = ParseExecMode(o.exec);
   const ResolvedCkpt ck = ResolveCkpt(o.ckpt);
   std::string task = o.task;
   if (task.empty()) {
@@ -475,7 +481,9 @@ int RunEval(const EvalOptions& o, std::ostream& out) {
                                  {"sampler", sampler},
                                  {"ckpt", o.ckpt},
                                  {"device", o.device},
-                                 {"start_seed", o.start_seed}};
+                                 {"start_seed", o.start_seed},
+                                 {"latency", latency.text},
+                                 {"exec", ExecModeName(exec)}};
     recorder = std::make_unique<RolloutRecorder>(o.record, policy->spec(), meta, o.record_episodes);
     observers.push_back(recorder.get());
   }
@@ -485,10 +493,16 @@ int RunEval(const EvalOptions& o, std::ostream& out) {
     observers.push_back(video.get());
   }
   RolloutReport r = Evaluate(*policy, task, sampler, o.episodes, o.start_seed, o.num_envs, o.workers,
-                             "eval " + task + " " + sampler, observers);
+                             "eval " + task + " " + sampler, observers, latency, exec);
   std::string csv = o.out;
   if (csv.empty()) {
     std::string s = sampler;
+    if (latency.kind != LatencyModel::Kind::kNone) {  // e.g. eval_ddim_10_v100-paper_async_seed0.csv
+      const std::string l = latency.kind == LatencyModel::Kind::kProfile && latency.text.rfind("profile:", 0) == 0
+                                ? "profile-" + fs::path(latency.text.substr(8)).stem().string()
+                                : latency.text;
+      s += "_" + l + "_" + ExecModeName(exec);
+    }
     std::replace(s.begin(), s.end(), ':', '_');
     const fs::path base = ck.run.is_null() ? ck.policy_dir : ck.policy_dir.parent_path();
     csv = (base / ("eval_" + s + "_seed" + std::to_string(o.start_seed) + ".csv")).string();
@@ -500,6 +514,30 @@ int RunEval(const EvalOptions& o, std::ostream& out) {
       << r.success_rate << ", mean score " << r.mean_score << "; PredictChunk mean "
       << 1e3 * Mean(per_call) << " ms over " << per_call.size() << " calls; " << r.wall_seconds
       << " s; wrote " << csv << "\n";
+  {  // the chunk clock, summed over episodes (per-episode values in the CSV)
+    double delay = 0, chunks = 0, held = 0, skipped = 0, jump = 0;
+    int jumps = 0;
+    for (const EpisodeResult& e : r.episodes) {
+      delay += e.delay_steps;
+      chunks += e.chunks;
+      held += e.held_steps;
+      skipped += e.skipped_actions;
+      if (std::isfinite(e.boundary_jump)) {
+        jump += e.boundary_jump;
+        ++jumps;
+      }
+    }
+    const double n = static_cast<double>(r.episodes.size());
+    out << "latency " << latency.text << ", exec " << ExecModeName(exec) << ": delay " << delay / n
+        << " control steps, per episode " << chunks / n << " chunks, " << held / n << " held steps, "
+        << skipped / n << " skipped actions; chunk-boundary jump of the commanded position "
+        << (jumps > 0 ? std::to_string(jump / jumps) : std::string("-")) << " (mean over " << jumps
+        << " episodes)\n";
+    if (!r.deterministic) {
+      out << "NOT DETERMINISTIC: the delays are this machine's measured PredictChunk wall times (a batched "
+             "call's for each of its rows; --envs 1 for batch-1 latency)\n";
+    }
+  }
   if (recorder) out << "recorded " << recorder->written().size() << " episodes in " << o.record << "\n";
   if (video) out << "wrote " << video->written().size() << " videos in " << o.video << "\n";
   return 0;

@@ -107,6 +107,9 @@ struct EvalOptions {
   int workers = 0;
   std::string device = "cpu";
   std::string out;  // per-episode CSV (default <run>/eval_<sampler>.csv)
+  // Latency-aware evaluation (harness/latency.h): a --latency model and an --exec mode.
+  std::string latency = "none";
+  std::string exec = "sync";
   // Recorded rollouts (harness/rollout.h RecordedRollout, for `viewer --rollout`):
   // <record>/episode_<seed>.hdf5 for every episode (the first record_episodes if >= 0).
   std::string record;
@@ -122,6 +125,9 @@ struct BenchPolicyOptions {
   std::string device = "cpu";
   int repeats = 5;  // timed calls per configuration (after one warm-up call)
   std::vector<std::string> samplers;  // default: the policy's samplers
+  // Also write the table as JSON here, with the device profile a latency-aware evaluation reads
+  // (`--latency profile:PATH`): encoder_ms and network_ms (see RunBenchPolicy).
+  std::string json;
 };
 
 // Batch-1 latency of a policy's samplers (median of `repeats` calls after a warm-up).

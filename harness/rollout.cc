@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -102,17 +103,20 @@ class EnvWorkers {
 };
 
 struct Env {
-  explicit Env(const PolicySpec& spec) : history(spec) {}
+  Env(const PolicySpec& spec, ExecMode mode, int position_dims)
+      : history(spec), clock(mode, spec.obs_steps, position_dims) {}
   std::unique_ptr<Task> task;
   int episode = -1;  // index of the running episode; -1: idle
   bool needs_reset = false;
   bool done = false;
-  int chunk = 0;  // chunk steps taken in this episode
+  int chunk = 0;  // chunks requested in this episode
   int row = -1;   // row in the current ObsBatch
   EpisodeResult result;
   ObsHistory history;  // the last To observations
+  ChunkExecutor clock;  // which action each step executes
   Observation obs;     // scratch
   std::vector<RolloutObserver*> observers;  // those observing the running episode
+  std::map<int, ActionChunk> observed;      // chunks not yet passed to the observers, by index
 };
 
 }  // namespace
@@ -251,6 +255,103 @@ HorizonChunk PlaceInHorizon(const ActionChunk& chunk, int row, const PolicySpec&
   return out;
 }
 
+ChunkExecutor::ChunkExecutor(ExecMode mode, int obs_steps, int position_dims)
+    : mode_(mode), obs_steps_(obs_steps), position_dims_(position_dims) {}
+
+void ChunkExecutor::Reset() {
+  step_ = next_request_ = 0;
+  pending_.clear();
+  chunks_requested_ = held_ = skipped_ = 0;
+  delay_sum_ = 0;
+  last_chunk_ = -1;
+  last_pos_.clear();
+  jump_sum_ = 0;
+  jumps_ = 0;
+}
+
+void ChunkExecutor::AddChunk(const float* rows, int n, int dim, int delay) {
+  if (!RequestDue()) {
+    throw std::logic_error("ChunkExecutor: a chunk at step " + std::to_string(step_) +
+                           ", the next request is due at " + std::to_string(next_request_));
+  }
+  if (n < 1 || dim < 1 || delay < 0) throw std::logic_error("ChunkExecutor: bad chunk");
+  Chunk c;
+  c.index = chunks_requested_++;
+  c.request = step_;
+  c.available = step_ + delay;
+  c.start = mode_ == ExecMode::kSync ? c.available : c.request;
+  c.rows = n;
+  c.values.assign(rows, rows + static_cast<size_t>(n) * dim);
+  dim_ = dim;
+  next_request_ = mode_ == ExecMode::kSync ? c.available + n
+                                           : std::max(c.available, step_ + n - delay);
+  delay_sum_ += delay;
+  pending_.push_back(std::move(c));
+}
+
+ChunkExecutor::Slot ChunkExecutor::Next() {
+  Slot slot;
+  // The newest chunk that has arrived is in force; older ones are done with.
+  int in_force = -1;
+  for (int i = static_cast<int>(pending_.size()) - 1; i >= 0 && in_force < 0; --i) {
+    if (pending_[i].available <= step_) in_force = i;
+  }
+  if (in_force > 0) pending_.erase(pending_.begin(), pending_.begin() + in_force);
+  if (in_force >= 0) {
+    Chunk& c = pending_.front();
+    if (!c.took_over) {
+      c.took_over = true;
+      // Rows whose step passed before the chunk arrived never run (async: the first d).
+      skipped_ += std::clamp(c.available - c.start, 0, c.rows);
+      slot.takes_over = step_ - c.start < c.rows;
+    }
+    const int row = step_ - c.start;
+    if (row >= 0 && row < c.rows) {
+      slot.chunk = c.index;
+      slot.row = row;
+    }
+  }
+  if (slot.chunk < 0) {
+    ++held_;
+  } else if (position_dims_ > 0) {
+    const double* a = Action(slot);
+    const int k = std::min(position_dims_, dim_);
+    if (last_chunk_ >= 0 && last_chunk_ != slot.chunk) {
+      double sq = 0;
+      for (int i = 0; i < k; ++i) sq += (a[i] - last_pos_[i]) * (a[i] - last_pos_[i]);
+      jump_sum_ += std::sqrt(sq);
+      ++jumps_;
+    }
+    last_pos_.assign(a, a + k);
+    last_chunk_ = slot.chunk;
+  }
+  slot.observe = step_ + 1 > next_request_ - obs_steps_;
+  return slot;
+}
+
+const double* ChunkExecutor::Action(const Slot& slot) const {
+  for (const Chunk& c : pending_) {
+    if (c.index == slot.chunk) return c.values.data() + static_cast<size_t>(slot.row) * dim_;
+  }
+  throw std::logic_error("ChunkExecutor: chunk " + std::to_string(slot.chunk) + " is gone");
+}
+
+double ChunkExecutor::mean_delay() const {
+  return chunks_requested_ > 0 ? delay_sum_ / chunks_requested_ : 0.0;
+}
+
+double ChunkExecutor::boundary_jump() const {
+  return jumps_ > 0 ? jump_sum_ / jumps_ : std::numeric_limits<double>::quiet_NaN();
+}
+
+void ChunkExecutor::Fill(EpisodeResult* r) const {
+  r->delay_steps = mean_delay();
+  r->chunks = chunks_requested_;
+  r->held_steps = held_;
+  r->skipped_actions = skipped_;
+  r->boundary_jump = boundary_jump();
+}
+
 bool StepEpisode(Task& task, const std::vector<double>& action, int max_steps, EpisodeResult* r,
                  Outcome* outcome) {
   task.Step(action);
@@ -296,13 +397,26 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
   const int workers = std::min(o.workers > 0 ? o.workers : hw, num_envs);
   const int to = ps.obs_steps;
   const ActionMode mode = o.absolute_actions ? ActionMode::kAbsolute : ActionMode::kDelta;
+  // The delay of every chunk, except under a measured latency (known per call).
+  const bool measured = o.latency.kind == LatencyModel::Kind::kMeasured;
+  int delay = 0;
+  if (o.latency.kind == LatencyModel::Kind::kFixed) {
+    delay = DelaySteps(o.latency.fixed_ms, ts.control_hz);
+  } else if (o.latency.kind == LatencyModel::Kind::kProfile) {
+    const SamplerSpec sampler = o.sample.sampler.family.empty()
+                                    ? SamplerSpec::Parse(policy.Samplers().front())
+                                    : o.sample.sampler;
+    delay = DelaySteps(o.latency.Milliseconds(policy.Nfe(sampler)), ts.control_hz);
+  }
+  // Boundary jumps are measured on the commanded position of absolute actions.
+  const int position_dims = o.absolute_actions ? (ts.info.view.planar_actions ? 2 : 3) : 0;
 
   const Clock::time_point start = Clock::now();
   RolloutReport report;
   report.episodes.resize(total);
   std::vector<Env> envs;
   envs.reserve(num_envs);
-  for (int e = 0; e < num_envs; ++e) envs.emplace_back(ps);
+  for (int e = 0; e < num_envs; ++e) envs.emplace_back(ps, o.exec, position_dims);
   EnvWorkers pool(workers, num_envs);
   // Tasks are destroyed on the threads that made them, also when the run ends by an exception.
   struct DestroyTasks {
@@ -344,6 +458,8 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
       env.result = EpisodeResult();
       env.result.seed = o.start_seed + static_cast<uint64_t>(env.episode);
       env.observers.clear();
+      env.observed.clear();
+      env.clock.Reset();
       try {
         env.task->SetActionMode(mode);
         env.task->Reset(env.result.seed);
@@ -361,7 +477,7 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
       }
     });
 
-    // One batch from every active env's history.
+    // One batch from every active env's history: each env is at its next request step.
     ObsBatch batch;
     batch.steps = to;
     SampleOptions sample = o.sample;
@@ -380,6 +496,7 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
       report.predict_seconds.push_back(SecondsSince(t0));
       report.predict_batch.push_back(batch.batch);
       CheckChunk(chunk, batch.batch, policy);
+      if (measured) delay = DelaySteps(1e3 * report.predict_seconds.back(), ts.control_hz);
     }
     // The rows executed: all of them (today's policies return exactly the executed steps), or
     // horizon steps [To-1, To-1+Ta) of a full-horizon chunk.
@@ -397,17 +514,41 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
       std::vector<double> action(chunk.dim);
       Outcome outcome;
       try {
-        for (RolloutObserver* ob : env.observers) ob->OnChunk(env.episode, chunk, env.row);
-        for (int t = 0; t < executed && !env.done; ++t) {
-          const float* a = chunk.at(env.row, first_row + t);
-          action.assign(a, a + chunk.dim);
+        env.clock.AddChunk(chunk.at(env.row, first_row), executed, chunk.dim, delay);
+        if (!env.observers.empty()) {
+          ActionChunk own;
+          own.batch = 1;
+          own.steps = chunk.steps;
+          own.dim = chunk.dim;
+          own.data.assign(chunk.at(env.row, 0), chunk.at(env.row, 0) + chunk.steps * chunk.dim);
+          env.observed[env.chunk] = std::move(own);
+        }
+        // Step to the next request (or the episode's end).
+        while (!env.done && !env.clock.RequestDue()) {
+          const ChunkExecutor::Slot slot = env.clock.Next();
+          if (slot.chunk >= 0) {
+            const double* a = env.clock.Action(slot);
+            action.assign(a, a + chunk.dim);
+          } else {
+            action = task.HoldAction();
+          }
+          if (!env.observers.empty()) {
+            if (slot.takes_over) {
+              auto it = env.observed.find(slot.chunk);
+              if (it == env.observed.end()) throw std::logic_error("rollout: chunk not kept");
+              for (RolloutObserver* ob : env.observers) ob->OnChunk(env.episode, it->second, 0);
+              env.observed.erase(env.observed.begin(), it);
+            }
+            for (RolloutObserver* ob : env.observers) ob->OnStepSource(env.episode, slot.row);
+          }
           env.done = StepEpisode(task, action, max_steps, &r, &outcome);
           for (RolloutObserver* ob : env.observers) ob->OnStep(env.episode, task, action, outcome);
-          // Only the last To frames of the chunk end up in the history.
-          if (!env.done && t >= executed - to) {
+          // Only the last To frames before the next request end up in the history.
+          if (!env.done && slot.observe) {
             task.Observe(&env.obs, render);
             env.history.Push(env.obs, /*fill=*/false);
           }
+          env.clock.Advance();
         }
       } catch (const std::exception& ex) {
         if (r.error.empty()) r.error = ex.what();
@@ -415,6 +556,7 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
       }
       if (!r.error.empty()) r.success = false;
       ++env.chunk;
+      env.clock.Fill(&r);
       if (env.done) {
         for (RolloutObserver* ob : env.observers) {
           try {
@@ -444,6 +586,9 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
     successes += r.success ? 1 : 0;
     score_sum += r.score;
   }
+  report.latency = o.latency.text;
+  report.exec = o.exec;
+  report.deterministic = o.latency.deterministic();
   report.success_rate = static_cast<double>(successes) / total;
   report.mean_score = score_sum / total;
   report.wall_seconds = SecondsSince(start);
@@ -457,11 +602,15 @@ void WriteRolloutCsv(const RolloutReport& report, const std::string& path) {
   {
     std::ofstream f(tmp, std::ios::trunc);
     if (!f) throw std::runtime_error("cannot write " + tmp);
-    f << "seed,success,score,steps,error\n";
+    f << "seed,success,score,steps,error,delay_steps,chunks,held_steps,skipped_actions,"
+         "boundary_jump,deterministic\n";
     f << std::setprecision(10);
     for (const EpisodeResult& r : report.episodes) {
       f << r.seed << ',' << (r.success ? 1 : 0) << ',' << r.score << ',' << r.steps << ','
-        << CsvField(r.error) << '\n';
+        << CsvField(r.error) << ',' << r.delay_steps << ',' << r.chunks << ',' << r.held_steps
+        << ',' << r.skipped_actions << ',';
+      if (std::isfinite(r.boundary_jump)) f << r.boundary_jump;
+      f << ',' << (report.deterministic ? 1 : 0) << '\n';
     }
     f.flush();
     if (!f) {

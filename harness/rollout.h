@@ -13,7 +13,14 @@
 //      episode ends at its first success, at max_steps, or when the task reports an
 //      episode_error() (or throws: the message becomes the episode's error).
 // Results therefore depend on num_envs/workers only through floating-point batch effects of the
-// policy. Images are rendered only when the policy has an image key, and only for the frames that
+// policy.
+//
+// Latency-aware evaluation (RolloutOptions::latency, exec; harness/latency.h): each env runs its
+// own chunk clock (ChunkExecutor). A chunk requested at the env's step t becomes available at
+// t + d; until then the env keeps stepping with held actions (sync) or the previous chunk's
+// (async). Every iteration of the loop above advances each env to its next request step, so the
+// envs' requests of one iteration still form one batched PredictChunk call, and with latency
+// "none" the loop is exactly the one described above (same calls, same actions). Images are rendered only when the policy has an image key, and only for the frames that
 // end up in a history. A stop request (RequestStop(), SIGINT in the CLI) ends the run at the next
 // chunk step: RunRollouts then throws std::runtime_error("... interrupted ...").
 //
@@ -24,7 +31,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,6 +43,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/episode.h"
+#include "harness/latency.h"
 #include "policies/policy.h"
 #include "sim/renderer.h"
 #include "tasks/task.h"
@@ -53,8 +63,14 @@ class RolloutObserver {
   virtual bool Wants(int episode) const { return true; }
   // After Reset(seed) and the first Observe().
   virtual void OnReset(int episode, uint64_t seed, Task& task) {}
-  // A new chunk for this episode: row `row` of `chunk` (chunk.steps actions of chunk.dim).
+  // A new chunk for this episode: row `row` of `chunk` (chunk.steps actions of chunk.dim). Called
+  // before the first step that executes one of its actions (with a latency: when it takes over,
+  // not when it is requested; a chunk none of whose actions run is not passed).
   virtual void OnChunk(int episode, const ActionChunk& chunk, int row) {}
+  // Right before each OnStep: which action of the chunk last passed to OnChunk the step executes,
+  // counted from its first executed action (PlaceInHorizon's exec_begin), or -1 when the robot
+  // holds (latency-aware evaluation).
+  virtual void OnStepSource(int episode, int exec_index) {}
   // After each env step: the action applied, the outcome after it, and the task (state after).
   virtual void OnStep(int episode, Task& task, const std::vector<double>& action,
                       const Outcome& outcome) {}
@@ -70,6 +86,8 @@ struct RolloutOptions {
   SampleOptions sample;          // sampler; seeds are overwritten per call (ChunkNoiseSeed)
   int max_steps = 0;             // 0: the task's horizon (TaskSpec::max_steps)
   bool absolute_actions = true;  // robomimic abs actions (ActionMode::kAbsolute); tasks with one action form ignore it
+  LatencyModel latency;          // default none: the simulation pauses while the policy thinks
+  ExecMode exec = ExecMode::kSync;
   std::vector<RolloutObserver*> observers;  // not owned; see RolloutObserver
 };
 
@@ -79,6 +97,15 @@ struct EpisodeResult {
   double score = 0;   // max over the rollout of Outcome::score (after each step)
   int steps = 0;      // env steps taken
   std::string error;  // empty unless the episode failed (non-finite action, physics, exception)
+  // The chunk clock (ChunkExecutor); with latency none: delay 0, held 0, skipped 0.
+  double delay_steps = 0;   // d of the episode's chunks (their mean when the latency is measured)
+  int chunks = 0;           // chunks requested (policy calls for this episode)
+  int held_steps = 0;       // steps that executed the task's hold action
+  int skipped_actions = 0;  // chunk actions skipped because they were already in the past
+  // Mean L2 jump of the commanded position (the first 3 action dims; 2 for planar tasks) between
+  // consecutive executed actions from different chunks; NaN when there was no such pair or the
+  // actions are not absolute.
+  double boundary_jump = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct RolloutReport {
@@ -88,12 +115,79 @@ struct RolloutReport {
   std::vector<double> predict_seconds;  // wall time of every PredictChunk call
   std::vector<int> predict_batch;       // batch size of each call
   double wall_seconds = 0;
+  std::string latency = "none";  // LatencyModel::text
+  ExecMode exec = ExecMode::kSync;
+  bool deterministic = true;     // false for measured latency (results depend on this machine)
 };
 
 // Noise seed of chunk `chunk` (0, 1, ...) of the episode with seed `episode_seed`.
 uint64_t ChunkNoiseSeed(uint64_t episode_seed, int chunk);
 
 // ---- the building blocks of one env's loop ------------------------------------------------------
+
+// One env's chunk clock under a latency and execution model (harness/latency.h): when the env
+// requests a chunk, which action each env step executes (a chunk row or the task's hold action,
+// Task::HoldAction), and the episode's counts. Chunks are numbered 0, 1, ... in request order; a
+// chunk's rows are the actions it has for execution (today's policies: Ta of them). In sync mode
+// row j runs at (availability + j); in async mode at (request + j), so the rows whose step passed
+// before the chunk arrived are skipped, and the newest available chunk is always the one in force.
+// RunRollouts drives one per env; a single-env loop drives it the same way:
+//   Reset();
+//   loop { if (RequestDue()) AddChunk(...);  Slot s = Next();  step with Action(s) or the hold
+//          action;  if (s.observe) push the observation;  Advance(); }
+class ChunkExecutor {
+ public:
+  // `position_dims`: leading action dims whose jump at chunk boundaries is measured (0: none).
+  ChunkExecutor(ExecMode mode, int obs_steps, int position_dims);
+  void Reset();  // a new episode: step 0, first request due now
+  int step() const { return step_; }
+  bool RequestDue() const { return step_ == next_request_; }
+  int next_request() const { return next_request_; }
+  // The chunk requested at this step (RequestDue() must hold): `n` rows of `dim` values, available
+  // `delay` >= 0 steps from now. Sets the next request: sync when this chunk is used up
+  // (now + delay + n); async so that the next chunk arrives as this one runs out, but not before
+  // this one has arrived (max(now + delay, now + n - delay); with a measured latency this chunk's
+  // delay stands in for the next one's). Throws std::logic_error when no request is due.
+  void AddChunk(const float* rows, int n, int dim, int delay);
+  struct Slot {
+    int chunk = -1;         // the chunk whose row runs now; -1: hold
+    int row = -1;           // that row
+    bool takes_over = false;  // the chunk's first executed row
+    // The observation after this step is one of the last To before the next request (only those
+    // enter the history, so images are rendered only for them).
+    bool observe = false;
+  };
+  // The current step's source, and its counts (held, skipped rows, boundary jump). Call once per
+  // step, then Advance().
+  Slot Next();
+  const double* Action(const Slot& slot) const;  // the slot's row (slot.chunk >= 0)
+  void Advance() { ++step_; }
+
+  int chunks() const { return chunks_requested_; }
+  int held_steps() const { return held_; }
+  int skipped_actions() const { return skipped_; }
+  double mean_delay() const;     // 0 before the first chunk
+  double boundary_jump() const;  // NaN when no boundary was crossed
+  // Copies the counts into r's chunk-clock fields.
+  void Fill(EpisodeResult* r) const;
+
+ private:
+  struct Chunk {
+    int index = 0, request = 0, available = 0, start = 0, rows = 0;
+    bool took_over = false;
+    std::vector<double> values;  // rows x dim
+  };
+  ExecMode mode_;
+  int obs_steps_, position_dims_, dim_ = 0;
+  int step_ = 0, next_request_ = 0;
+  std::deque<Chunk> pending_;  // the chunk in force (if any) and those requested after it
+  int chunks_requested_ = 0, held_ = 0, skipped_ = 0;
+  double delay_sum_ = 0;
+  int last_chunk_ = -1;        // chunk of the last executed row
+  std::vector<double> last_pos_;
+  double jump_sum_ = 0;
+  int jumps_ = 0;
+};
 
 // True when the policy consumes a camera image (then observations must be rendered).
 bool PolicyUsesImages(const PolicySpec& spec);
@@ -147,7 +241,9 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
                           const RolloutOptions& options,
                           const std::function<void(int done, int total)>& progress = {});
 
-// Writes one row per episode (seed, success, score, steps, error) to `<path>.tmp`, then renames
+// Writes one row per episode (seed, success, score, steps, error, then the chunk clock's
+// delay_steps, chunks, held_steps, skipped_actions, boundary_jump (empty when undefined) and
+// deterministic: 0 when the latency was measured on this machine) to `<path>.tmp`, then renames
 // it to `path`. Throws std::runtime_error on I/O errors.
 void WriteRolloutCsv(const RolloutReport& report, const std::string& path);
 
@@ -165,7 +261,7 @@ struct RecordedRollout {
   // horizon indices; steps the policy did not return (PredictChunk gives only the executed
   // [To-1, To-1+Ta)) are NaN.
   ArrayF64 chunks;
-  std::vector<int> chunk_pos;     // (N) horizon index of step t's action in chunks[t]
+  std::vector<int> chunk_pos;     // (N) horizon index of step t's action in chunks[t]; -1: held
   std::vector<double> rewards;    // (N) Outcome::reward after step t
   std::vector<double> scores;     // (N) Outcome::score after step t
   std::vector<int> successes;     // (N) Outcome::success after step t
@@ -197,6 +293,7 @@ class RolloutRecorder : public RolloutObserver {
   bool Wants(int episode) const override;
   void OnReset(int episode, uint64_t seed, Task& task) override;
   void OnChunk(int episode, const ActionChunk& chunk, int row) override;
+  void OnStepSource(int episode, int exec_index) override;
   void OnStep(int episode, Task& task, const std::vector<double>& action,
               const Outcome& outcome) override;
   void OnEpisodeEnd(int episode, Task& task, const EpisodeResult& result) override;

@@ -3,6 +3,7 @@
 #include "harness/rollout.h"
 
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -127,7 +128,7 @@ struct RolloutRecorder::Episode {
   std::vector<std::vector<double>> states, actions;
   std::vector<double> chunk;  // (H, Da) of the current chunk, NaN where not returned
   int offset = 0;             // horizon index of the current chunk's first executed action
-  int pos = 0;                // actions of the current chunk taken so far
+  int pos = 0;                // the current chunk's action the next step executes; -1: a hold
   nlohmann::json env_args;
 };
 
@@ -181,14 +182,22 @@ void RolloutRecorder::OnChunk(int episode, const ActionChunk& chunk, int row) {
   e.pos = 0;
 }
 
+void RolloutRecorder::OnStepSource(int episode, int exec_index) { Get(episode).pos = exec_index; }
+
 void RolloutRecorder::OnStep(int episode, Task& task, const std::vector<double>& action,
                              const Outcome& outcome) {
   Episode& e = Get(episode);
   RecordedRollout& r = e.rollout;
   e.actions.push_back(action);
   e.states.push_back(task.sim().FlatState());
+  if (e.chunk.empty()) {  // a hold before the first chunk arrived: nothing planned yet
+    e.chunk.assign(static_cast<size_t>(spec_.horizon) * action.size(),
+                   std::numeric_limits<double>::quiet_NaN());
+  }
   r.chunks.data.insert(r.chunks.data.end(), e.chunk.begin(), e.chunk.end());
-  r.chunk_pos.push_back(e.offset + e.pos++);
+  // A held step has chunk_pos -1 (no action of the chunk runs).
+  r.chunk_pos.push_back(e.pos < 0 ? -1 : e.offset + e.pos);
+  if (e.pos >= 0) ++e.pos;
   r.rewards.push_back(outcome.reward);
   r.scores.push_back(outcome.score);
   r.successes.push_back(outcome.success ? 1 : 0);

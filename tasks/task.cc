@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
 
 namespace onedp {
 
@@ -18,6 +19,13 @@ std::vector<std::string> Task::TakeWarnings() {
   std::vector<std::string> out;
   out.swap(warnings_);
   return out;
+}
+
+std::vector<double> Task::HoldAction() const {
+  if (action_mode_ == ActionMode::kAbsolute || spec().action_dim == spec().abs_action_dim) {
+    return LastAbsAction();
+  }
+  throw std::logic_error(spec().name + " has no hold action for delta actions");
 }
 
 Renderer& Task::renderer() {

@@ -140,6 +140,12 @@ class Task {
   // The absolute-mode action equivalent to the last delta action stepped (the controller goal
   // set by it, as robomimic's abs-action converter records), for datasets' actions_abs.
   virtual std::vector<double> LastAbsAction() const = 0;
+  // The action that keeps the robot at its current command, for steps without a policy action
+  // (latency-aware evaluation holds while a chunk is computed). Absolute mode: LastAbsAction()
+  // (the last goal; after Reset the reset pose). Delta mode: tasks whose two action forms are the
+  // same (action_dim == abs_action_dim) also LastAbsAction(); others must override it (zero motion,
+  // gripper command unchanged) or it throws std::logic_error.
+  virtual std::vector<double> HoldAction() const;
 
   // Per-episode facts for the dataset's ep_meta (e.g. sizes drawn at reset).
   virtual nlohmann::json EpisodeMeta() const { return nlohmann::json::object(); }

@@ -1,6 +1,8 @@
 // The batched rollout engine (harness/rollout.h) with a fake policy on PushT: seed order,
 // independence from num_envs/workers, batch sizes, observation histories (replayed on a separate
-// task), per-episode noise seeds, keys, episode errors, CSV output and interrupts.
+// task), per-episode noise seeds, keys, episode errors, CSV output and interrupts; and the latency
+// model (harness/latency.h): parsing, the delay formula, latency none == today, held (sync) and
+// skipped (async) steps per chunk, histories under a delay, boundary jumps.
 #include "harness/rollout.h"
 
 #include <gtest/gtest.h>
@@ -9,13 +11,17 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "harness/collect.h"
+#include "harness/latency.h"
 #include "policies/policy.h"
 #include "tasks/task_registry.h"
 
@@ -67,7 +73,7 @@ class FakePolicy : public Policy {
   const PolicySpec& spec() const override { return spec_; }
   nlohmann::json Config() const override { return nlohmann::json::object(); }
   std::vector<std::string> Samplers() const override { return {"fake:1"}; }
-  int Nfe(const SamplerSpec&) const override { return 1; }
+  int Nfe(const SamplerSpec&) const override { return nfe; }
   std::map<std::string, int64_t> ParameterCounts() const override { return {}; }
   void To(const std::string&) override {}
   std::string device() const override { return "cpu"; }
@@ -97,6 +103,7 @@ class FakePolicy : public Policy {
 
   std::vector<Call> calls;
   uint64_t nan_seed = 0;  // a noise seed whose rows get NaN actions
+  int nfe = 1;            // what Nfe() reports (latency profiles turn it into milliseconds)
 
  private:
   PolicySpec spec_;
@@ -310,6 +317,11 @@ TEST(RolloutTest, MismatchesAreInvalidArguments) {
 TEST(RolloutTest, CsvHasOneRowPerEpisode) {
   RolloutReport r;
   r.episodes = {{100, true, 1.0, 42, ""}, {101, false, 0.25, 300, "non-finite action, \"x\""}};
+  r.episodes[0].delay_steps = 2;
+  r.episodes[0].chunks = 5;
+  r.episodes[0].held_steps = 10;
+  r.episodes[0].skipped_actions = 0;
+  r.episodes[0].boundary_jump = 12.5;
   const fs::path dir = fs::temp_directory_path() / ("onedp_rollout_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const std::string path = (dir / "eval.csv").string();
@@ -318,10 +330,356 @@ TEST(RolloutTest, CsvHasOneRowPerEpisode) {
   std::ifstream f(path);
   std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   EXPECT_EQ(all,
-            "seed,success,score,steps,error\n"
-            "100,1,1,42,\n"
-            "101,0,0.25,300,\"non-finite action, \"\"x\"\"\"\n");
+            "seed,success,score,steps,error,delay_steps,chunks,held_steps,skipped_actions,"
+            "boundary_jump,deterministic\n"
+            "100,1,1,42,,2,5,10,0,12.5,1\n"
+            "101,0,0.25,300,\"non-finite action, \"\"x\"\"\",0,0,0,0,,1\n");
+  r.deterministic = false;  // measured latency
+  WriteRolloutCsv(r, path);
+  std::ifstream g(path);
+  std::string line;
+  std::getline(g, line);
+  std::getline(g, line);
+  EXPECT_EQ(line.back(), '0');
   fs::remove_all(dir);
+}
+
+// ---- latency-aware evaluation -------------------------------------------------------------------
+
+TEST(LatencyTest, DelayIsTheCeilingOfLatencyTimesRate) {
+  EXPECT_EQ(DelaySteps(0, 20), 0);
+  EXPECT_EQ(DelaySteps(669, 20), 14);  // DDPM-100 on the paper's V100 at the robomimic rate
+  EXPECT_EQ(DelaySteps(75, 20), 2);    // DDIM-10
+  EXPECT_EQ(DelaySteps(16, 20), 1);    // OneDP
+  EXPECT_EQ(DelaySteps(50, 20), 1);    // exactly one control period
+  EXPECT_EQ(DelaySteps(50.001, 20), 2);
+  EXPECT_EQ(DelaySteps(100, 10), 1);   // PushT's 10 Hz
+  EXPECT_EQ(DelaySteps(300, 10), 3);
+  EXPECT_EQ(DelaySteps(0.001, 10), 1);
+  EXPECT_THROW(DelaySteps(-1, 10), std::invalid_argument);
+  const LatencyModel v100 = ParseLatency("v100-paper");
+  EXPECT_NEAR(v100.Milliseconds(100), 669, 1e-9);
+  EXPECT_NEAR(v100.Milliseconds(10), 75, 1e-9);
+  EXPECT_NEAR(v100.Milliseconds(1), 15.6, 1e-9);
+  EXPECT_EQ(ParseLatency("fixed:250").Milliseconds(100), 250);
+  EXPECT_EQ(ParseLatency("none").Milliseconds(100), 0);
+}
+
+TEST(LatencyTest, ParsesTheValidFormsAndListsThemOnErrors) {
+  EXPECT_EQ(ParseLatency("none").kind, LatencyModel::Kind::kNone);
+  EXPECT_EQ(ParseLatency("fixed:0").kind, LatencyModel::Kind::kFixed);
+  EXPECT_EQ(ParseLatency("fixed:12.5").fixed_ms, 12.5);
+  EXPECT_TRUE(ParseLatency("v100-paper").deterministic());
+  EXPECT_FALSE(ParseLatency("measured").deterministic());
+  const fs::path dir = fs::temp_directory_path() / ("onedp_latency_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string good = (dir / "here.json").string(), bad = (dir / "bad.json").string();
+  std::ofstream(good) << R"({"encoder_ms": 2.5, "network_ms": 0.5, "device": "cpu", "rows": []})";
+  std::ofstream(bad) << R"({"encoder_ms": 2.5})";
+  const LatencyModel here = ParseLatency("profile:" + good);
+  EXPECT_EQ(here.kind, LatencyModel::Kind::kProfile);
+  EXPECT_EQ(here.Milliseconds(10), 7.5);
+  for (const std::string& text : {std::string("fixed:-3"), std::string("fixed:"), std::string("fixed:1ms"),
+                                  std::string("fixed:nan"), std::string("a100"), std::string("profile:"),
+                                  "profile:" + (dir / "missing.json").string(), "profile:" + bad,
+                                  std::string("Measured")}) {
+    try {
+      ParseLatency(text);
+      ADD_FAILURE() << text << ": no exception";
+    } catch (const std::invalid_argument& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("'" + text + "'"), std::string::npos) << what;
+      for (const char* form : {"none", "fixed:MS", "v100-paper", "profile:PATH", "measured"}) {
+        EXPECT_NE(what.find(form), std::string::npos) << what;
+      }
+    }
+  }
+  EXPECT_EQ(ParseExecMode("sync"), ExecMode::kSync);
+  EXPECT_EQ(ParseExecMode("async"), ExecMode::kAsync);
+  try {
+    ParseExecMode("later");
+    ADD_FAILURE() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("sync, async"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
+
+// Records each step's action and source (chunk row or -1) per episode, and the reset pusher.
+class SourceLog : public RolloutObserver {
+ public:
+  struct Episode {
+    std::vector<std::vector<double>> actions;
+    std::vector<int> rows;
+    int chunks = 0;  // OnChunk calls
+    std::vector<double> reset_agent;
+  };
+  void OnReset(int episode, uint64_t, Task& task) override {
+    Observation o;
+    task.Observe(&o, false);
+    std::lock_guard<std::mutex> lock(mu);
+    episodes[episode] = Episode();
+    episodes[episode].reset_agent = o.lowdim.at("agent_pos");
+  }
+  void OnChunk(int episode, const ActionChunk&, int) override {
+    std::lock_guard<std::mutex> lock(mu);
+    ++episodes[episode].chunks;
+  }
+  void OnStepSource(int episode, int row) override {
+    std::lock_guard<std::mutex> lock(mu);
+    episodes[episode].rows.push_back(row);
+  }
+  void OnStep(int episode, Task&, const std::vector<double>& action, const Outcome&) override {
+    std::lock_guard<std::mutex> lock(mu);
+    episodes[episode].actions.push_back(action);
+  }
+  std::mutex mu;
+  std::map<int, Episode> episodes;
+};
+
+RolloutOptions LatencyOptions(const std::string& latency, ExecMode exec, int max_steps,
+                              std::vector<RolloutObserver*> observers = {}) {
+  RolloutOptions o = Options(3, 2, 2, max_steps);
+  o.latency = ParseLatency(latency);
+  o.exec = exec;
+  o.observers = std::move(observers);
+  return o;
+}
+
+void ExpectSameClock(const RolloutReport& a, const RolloutReport& b) {
+  ExpectSameResults(a, b);
+  for (size_t i = 0; i < a.episodes.size() && i < b.episodes.size(); ++i) {
+    EXPECT_EQ(a.episodes[i].delay_steps, b.episodes[i].delay_steps);
+    EXPECT_EQ(a.episodes[i].chunks, b.episodes[i].chunks);
+    EXPECT_EQ(a.episodes[i].held_steps, b.episodes[i].held_steps);
+    EXPECT_EQ(a.episodes[i].skipped_actions, b.episodes[i].skipped_actions);
+    const double ja = a.episodes[i].boundary_jump, jb = b.episodes[i].boundary_jump;
+    EXPECT_TRUE(ja == jb || (std::isnan(ja) && std::isnan(jb))) << ja << " " << jb;
+  }
+}
+
+TEST(LatencyTest, NoLatencyIsTodaysEvaluationInBothModes) {
+  // 20 steps, Ta 8: three calls per episode as in SeedOrderAndIndependentOfEnvsAndWorkers.
+  FakePolicy today(PushTSpec(2, 8)), sync(PushTSpec(2, 8)), async(PushTSpec(2, 8)),
+      zero(PushTSpec(2, 8));
+  const RolloutReport r0 = RunRollouts(today, "pusht", Options(3, 2, 2, 20));
+  const RolloutReport r1 = RunRollouts(sync, "pusht", LatencyOptions("none", ExecMode::kSync, 20));
+  const RolloutReport r2 = RunRollouts(async, "pusht", LatencyOptions("none", ExecMode::kAsync, 20));
+  const RolloutReport r3 = RunRollouts(zero, "pusht", LatencyOptions("fixed:0", ExecMode::kAsync, 20));
+  ExpectSameClock(r0, r1);
+  ExpectSameClock(r0, r2);
+  ExpectSameClock(r0, r3);
+  for (const RolloutReport* r : {&r0, &r1, &r2, &r3}) {
+    EXPECT_EQ(r->predict_batch, (std::vector<int>{2, 2, 2, 1, 1, 1}));
+    EXPECT_TRUE(r->deterministic);
+    for (const EpisodeResult& e : r->episodes) {
+      EXPECT_EQ(e.delay_steps, 0);
+      EXPECT_EQ(e.chunks, 3);
+      EXPECT_EQ(e.held_steps, 0);
+      EXPECT_EQ(e.skipped_actions, 0);
+      EXPECT_TRUE(std::isfinite(e.boundary_jump));
+    }
+  }
+  for (const FakePolicy* p : {&sync, &async, &zero}) {
+    ASSERT_EQ(p->calls.size(), today.calls.size());
+    for (size_t c = 0; c < today.calls.size(); ++c) {
+      EXPECT_EQ(p->calls[c].seeds, today.calls[c].seeds);
+      EXPECT_EQ(p->calls[c].obs.lowdim, today.calls[c].obs.lowdim) << "call " << c;
+    }
+  }
+}
+
+// The chunk the policy returned for (episode seed, chunk k), as doubles per row.
+std::vector<std::vector<double>> ChunkRows(const FakePolicy& p, uint64_t seed, int k) {
+  const uint64_t want = ChunkNoiseSeed(seed, k);
+  for (const FakePolicy::Call& c : p.calls) {
+    for (size_t b = 0; b < c.seeds.size(); ++b) {
+      if (c.seeds[b] != want) continue;
+      std::vector<std::vector<double>> rows;
+      for (int t = 0; t < c.chunk.steps; ++t) {
+        const float* a = c.chunk.at(static_cast<int>(b), t);
+        rows.push_back({a[0], a[1]});
+      }
+      return rows;
+    }
+  }
+  ADD_FAILURE() << "no chunk " << k << " for seed " << seed;
+  return {};
+}
+
+// The history row the call for (seed, chunk k) saw, against a replay of the executed actions:
+// the observations of states r-To+1 .. r (state 0 repeated before the start).
+void CheckHistoryAtRequest(const FakePolicy& p, uint64_t seed, int k, int request, int to,
+                           const std::vector<std::vector<double>>& actions) {
+  const uint64_t want = ChunkNoiseSeed(seed, k);
+  std::unique_ptr<Task> task = MakeTask("pusht");
+  task->SetActionMode(ActionMode::kAbsolute);
+  task->Reset(seed);
+  std::vector<Observation> states(1);
+  task->Observe(&states[0], false);
+  for (int t = 0; t < request; ++t) {
+    task->Step(actions.at(t));
+    states.emplace_back();
+    task->Observe(&states.back(), false);
+  }
+  for (const FakePolicy::Call& c : p.calls) {
+    for (size_t b = 0; b < c.seeds.size(); ++b) {
+      if (c.seeds[b] != want) continue;
+      const std::vector<float>& got = c.obs.lowdim.at("keypoints");
+      for (int j = 0; j < to; ++j) {
+        const Observation& o = states[std::max(0, request - to + 1 + j)];
+        for (int i = 0; i < 20; ++i) {
+          ASSERT_EQ(got[(b * to + j) * 20 + i], static_cast<float>(o.lowdim.at("keypoints")[i]))
+              << "seed " << seed << " chunk " << k << " frame " << j;
+        }
+      }
+      return;
+    }
+  }
+  ADD_FAILURE() << "no call for chunk " << k << " of seed " << seed;
+}
+
+// Checks every step of every episode against `expect(t)` = (chunk, row) or (-1, -1) for a hold,
+// the held actions (the previous action; the reset pusher position before the first), the
+// histories at each request, and the counts.
+void CheckSchedule(const FakePolicy& p, SourceLog& log, const RolloutReport& r, int max_steps,
+                   const std::vector<int>& requests,
+                   const std::function<std::pair<int, int>(int)>& expect, int held, int skipped,
+                   int delay) {
+  ASSERT_EQ(r.episodes.size(), 3u);
+  for (int e = 0; e < 3; ++e) {
+    SCOPED_TRACE("episode " + std::to_string(e));
+    const uint64_t seed = 100 + e;
+    const SourceLog::Episode& ep = log.episodes.at(e);
+    ASSERT_EQ(static_cast<int>(ep.actions.size()), max_steps);
+    ASSERT_EQ(static_cast<int>(ep.rows.size()), max_steps);
+    int jumps = 0, last_chunk = -1;
+    double jump_sum = 0;
+    std::vector<double> last;
+    for (int t = 0; t < max_steps; ++t) {
+      const auto [k, row] = expect(t);
+      EXPECT_EQ(ep.rows[t], row) << "step " << t;
+      if (k < 0) {
+        const std::vector<double>& held_action = t == 0 ? ep.reset_agent : ep.actions[t - 1];
+        EXPECT_EQ(ep.actions[t], held_action) << "step " << t;
+        continue;
+      }
+      const std::vector<double> a = ChunkRows(p, seed, k).at(row);
+      EXPECT_EQ(ep.actions[t], a) << "step " << t;
+      if (last_chunk >= 0 && last_chunk != k) {
+        jump_sum += std::hypot(a[0] - last[0], a[1] - last[1]);
+        ++jumps;
+      }
+      last = a;
+      last_chunk = k;
+    }
+    for (size_t k = 0; k < requests.size(); ++k) {
+      CheckHistoryAtRequest(p, seed, static_cast<int>(k), requests[k], 2, ep.actions);
+    }
+    const EpisodeResult& res = r.episodes[e];
+    EXPECT_EQ(res.steps, max_steps);
+    EXPECT_EQ(res.chunks, static_cast<int>(requests.size()));
+    EXPECT_EQ(res.held_steps, held);
+    EXPECT_EQ(res.skipped_actions, skipped);
+    EXPECT_EQ(res.delay_steps, delay);
+    ASSERT_GT(jumps, 0);
+    EXPECT_NEAR(res.boundary_jump, jump_sum / jumps, 1e-9);
+  }
+}
+
+TEST(LatencyTest, SyncHoldsDStepsPerChunk) {
+  // 200 ms at PushT's 10 Hz: d = 2. Ta 8: chunk k requested at 10k, held 10k..10k+1, rows 0..7 at
+  // 10k+2..10k+9. 30 steps: 3 chunks, 6 held steps, nothing skipped.
+  FakePolicy p(PushTSpec(2, 8));
+  SourceLog log;
+  const RolloutReport r =
+      RunRollouts(p, "pusht", LatencyOptions("fixed:200", ExecMode::kSync, 30, {&log}));
+  CheckSchedule(p, log, r, 30, {0, 10, 20}, [](int t) {
+    const int k = t / 10, j = t % 10;
+    return j < 2 ? std::make_pair(-1, -1) : std::make_pair(k, j - 2);
+  }, /*held=*/6, /*skipped=*/0, /*delay=*/2);
+  EXPECT_EQ(r.predict_batch, (std::vector<int>{2, 2, 2, 1, 1, 1}));  // still batched
+}
+
+TEST(LatencyTest, AsyncSkipsTheFirstDActionsOfEachChunk) {
+  // d = 2, Ta 8: chunk k requested at 6k (arrives at 6k + 2, as chunk k-1 runs out), rows 2..7 at
+  // 6k+2..6k+7; only the two steps before the first chunk are held. 30 steps: requests at 0, 6,
+  // 12, 18, 24; each of the 5 chunks skips 2 actions.
+  FakePolicy p(PushTSpec(2, 8));
+  SourceLog log;
+  const RolloutReport r =
+      RunRollouts(p, "pusht", LatencyOptions("fixed:200", ExecMode::kAsync, 30, {&log}));
+  CheckSchedule(p, log, r, 30, {0, 6, 12, 18, 24}, [](int t) {
+    if (t < 2) return std::make_pair(-1, -1);
+    const int k = (t - 2) / 6;
+    return std::make_pair(k, t - 6 * k);
+  }, /*held=*/2, /*skipped=*/10, /*delay=*/2);
+  for (const auto& [e, ep] : log.episodes) EXPECT_EQ(ep.chunks, 5);  // observers saw each chunk once
+}
+
+TEST(LatencyTest, AsyncHoldsWhenThePreviousChunkRunsOut) {
+  // d = 5 > Ta / 2: one call at a time, so chunk k is requested when chunk k-1 arrives (5k) and
+  // arrives at 5k + 5; it runs rows 5..7 at 5k+5..5k+7, then the robot holds 2 steps. 30 steps:
+  // requests 0, 5, ..., 25 (6 chunks); held 5 + 5 x 2 = 15; skipped 5 per chunk that arrived (5).
+  FakePolicy p(PushTSpec(2, 8));
+  SourceLog log;
+  const RolloutReport r =
+      RunRollouts(p, "pusht", LatencyOptions("fixed:450", ExecMode::kAsync, 30, {&log}));
+  CheckSchedule(p, log, r, 30, {0, 5, 10, 15, 20, 25}, [](int t) {
+    if (t < 5) return std::make_pair(-1, -1);
+    const int k = (t - 5) / 5, row = t - 5 * k;
+    return row < 8 ? std::make_pair(k, row) : std::make_pair(-1, -1);
+  }, /*held=*/15, /*skipped=*/25, /*delay=*/5);
+}
+
+TEST(LatencyTest, ProfileDelayUsesThePolicysNfe) {
+  // v100-paper: 9 ms + NFE x 6.6 ms. NFE 100: 669 ms, d = 7 at 10 Hz; NFE 1: 15.6 ms, d = 1.
+  FakePolicy slow(PushTSpec(2, 8)), fast(PushTSpec(2, 8));
+  slow.nfe = 100;
+  const RolloutReport rs = RunRollouts(slow, "pusht", LatencyOptions("v100-paper", ExecMode::kSync, 30));
+  const RolloutReport rf = RunRollouts(fast, "pusht", LatencyOptions("v100-paper", ExecMode::kSync, 30));
+  for (int e = 0; e < 3; ++e) {
+    EXPECT_EQ(rs.episodes[e].delay_steps, 7);
+    EXPECT_EQ(rs.episodes[e].chunks, 2);      // requests at 0 and 15
+    EXPECT_EQ(rs.episodes[e].held_steps, 14);  // 0..6 and 15..21
+    EXPECT_EQ(rf.episodes[e].delay_steps, 1);
+    EXPECT_EQ(rf.episodes[e].held_steps, 4);  // requests at 0, 9, 18, 27
+  }
+  EXPECT_EQ(rs.latency, "v100-paper");
+  EXPECT_TRUE(rs.deterministic);
+}
+
+TEST(LatencyTest, MeasuredLatencyIsMarkedNonDeterministic) {
+  FakePolicy p(PushTSpec(2, 8));
+  const RolloutReport r = RunRollouts(p, "pusht", LatencyOptions("measured", ExecMode::kAsync, 20));
+  EXPECT_FALSE(r.deterministic);
+  for (const EpisodeResult& e : r.episodes) {
+    EXPECT_GE(e.delay_steps, 1);  // any positive wall time is at least one step
+    EXPECT_EQ(e.steps, 20);
+  }
+}
+
+TEST(LatencyTest, HoldActionKeepsTheCommand) {
+  // Absolute mode: the last goal (after reset, the reset pose); delta mode: zero motion with the
+  // gripper command unchanged.
+  std::unique_ptr<Task> lift = MakeTask("lift-ph");
+  lift->SetActionMode(ActionMode::kDelta);
+  lift->Reset(3);
+  EXPECT_EQ(lift->HoldAction(), (std::vector<double>{0, 0, 0, 0, 0, 0, 0}));
+  lift->Step({0.1, 0, 0, 0, 0, 0, 1});
+  EXPECT_EQ(lift->HoldAction(), (std::vector<double>{0, 0, 0, 0, 0, 0, 1}));
+  lift->SetActionMode(ActionMode::kAbsolute);
+  lift->Reset(3);
+  const std::vector<double> hold = lift->HoldAction();
+  ASSERT_EQ(hold.size(), 10u);
+  Observation o;
+  lift->Observe(&o, false);
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(hold[i], o.lowdim.at("robot0_eef_pos")[i], 1e-9);
+  std::unique_ptr<Task> pusht = MakeTask("pusht");
+  pusht->SetActionMode(ActionMode::kDelta);  // PushT's two action forms are the same
+  pusht->Reset(3);
+  pusht->Step({200, 210});
+  EXPECT_EQ(pusht->HoldAction(), (std::vector<double>{200, 210}));
 }
 
 TEST(RolloutDeathTest, StopRequestEndsTheRun) {

@@ -145,6 +145,16 @@ std::vector<double> RobomimicTask::LastAbsAction() const {
   return out;
 }
 
+std::vector<double> RobomimicTask::HoldAction() const {
+  if (action_mode_ == ActionMode::kAbsolute) return LastAbsAction();
+  std::vector<double> out;
+  for (const auto& r : robots_) {
+    const std::vector<double> arm = {0, 0, 0, 0, 0, 0, r->gripper_action()};
+    out.insert(out.end(), arm.begin(), arm.end());
+  }
+  return out;
+}
+
 nlohmann::json RobomimicTask::EnvKwargs() const {
   const OscConfig& osc = robots_.front()->osc().config();
   nlohmann::json controller = {

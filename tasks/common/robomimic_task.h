@@ -47,6 +47,8 @@ class RobomimicTask : public Task {
   void Step(const std::vector<double>& action) override;
   void Observe(Observation* obs, bool render = true) override;
   std::vector<double> LastAbsAction() const override;
+  // Delta mode: per arm zero motion (6 zeros) and its current gripper command.
+  std::vector<double> HoldAction() const override;
   nlohmann::json EnvKwargs() const override;
   nlohmann::json DatasetConventions() const override;
   std::string ModelXml() const override { return model_xml_; }
