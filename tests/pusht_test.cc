@@ -46,8 +46,8 @@ TEST(PushTTest, RegisteredWithDiffusionPolicySpec) {
   EXPECT_EQ(task.sim().model()->opt.gravity[2], 0.0);
 }
 
-// Boost.Geometry clips the polygons exactly up to floating-point rounding of the rotated
-// vertices (about 1e-9 relative here), hence the 1e-7 tolerance.
+// Coverage clips the rectangles exactly up to floating-point rounding of the rotated vertices
+// (as gym-pusht's shapely coverage, results/peers/pusht.md); 1e-7 leaves room.
 constexpr double kAreaTol = 1e-7;
 
 TEST(PushTTest, CoverageExactValues) {

@@ -1,27 +1,15 @@
 #include "tasks/pusht/pusht.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
-
-// Boost.Geometry's rescale policy trips GCC 12's -Wmaybe-uninitialized (a false positive in the
-// header, reported where it is inlined): silence it for this file only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <boost/geometry.hpp>
-#include <boost/geometry/geometries/point_xy.hpp>
-#include <boost/geometry/geometries/polygon.hpp>
-#include <boost/geometry/geometries/multi_polygon.hpp>
+#include <vector>
 
 #include "tasks/pusht/pusht_expert.h"
 
 namespace onedp {
 namespace {
-
-namespace bg = boost::geometry;
-using BgPoint = bg::model::d2::point_xy<double>;
-using BgPolygon = bg::model::polygon<BgPoint>;
-using BgMultiPolygon = bg::model::multi_polygon<BgPolygon>;
 
 constexpr double kDt = 0.01;
 const PlanarPdController kPd(100.0, 20.0);
@@ -34,16 +22,58 @@ const std::array<Eigen::Vector2d, 8> kLocalT = {
     Eigen::Vector2d(15, 30),  Eigen::Vector2d(15, 120), Eigen::Vector2d(-15, 120),
     Eigen::Vector2d(-15, 30), Eigen::Vector2d(-60, 30)};
 
-BgPolygon ToPolygon(const std::array<Eigen::Vector2d, 8>& v) {
-  BgPolygon poly;
-  for (const auto& p : v) bg::append(poly.outer(), BgPoint(p.x(), p.y()));
-  bg::correct(poly);  // orientation and closing point as Boost expects
-  return poly;
+// The T as its two rectangles (the bar and the stem; they share the edge y = 30, |x| <= 15 and do
+// not overlap), each counter-clockwise in pymunk's frame. gym-pusht's coverage is the area of the
+// intersection of the two MultiPolygons of these rectangles, so it is the sum of the four
+// rectangle-rectangle intersection areas.
+using Quad = std::array<Eigen::Vector2d, 4>;
+const std::array<Quad, 2> kLocalParts = {
+    Quad{Eigen::Vector2d(-60, 0), Eigen::Vector2d(60, 0), Eigen::Vector2d(60, 30), Eigen::Vector2d(-60, 30)},
+    Quad{Eigen::Vector2d(-15, 30), Eigen::Vector2d(15, 30), Eigen::Vector2d(15, 120), Eigen::Vector2d(-15, 120)}};
+
+std::array<Quad, 2> PartsAt(const Eigen::Vector3d& pose) {
+  const Eigen::Rotation2Dd r(pose.z());
+  const Eigen::Vector2d t(pose.x(), pose.y());
+  std::array<Quad, 2> out;
+  for (size_t i = 0; i < out.size(); ++i) {
+    for (size_t k = 0; k < 4; ++k) out[i][k] = t + r * kLocalParts[i][k];
+  }
+  return out;
 }
 
-const BgPolygon& GoalPolygon() {
-  static const BgPolygon goal = ToPolygon(PushTTask::TOutline(PushTTask::GoalPose()));
-  return goal;
+double SignedArea(const std::vector<Eigen::Vector2d>& p) {
+  double a = 0;
+  for (size_t i = 0; i < p.size(); ++i) {
+    const auto& u = p[i];
+    const auto& v = p[(i + 1) % p.size()];
+    a += u.x() * v.y() - v.x() * u.y();
+  }
+  return 0.5 * a;
+}
+
+double Cross(const Eigen::Vector2d& a, const Eigen::Vector2d& b, const Eigen::Vector2d& p) {
+  return (b - a).x() * (p - a).y() - (b - a).y() * (p - a).x();
+}
+
+// Area of the intersection of two convex quadrilaterals of the same orientation (Sutherland-Hodgman
+// clipping: exact up to the rounding of each vertex, unlike an integer-rescaled overlay).
+double ConvexIntersectionArea(const Quad& subject, const Quad& clip) {
+  std::vector<Eigen::Vector2d> poly(subject.begin(), subject.end()), next;
+  const double orient = SignedArea(std::vector<Eigen::Vector2d>(clip.begin(), clip.end())) > 0 ? 1.0 : -1.0;
+  for (size_t e = 0; e < 4 && !poly.empty(); ++e) {
+    const Eigen::Vector2d& a = clip[e];
+    const Eigen::Vector2d& b = clip[(e + 1) % 4];
+    next.clear();
+    for (size_t i = 0; i < poly.size(); ++i) {
+      const Eigen::Vector2d& p = poly[i];
+      const Eigen::Vector2d& q = poly[(i + 1) % poly.size()];
+      const double dp = orient * Cross(a, b, p), dq = orient * Cross(a, b, q);
+      if (dp >= 0) next.push_back(p);
+      if ((dp > 0 && dq < 0) || (dp < 0 && dq > 0)) next.push_back(p + (q - p) * (dp / (dp - dq)));
+    }
+    poly.swap(next);
+  }
+  return poly.size() < 3 ? 0.0 : std::abs(SignedArea(poly));
 }
 
 double WrapTwoPi(double a) {
@@ -239,10 +269,18 @@ std::array<Eigen::Vector2d, 8> PushTTask::TOutline(const Eigen::Vector3d& pose) 
 }
 
 double PushTTask::Coverage(const Eigen::Vector3d& block_pose) {
-  const BgPolygon block = ToPolygon(TOutline(block_pose));
-  BgMultiPolygon inter;
-  bg::intersection(GoalPolygon(), block, inter);
-  return bg::area(inter) / bg::area(GoalPolygon());
+  static const std::array<Quad, 2> goal = PartsAt(GoalPose());
+  static const double goal_area = [] {
+    double a = 0;
+    for (const Quad& q : goal) a += std::abs(SignedArea(std::vector<Eigen::Vector2d>(q.begin(), q.end())));
+    return a;
+  }();
+  const std::array<Quad, 2> block = PartsAt(block_pose);
+  double inter = 0;
+  for (const Quad& g : goal) {
+    for (const Quad& b : block) inter += ConvexIntersectionArea(b, g);
+  }
+  return inter / goal_area;
 }
 
 double PushTTask::RewardFromCoverage(double coverage) {
@@ -317,4 +355,3 @@ std::unique_ptr<Expert> PushTTask::MakeExpert(const OperatorProfile& op, uint64_
 
 }  // namespace onedp
 
-#pragma GCC diagnostic pop

@@ -27,7 +27,8 @@
 //   world, pixel = PushT coordinate * 96 / 512, DP's colours), "agent_pos" (2), "keypoints" (20:
 //   the 9 block keypoints x, y then agent x, y, as DP's PushTKeypointsEnv without its visibility
 //   mask) and "state" (5: agent x, y, block x, y, block angle mod 2 pi, as DP's PushTEnv).
-// Success: coverage = area(goal T n block T) / area(goal T) > 0.95 (Boost.Geometry polygons);
+// Success: coverage = area(goal T n block T) / area(goal T) > 0.95 (the sum of the four bar / stem
+//   rectangle intersections, clipped exactly as gym-pusht's shapely MultiPolygons give it);
 //   reward = clip(coverage / 0.95, 0, 1) = Outcome::score; horizon 300 steps.
 // Dataset states: Sim::FlatState() = [time, qpos (5, above), qvel (5)], i.e. the PushT state per
 //   step (block angle unwrapped).
