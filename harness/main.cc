@@ -12,6 +12,7 @@
 //   harness bench policy --ckpt runs/pusht/dp-ddpm/seed0
 //   harness samples --policy runs/pusht/dp-ddpm/seed0@ddpm:100 --policy RUN@onestep --out s.csv
 //   harness serve --ckpt runs/pusht/dp-ddpm/seed0 --sampler ddim:10 [--socket /tmp/onedp.sock]
+//   harness env --task pusht [--action-mode absolute] [--socket /tmp/pusht_env.sock]
 //   harness run --task square-ph [--preset cpu] [--shard 0/4 --stage train]
 //   harness merge --task square-ph
 //   harness table --tasks pusht,square-mh,square-ph,tool-hang-ph,transport-mh,transport-ph
@@ -27,6 +28,7 @@
 #include "harness/collect.h"
 #include "harness/contact_sheet.h"
 #include "harness/latency.h"
+#include "harness/env_server.h"
 #include "tasks/task_registry.h"
 #ifdef BENCH_WITH_POLICIES
 #include "harness/pipeline.h"
@@ -104,6 +106,13 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   bs->add_option("--seed", bench_sim.seed, "Seed");
 
+  // `env`: one task driven by JSON-line commands, for side-by-side runs with the originals (harness/env_server.h).
+  onedp::EnvServeOptions env;
+  CLI::App* en = app.add_subcommand("env", "Drive a task by JSON-line commands (reset/step/state; stdin/stdout or a Unix socket)");
+  en->add_option("--task", env.task, "Task name (see `harness tasks`)")->required();
+  en->add_option("--action-mode", env.action_mode, "delta|absolute (default: the task's)");
+  en->add_option("--socket", env.socket, "Listen on this Unix domain socket instead of stdin/stdout");
+
   onedp::ContactSheetOptions sheet;
   CLI::App* sh = app.add_subcommand("sheet", "PNG contact sheet of a dataset's camera images");
   sh->add_option("--in", sheet.dataset, "Dataset .hdf5")->required()->check(CLI::ExistingFile);
@@ -149,6 +158,7 @@ int main(int argc, char** argv) {
   ev->add_option("--latency", eval.latency, "Simulated policy latency: " + onedp::LatencyForms())->capture_default_str();
   ev->add_option("--exec", eval.exec, "While a chunk is computed the robot holds (sync) or runs the previous chunk (async)")
       ->capture_default_str();
+  ev->add_option("--perturb", eval.perturb, "A perturbation the task declares (move|reset), seeded per episode");
   ev->add_option("--record", eval.record, "Record every episode (states, actions, chunks) as DIR/episode_<seed>.hdf5 for `viewer --rollout`");
   ev->add_option("--record-episodes", eval.record_episodes, "Record only the first K episodes")->check(CLI::PositiveNumber);
   ev->add_option("--video", eval.video, "Write MP4s of the first episodes (headless) as DIR/episode_<seed>.mp4");
@@ -255,6 +265,7 @@ int main(int argc, char** argv) {
       }
       return 0;
     }
+    if (en->parsed()) return onedp::RunEnvServer(env);
     if (sh->parsed()) {
       const int rows = onedp::WriteContactSheet(sheet);
       std::printf("wrote %s (%d demos)\n", sheet.out.c_str(), rows);

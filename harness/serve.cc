@@ -1,25 +1,16 @@
 // `harness serve`: answers JSON-line action-chunk requests with a loaded policy (see serve.h).
 #include "harness/serve.h"
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "harness/collect.h"  // RequestStop / StopRequested
+#include "harness/line_server.h"
 #include "harness/policy_jobs.h"
 #include "policies/registry.h"
 
@@ -28,9 +19,6 @@ namespace {
 
 using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
-
-constexpr size_t kMaxLine = size_t{64} << 20;  // bytes; a longer request line is answered with an error
-constexpr int kPollMs = 200;                   // how often a waiting server looks at StopRequested()
 
 std::string ShapeText(const std::vector<int>& dims) {
   std::string s = "(";
@@ -130,21 +118,9 @@ double ShortFloat(float f) {
 
 double Ms(double seconds) { return std::round(seconds * 1e6) / 1e3; }
 
-std::string Dump(const ojson& j) { return j.dump(-1, ' ', false, ojson::error_handler_t::replace); }
-
 std::string JoinStrings(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
-
-// The message of a json parse error without its "[json.exception.parse_error.101] " prefix.
-std::string ParseMessage(const std::exception& e) {
-  std::string s = e.what();
-  if (!s.empty() && s[0] == '[') {
-    const auto close = s.find("] ");
-    if (close != std::string::npos) s = s.substr(close + 2);
-  }
   return s;
 }
 
@@ -218,7 +194,7 @@ static ojson Answer(Policy& policy, const std::string& sampler_in, const std::st
     try {
       req = json::parse(line);
     } catch (const json::parse_error& e) {
-      throw std::invalid_argument("malformed request line (not JSON): " + ParseMessage(e));
+      throw std::invalid_argument("malformed request line (not JSON): " + JsonParseMessage(e));
     }
     if (!req.is_object()) {
       throw std::invalid_argument(
@@ -328,215 +304,13 @@ static ojson Answer(Policy& policy, const std::string& sampler_in, const std::st
 
 std::string HandleRequest(Policy& policy, const std::string& sampler, const std::string& line,
                           const nlohmann::json& info) {
-  return Dump(Answer(policy, sampler, line, info));
+  return DumpReply(Answer(policy, sampler, line, info));
 }
-
-namespace {
-
-// Reads lines from a file descriptor, waking every kPollMs to honour stop requests.
-class LineReader {
- public:
-  explicit LineReader(int fd) : fd_(fd) {}
-  enum Result { kLine, kTooLong, kEof, kStopped };
-
-  Result Next(std::string* line) {
-    for (;;) {
-      const size_t nl = buf_.find('\n', scanned_);
-      if (nl != std::string::npos) {
-        const bool too_long = discarding_;
-        discarding_ = false;
-        line->assign(buf_, 0, nl);
-        buf_.erase(0, nl + 1);
-        scanned_ = 0;
-        if (!line->empty() && line->back() == '\r') line->pop_back();
-        return too_long ? kTooLong : kLine;
-      }
-      scanned_ = buf_.size();
-      if (buf_.size() > kMaxLine) {  // keep reading to the end of the line, keeping nothing of it
-        discarding_ = true;
-        buf_.clear();
-        scanned_ = 0;
-      }
-      if (eof_) {
-        if (buf_.empty() && !discarding_) return kEof;
-        const bool too_long = discarding_;
-        discarding_ = false;
-        line->swap(buf_);
-        buf_.clear();
-        scanned_ = 0;
-        return too_long ? kTooLong : kLine;
-      }
-      if (StopRequested()) return kStopped;
-      pollfd p{fd_, POLLIN, 0};
-      const int r = ::poll(&p, 1, kPollMs);
-      if (r < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
-      if (r <= 0) continue;
-      char chunk[1 << 16];
-      const ssize_t n = ::read(fd_, chunk, sizeof chunk);
-      if (n == 0) {
-        eof_ = true;
-      } else if (n < 0) {
-        if (errno == EINTR || errno == EAGAIN) continue;
-        if (errno == ECONNRESET) {
-          eof_ = true;
-          continue;
-        }
-        throw std::runtime_error(std::string("read: ") + std::strerror(errno));
-      } else {
-        buf_.append(chunk, static_cast<size_t>(n));
-      }
-    }
-  }
-
- private:
-  int fd_;
-  std::string buf_;
-  size_t scanned_ = 0;
-  bool eof_ = false, discarding_ = false;
-};
-
-bool WriteAll(int fd, const std::string& text, bool is_socket) {
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = is_socket ? ::send(fd, text.data() + done, text.size() - done, MSG_NOSIGNAL)
-                                : ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-struct ConnectionEnd {
-  int64_t requests = 0, errors = 0;
-  bool stopped = false;      // a stop request (signal)
-  bool write_failed = false; // the reader went away
-};
-
-ConnectionEnd ServeConnection(Policy& policy, const std::string& sampler, const json& info, int in_fd, int out_fd,
-                              bool is_socket) {
-  ConnectionEnd end;
-  LineReader reader(in_fd);
-  std::string line;
-  for (;;) {
-    const LineReader::Result r = reader.Next(&line);
-    if (r == LineReader::kEof) break;
-    if (r == LineReader::kStopped) {
-      end.stopped = true;
-      break;
-    }
-    std::string reply;
-    if (r == LineReader::kTooLong) {
-      reply = Dump(ojson{{"id", nullptr},
-                         {"error", "request line longer than " + std::to_string(kMaxLine >> 20) + " MiB; skipped"}});
-      ++end.errors;
-    } else {
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank line: no reply
-      const ojson answer = Answer(policy, sampler, line, info);
-      if (answer.contains("error")) ++end.errors;
-      reply = Dump(answer);
-    }
-    ++end.requests;
-    reply += '\n';
-    if (!WriteAll(out_fd, reply, is_socket)) {
-      end.write_failed = true;
-      break;
-    }
-  }
-  return end;
-}
-
-// Removes the socket file when the server ends, however it ends.
-struct SocketFile {
-  std::string path;
-  int fd = -1;
-  ~SocketFile() {
-    if (fd >= 0) ::close(fd);
-    if (!path.empty()) ::unlink(path.c_str());
-  }
-};
-
-sockaddr_un SocketAddress(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
-    throw std::invalid_argument("--socket " + path + ": a Unix socket path must have 1 to " +
-                                std::to_string(sizeof(addr.sun_path) - 1) + " characters (got " +
-                                std::to_string(path.size()) + ")");
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
-}
-
-// A stale socket file is removed; a live server's or a file that is not a socket is refused.
-void ClearStaleSocket(const std::string& path, const sockaddr_un& addr) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) return;
-  if (!S_ISSOCK(st.st_mode)) {
-    throw std::invalid_argument("--socket " + path + " exists and is not a socket; not replacing it");
-  }
-  const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (probe >= 0) {
-    const bool live = ::connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(probe);
-    if (live) throw std::invalid_argument("--socket " + path + ": another server is listening there");
-  }
-  if (::unlink(path.c_str()) != 0) {
-    throw std::runtime_error("cannot remove the stale socket " + path + ": " + std::strerror(errno));
-  }
-  std::fprintf(stderr, "serve: removed a stale socket file %s\n", path.c_str());
-}
-
-// Listens on `path` (already cleared by ClearStaleSocket) and serves one client at a time.
-int ServeSocket(Policy& policy, const std::string& sampler, const json& info, const std::string& path) {
-  const sockaddr_un addr = SocketAddress(path);
-  SocketFile sock;
-  sock.fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (sock.fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-  if (::bind(sock.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    throw std::runtime_error("cannot bind the socket " + path + ": " + std::strerror(errno));
-  }
-  sock.path = path;  // ours from here on: removed at exit
-  if (::listen(sock.fd, 4) != 0) throw std::runtime_error(std::string("listen: ") + std::strerror(errno));
-  std::fprintf(stderr, "serve: listening on %s (one client at a time; SIGINT / SIGTERM stops)\n", path.c_str());
-  int64_t clients = 0, requests = 0;
-  while (!StopRequested()) {
-    pollfd p{sock.fd, POLLIN, 0};
-    const int r = ::poll(&p, 1, kPollMs);
-    if (r < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
-    if (r <= 0) continue;
-    const int client = ::accept4(sock.fd, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) {
-      if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN) continue;
-      throw std::runtime_error(std::string("accept: ") + std::strerror(errno));
-    }
-    ++clients;
-    std::fprintf(stderr, "serve: client %lld connected\n", static_cast<long long>(clients));
-    ConnectionEnd end;
-    try {
-      end = ServeConnection(policy, sampler, info, client, client, true);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "serve: client %lld: %s\n", static_cast<long long>(clients), e.what());
-    }
-    ::close(client);
-    requests += end.requests;
-    std::fprintf(stderr, "serve: client %lld gone after %lld requests (%lld errors)\n",
-                 static_cast<long long>(clients), static_cast<long long>(end.requests),
-                 static_cast<long long>(end.errors));
-  }
-  std::fprintf(stderr, "serve: stopped after %lld clients, %lld requests; removing %s\n",
-               static_cast<long long>(clients), static_cast<long long>(requests), path.c_str());
-  return 130;
-}
-
-}  // namespace
 
 int RunServe(const ServeOptions& o) {
   const ResolvedCkpt ck = ResolveCkpt(o.ckpt);
   // A bad socket path or a live server on it is bad input: refused before loading the policy.
-  if (!o.socket.empty()) ClearStaleSocket(o.socket, SocketAddress(o.socket));
+  if (!o.socket.empty()) PrepareSocket("serve", o.socket);
   std::unique_ptr<Policy> policy = LoadPolicy(ck.policy_dir.string(), o.device);
   const std::vector<std::string> samplers = policy->Samplers();
   const std::string sampler = o.sampler.empty() ? samplers.front() : o.sampler;
@@ -587,15 +361,7 @@ int RunServe(const ServeOptions& o) {
   std::fprintf(stderr, "serve: obs %s; actions (%d, %d)\n", KeyList(policy->spec()).c_str(),
                policy->spec().action_steps, policy->spec().action_dim);
 
-  std::signal(SIGPIPE, SIG_IGN);  // a reader that went away ends the loop instead of the process
-  if (!o.socket.empty()) return ServeSocket(*policy, sampler, info, o.socket);
-
-  std::fprintf(stderr, "serve: reading JSON lines on stdin, replies on stdout (EOF ends)\n");
-  const ConnectionEnd end = ServeConnection(*policy, sampler, info, 0, 1, false);
-  std::fprintf(stderr, "serve: %lld requests (%lld errors), %s\n", static_cast<long long>(end.requests),
-               static_cast<long long>(end.errors),
-               end.stopped ? "stopped" : end.write_failed ? "stdout closed" : "end of input");
-  return end.stopped ? 130 : 0;
+  return ServeLines("serve", o.socket, [&](const std::string& line) { return Answer(*policy, sampler, line, info); });
 }
 
 }  // namespace onedp
