@@ -184,6 +184,7 @@ RunPlan PlanRun(const RunOptions& options) {
                                     job.method + " long schedule");
       }
       DistillConfig dc = distill_loop;
+      dc.method = job.method;
       dc.epochs = epochs;
       const int teacher_i = teachers.at({job.teacher, seed});
       WorkItem d;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <vector>
 #include <ostream>
@@ -59,11 +60,13 @@ Normalizer FitNormalizer(const SequenceDataset& data, const PolicySpec& spec) {
 RolloutReport Evaluate(Policy& policy, const std::string& task, const std::string& sampler, int episodes,
                        uint64_t start_seed, int num_envs, int workers, const std::string& label,
                        const std::vector<RolloutObserver*>& observers = {},
-                       const LatencyModel& latency = LatencyModel(), ExecMode exec = ExecMode::kSync) {
+                       const LatencyModel& latency = LatencyModel(), ExecMode exec = ExecMode::kSync,
+                       const std::string& perturbation = "") {
   RolloutOptions ro;
   ro.observers = observers;
   ro.latency = latency;
   ro.exec = exec;
+  ro.perturbation = perturbation;
   ro.episodes = episodes;
   ro.start_seed = start_seed;
   ro.num_envs = num_envs;
@@ -383,6 +386,7 @@ DistillSetup SetUpDistill(const DistillOptions& o) {
 
   const RunPreset preset = RunPresetFor(o.preset);
   nlohmann::json loop = DistillPresetConfig(LoadPreset(o.preset), &s.eval_every).ToJson();
+  loop["method"] = o.method;
   s.eval_episodes = preset.episodes;
   s.method_key = FindPolicyInfo(o.method).config_key;
   s.method = {{s.method_key, DistillMethodConfig(o.method, o.preset)}};
@@ -483,7 +487,8 @@ int RunEval(const EvalOptions& o, std::ostream& out) {
                                  {"device", o.device},
                                  {"start_seed", o.start_seed},
                                  {"latency", latency.text},
-                                 {"exec", ExecModeName(exec)}};
+                                 {"exec", ExecModeName(exec)},
+                                 {"perturbation", o.perturb}};
     recorder = std::make_unique<RolloutRecorder>(o.record, policy->spec(), meta, o.record_episodes);
     observers.push_back(recorder.get());
   }
@@ -493,7 +498,7 @@ int RunEval(const EvalOptions& o, std::ostream& out) {
     observers.push_back(video.get());
   }
   RolloutReport r = Evaluate(*policy, task, sampler, o.episodes, o.start_seed, o.num_envs, o.workers,
-                             "eval " + task + " " + sampler, observers, latency, exec);
+                             "eval " + task + " " + sampler, observers, latency, exec, o.perturb);
   std::string csv = o.out;
   if (csv.empty()) {
     std::string s = sampler;
@@ -503,6 +508,7 @@ int RunEval(const EvalOptions& o, std::ostream& out) {
                                 : latency.text;
       s += "_" + l + "_" + ExecModeName(exec);
     }
+    if (!o.perturb.empty()) s += "_" + o.perturb;
     std::replace(s.begin(), s.end(), ':', '_');
     const fs::path base = ck.run.is_null() ? ck.policy_dir : ck.policy_dir.parent_path();
     csv = (base / ("eval_" + s + "_seed" + std::to_string(o.start_seed) + ".csv")).string();
@@ -533,6 +539,13 @@ int RunEval(const EvalOptions& o, std::ostream& out) {
         << skipped / n << " skipped actions; chunk-boundary jump of the commanded position "
         << (jumps > 0 ? std::to_string(jump / jumps) : std::string("-")) << " (mean over " << jumps
         << " episodes)\n";
+    if (!o.perturb.empty()) {
+      std::map<std::string, int> status;
+      for (const EpisodeResult& e : r.episodes) ++status[e.perturbation];
+      out << "perturbation " << o.perturb << ":";
+      for (const auto& [s, k] : status) out << " " << s << " " << k;
+      out << " (of " << r.episodes.size() << " episodes)\n";
+    }
     if (!r.deterministic) {
       out << "NOT DETERMINISTIC: the delays are this machine's measured PredictChunk wall times (a batched "
              "call's for each of its rows; --envs 1 for batch-1 latency)\n";
