@@ -110,6 +110,7 @@ struct EvalOptions {
   // Latency-aware evaluation (harness/latency.h): a --latency model and an --exec mode.
   std::string latency = "none";
   std::string exec = "sync";
+  std::string perturb;  // a perturbation the task declares ("move", "reset"); empty: none
   // Recorded rollouts (harness/rollout.h RecordedRollout, for `viewer --rollout`):
   // <record>/episode_<seed>.hdf5 for every episode (the first record_episodes if >= 0).
   std::string record;

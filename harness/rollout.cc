@@ -389,6 +389,14 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
     ts = probe->spec();
   }
   CheckPolicyFitsTask(ps, ts, o.absolute_actions);
+  const std::vector<std::string>& perturbations = ts.info.perturbations;
+  if (!o.perturbation.empty() &&
+      std::find(perturbations.begin(), perturbations.end(), o.perturbation) == perturbations.end()) {
+    std::string valid;
+    for (const auto& p : perturbations) valid += (valid.empty() ? "" : ", ") + p;
+    throw std::invalid_argument("task " + ts.name + " has no perturbation '" + o.perturbation +
+                                "' (" + (valid.empty() ? "it declares none" : "it declares: " + valid) + ")");
+  }
   const bool render = PolicyUsesImages(ps);
   const int max_steps = o.max_steps > 0 ? o.max_steps : ts.max_steps;
   const int total = o.episodes;
@@ -463,6 +471,7 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
       try {
         env.task->SetActionMode(mode);
         env.task->Reset(env.result.seed);
+        env.task->SetPerturbation(o.perturbation);
         env.task->Observe(&env.obs, render);
         env.history.Push(env.obs, /*fill=*/true);
         for (RolloutObserver* ob : o.observers) {
@@ -558,6 +567,10 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
       ++env.chunk;
       env.clock.Fill(&r);
       if (env.done) {
+        const PerturbationRecord pr = task.perturbation();
+        r.perturbation = PerturbationStatusName(pr.status);
+        r.perturbation_step = pr.step;
+        r.perturbation_detail = pr.detail;
         for (RolloutObserver* ob : env.observers) {
           try {
             ob->OnEpisodeEnd(env.episode, task, r);
@@ -588,6 +601,7 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
   }
   report.latency = o.latency.text;
   report.exec = o.exec;
+  report.perturbation = o.perturbation;
   report.deterministic = o.latency.deterministic();
   report.success_rate = static_cast<double>(successes) / total;
   report.mean_score = score_sum / total;
@@ -603,14 +617,15 @@ void WriteRolloutCsv(const RolloutReport& report, const std::string& path) {
     std::ofstream f(tmp, std::ios::trunc);
     if (!f) throw std::runtime_error("cannot write " + tmp);
     f << "seed,success,score,steps,error,delay_steps,chunks,held_steps,skipped_actions,"
-         "boundary_jump,deterministic\n";
+         "boundary_jump,deterministic,perturbation,perturbation_step,perturbation_detail\n";
     f << std::setprecision(10);
     for (const EpisodeResult& r : report.episodes) {
       f << r.seed << ',' << (r.success ? 1 : 0) << ',' << r.score << ',' << r.steps << ','
         << CsvField(r.error) << ',' << r.delay_steps << ',' << r.chunks << ',' << r.held_steps
         << ',' << r.skipped_actions << ',';
       if (std::isfinite(r.boundary_jump)) f << r.boundary_jump;
-      f << ',' << (report.deterministic ? 1 : 0) << '\n';
+      f << ',' << (report.deterministic ? 1 : 0) << ',' << r.perturbation << ','
+        << r.perturbation_step << ',' << CsvField(r.perturbation_detail) << '\n';
     }
     f.flush();
     if (!f) {

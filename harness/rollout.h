@@ -88,6 +88,9 @@ struct RolloutOptions {
   bool absolute_actions = true;  // robomimic abs actions (ActionMode::kAbsolute); tasks with one action form ignore it
   LatencyModel latency;          // default none: the simulation pauses while the policy thinks
   ExecMode exec = ExecMode::kSync;
+  // A perturbation the task declares (TaskInfo::perturbations: "move", "reset"), armed in every
+  // episode after its reset (Task::SetPerturbation); empty: none.
+  std::string perturbation;
   std::vector<RolloutObserver*> observers;  // not owned; see RolloutObserver
 };
 
@@ -106,6 +109,11 @@ struct EpisodeResult {
   // consecutive executed actions from different chunks; NaN when there was no such pair or the
   // actions are not absolute.
   double boundary_jump = std::numeric_limits<double>::quiet_NaN();
+  // The episode's perturbation (Task::perturbation()): its status ("none", "not_triggered",
+  // "applied", "skipped"), the step it was applied or skipped at (-1: neither) and the detail.
+  std::string perturbation = "none";
+  int perturbation_step = -1;
+  std::string perturbation_detail;
 };
 
 struct RolloutReport {
@@ -117,6 +125,7 @@ struct RolloutReport {
   double wall_seconds = 0;
   std::string latency = "none";  // LatencyModel::text
   ExecMode exec = ExecMode::kSync;
+  std::string perturbation;      // RolloutOptions::perturbation
   bool deterministic = true;     // false for measured latency (results depend on this machine)
 };
 
@@ -243,8 +252,9 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
 
 // Writes one row per episode (seed, success, score, steps, error, then the chunk clock's
 // delay_steps, chunks, held_steps, skipped_actions, boundary_jump (empty when undefined) and
-// deterministic: 0 when the latency was measured on this machine) to `<path>.tmp`, then renames
-// it to `path`. Throws std::runtime_error on I/O errors.
+// deterministic: 0 when the latency was measured on this machine; then perturbation,
+// perturbation_step, perturbation_detail) to `<path>.tmp`, then renames it to `path`. Throws
+// std::runtime_error on I/O errors.
 void WriteRolloutCsv(const RolloutReport& report, const std::string& path);
 
 // ---- recorded rollouts -------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 #include "tasks/task.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -57,7 +58,34 @@ bool Task::ValidateAction(const std::vector<double>& action) {
   return true;
 }
 
+void Task::SetPerturbation(const std::string& name) {
+  perturber_.reset();
+  if (name.empty()) return;
+  const std::vector<std::string>& declared = spec().info.perturbations;
+  if (std::find(declared.begin(), declared.end(), name) == declared.end()) {
+    std::string valid;
+    for (const auto& p : declared) valid += (valid.empty() ? "" : ", ") + p;
+    throw std::invalid_argument("task " + spec().name + " has no perturbation '" + name + "' (" +
+                                (valid.empty() ? "it declares none" : "it declares: " + valid) + ")");
+  }
+  perturber_ = MakePerturber(name);
+}
+
+PerturbationRecord Task::perturbation() const {
+  return perturber_ ? perturber_->record() : PerturbationRecord();
+}
+
+std::unique_ptr<Perturber> Task::MakePerturber(const std::string& name) {
+  throw std::logic_error("task " + spec().name + " declares perturbation '" + name +
+                         "' but does not make it");
+}
+
+void Task::AdvancePerturbation() {
+  if (perturber_ && episode_error_.empty()) perturber_->AfterStep(steps_);
+}
+
 void Task::BeginEpisode(uint64_t seed) {
+  perturber_.reset();
   seed_ = seed;
   steps_ = 0;
   episode_error_.clear();

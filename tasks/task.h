@@ -20,6 +20,7 @@
 
 #include "sim/renderer.h"
 #include "sim/sim.h"
+#include "tasks/perturbation.h"
 
 namespace onedp {
 
@@ -74,7 +75,9 @@ struct TaskInfo {
   std::map<std::string, std::vector<PolicyInput>> policy_inputs;
   // Per absolute-action dimension: "limits" or "identity" (the policy's action normalisation).
   std::vector<std::string> action_norm;
-  std::vector<std::string> perturbations;  // the perturbations the task supports (none yet)
+  // The perturbations the task declares (tasks/perturbation.h: "move", "reset"), for
+  // Task::SetPerturbation.
+  std::vector<std::string> perturbations;
   TaskView view;
 };
 
@@ -147,6 +150,15 @@ class Task {
   // gripper command unchanged) or it throws std::logic_error.
   virtual std::vector<double> HoldAction() const;
 
+  // Arms perturbation `name` (one of TaskInfo::perturbations) for the episode just reset: its
+  // parameters are drawn from the episode seed and it acts at the end of the following Step()s.
+  // Empty: none. Throws std::invalid_argument listing the task's perturbations otherwise.
+  void SetPerturbation(const std::string& name);
+  // What this episode's perturbation did so far (status kNone when none is armed).
+  PerturbationRecord perturbation() const;
+  // The armed perturbation (nullptr when none), for tests of its seeded parameters.
+  const Perturber* perturber() const { return perturber_.get(); }
+
   // Per-episode facts for the dataset's ep_meta (e.g. sizes drawn at reset).
   virtual nlohmann::json EpisodeMeta() const { return nlohmann::json::object(); }
   // robosuite-style env_kwargs for the dataset's env_args.
@@ -176,7 +188,13 @@ class Task {
   // Checks the action's size and finiteness; returns false (and marks the episode failed) if
   // it must not be applied.
   bool ValidateAction(const std::vector<double>& action);
+  // Starts an episode (also disarms the perturbation).
   void BeginEpisode(uint64_t seed);
+  // The task's Perturber for `name`, one of its TaskInfo::perturbations (tasks that declare none
+  // need not override it).
+  virtual std::unique_ptr<Perturber> MakePerturber(const std::string& name);
+  // Tasks call this at the end of Step(): the armed perturbation's turn.
+  void AdvancePerturbation();
 
   std::unique_ptr<Sim> sim_;
   std::unique_ptr<Renderer> renderer_;
@@ -186,6 +204,7 @@ class Task {
   std::string episode_error_;
   std::vector<std::string> warnings_;
   StepProfile profile_;
+  std::unique_ptr<Perturber> perturber_;
 };
 
 }  // namespace onedp

@@ -322,6 +322,9 @@ TEST(RolloutTest, CsvHasOneRowPerEpisode) {
   r.episodes[0].held_steps = 10;
   r.episodes[0].skipped_actions = 0;
   r.episodes[0].boundary_jump = 12.5;
+  r.episodes[0].perturbation = "skipped";
+  r.episodes[0].perturbation_step = 7;
+  r.episodes[0].perturbation_detail = "task solved";
   const fs::path dir = fs::temp_directory_path() / ("onedp_rollout_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const std::string path = (dir / "eval.csv").string();
@@ -331,16 +334,16 @@ TEST(RolloutTest, CsvHasOneRowPerEpisode) {
   std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   EXPECT_EQ(all,
             "seed,success,score,steps,error,delay_steps,chunks,held_steps,skipped_actions,"
-            "boundary_jump,deterministic\n"
-            "100,1,1,42,,2,5,10,0,12.5,1\n"
-            "101,0,0.25,300,\"non-finite action, \"\"x\"\"\",0,0,0,0,,1\n");
+            "boundary_jump,deterministic,perturbation,perturbation_step,perturbation_detail\n"
+            "100,1,1,42,,2,5,10,0,12.5,1,skipped,7,task solved\n"
+            "101,0,0.25,300,\"non-finite action, \"\"x\"\"\",0,0,0,0,,1,none,-1,\n");
   r.deterministic = false;  // measured latency
   WriteRolloutCsv(r, path);
   std::ifstream g(path);
   std::string line;
   std::getline(g, line);
   std::getline(g, line);
-  EXPECT_EQ(line.back(), '0');
+  EXPECT_NE(line.find(",12.5,0,skipped,"), std::string::npos) << line;
   fs::remove_all(dir);
 }
 
@@ -657,6 +660,36 @@ TEST(LatencyTest, MeasuredLatencyIsMarkedNonDeterministic) {
     EXPECT_GE(e.delay_steps, 1);  // any positive wall time is at least one step
     EXPECT_EQ(e.steps, 20);
   }
+}
+
+TEST(LatencyTest, PerturbationsAreArmedPerEpisodeAndReported) {
+  // reset on PushT: every episode's block is re-placed at its seeded step (20..100), whatever the
+  // batch neighbours; an undeclared name is refused before any call.
+  FakePolicy p1(PushTSpec(2, 8)), p2(PushTSpec(2, 8));
+  RolloutOptions o = LatencyOptions("fixed:100", ExecMode::kAsync, 120);
+  o.perturbation = "reset";
+  const RolloutReport r1 = RunRollouts(p1, "pusht", o);
+  o.num_envs = 1;
+  o.workers = 1;
+  const RolloutReport r2 = RunRollouts(p2, "pusht", o);
+  ExpectSameClock(r1, r2);
+  for (size_t i = 0; i < r1.episodes.size(); ++i) {
+    const EpisodeResult& e = r1.episodes[i];
+    EXPECT_TRUE(e.perturbation == "applied" || e.perturbation == "skipped") << e.perturbation;
+    EXPECT_GE(e.perturbation_step, 20);
+    EXPECT_LE(e.perturbation_step, 100);
+    EXPECT_EQ(e.perturbation_step, r2.episodes[i].perturbation_step);
+    EXPECT_EQ(e.perturbation_detail, r2.episodes[i].perturbation_detail);
+  }
+  FakePolicy p3(PushTSpec(2, 8));
+  o.perturbation = "spin";
+  try {
+    RunRollouts(p3, "pusht", o);
+    ADD_FAILURE() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("move, reset"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(p3.calls.empty());
 }
 
 TEST(LatencyTest, HoldActionKeepsTheCommand) {

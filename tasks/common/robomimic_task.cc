@@ -115,6 +115,7 @@ void RobomimicTask::Step(const std::vector<double>& action) {
     MarkFailed("physics warning at step " + std::to_string(steps_) + ": " + w.front());
     for (auto& x : w) warnings_.push_back(std::move(x));
   }
+  AdvancePerturbation();
 }
 
 void RobomimicTask::Observe(Observation* obs, bool render) {

@@ -121,6 +121,7 @@ TaskInfo PushTTask::Info() {
   info.view.action_plane_z = -30;
   info.view.marker_radius = 5.0;
   info.view.marker_width = 2.0;
+  info.perturbations = {"move", "reset"};  // pusht_perturbations.cc
   return info;
 }
 
@@ -231,6 +232,7 @@ void PushTTask::Step(const std::vector<double>& action) {
     MarkFailed("physics warning at step " + std::to_string(steps_) + ": " + w.front());
     for (auto& x : w) warnings_.push_back(std::move(x));
   }
+  AdvancePerturbation();
 }
 
 void PushTTask::Observe(Observation* obs, bool render) {

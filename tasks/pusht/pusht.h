@@ -32,6 +32,7 @@
 //   reward = clip(coverage / 0.95, 0, 1) = Outcome::score; horizon 300 steps.
 // Dataset states: Sim::FlatState() = [time, qpos (5, above), qvel (5)], i.e. the PushT state per
 //   step (block angle unwrapped).
+// Perturbations: move and reset of the block (pusht_perturbations.cc).
 #pragma once
 
 #include <array>
@@ -103,6 +104,10 @@ class PushTTask : public Task {
   // Body origin after DP's legacy _set_state: origin (x, y) at angle 0, then rotated by `angle`
   // about the centre of gravity (0, 45).
   static Eigen::Vector3d LegacyPose(double x, double y, double angle);
+
+ protected:
+  // move / reset of the T block (tasks/pusht/pusht_perturbations.cc: the facts).
+  std::unique_ptr<Perturber> MakePerturber(const std::string& name) override;
 
  private:
   TaskSpec spec_;

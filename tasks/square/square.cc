@@ -21,11 +21,16 @@ RobomimicTaskConfig SquareConfig(const std::string& variant) {
 
 }  // namespace
 
-TaskInfo SquareTask::Info(const std::string& variant) { return RobomimicTaskInfo(SquareConfig(variant)); }
+TaskInfo SquareTask::Info(const std::string& variant) {
+  TaskInfo info = RobomimicTaskInfo(SquareConfig(variant));
+  info.perturbations = {"move", "reset"};  // square_perturbations.cc
+  return info;
+}
 
 SquareTask::SquareTask(const std::string& variant) : RobomimicTask(SquareConfig(variant)) {
   nut_body_ = sim_->Id(mjOBJ_BODY, "SquareNut_main");
   nut_joint_ = sim_->Id(mjOBJ_JOINT, "SquareNut_joint0");
+  spec_.info = Info(variant);
 }
 
 Eigen::Matrix3d SquareTask::NutRot() const {
@@ -36,13 +41,18 @@ Eigen::Matrix3d SquareTask::NutRot() const {
 }
 
 void SquareTask::PlaceObjects(Rng* rng) {
+  const Eigen::Vector3d p = PlaceNut(rng);
+  init_xy_ = p.head<2>();
+  init_yaw_ = p.z();
+}
+
+Eigen::Vector3d SquareTask::PlaceNut(Rng* rng) {
   const double x = rng->Uniform(-0.115, -0.11);
   const double y = rng->Uniform(0.11, 0.225);
   const double yaw = rng->Uniform(0.0, 2.0 * M_PI);
-  init_xy_ = Eigen::Vector2d(x, y);
-  init_yaw_ = yaw;
   SetFreeJoint(nut_joint_, Eigen::Vector3d(x, y, kTableTopZ + 0.02 + kNutHalfThickness),
                Eigen::Quaterniond(Eigen::AngleAxisd(yaw, Eigen::Vector3d::UnitZ())));
+  return {x, y, yaw};
 }
 
 std::vector<double> SquareTask::ObjectObs() const {

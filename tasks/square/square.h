@@ -21,6 +21,7 @@
 // Success: |nut_x - 0.23| < 0.03, |nut_y - 0.10| < 0.03, nut_z < 0.87 and the gripper is released
 //   (1 - tanh(10 |grip_site - nut|) < 0.6, i.e. > ~4.24 cm away). Reward 1 on success, else 0.
 // Horizon: 400 (ph), 500 (mh).
+// Perturbations: move and reset of the nut (square_perturbations.cc).
 #pragma once
 
 #include <memory>
@@ -59,6 +60,12 @@ class SquareTask : public RobomimicTask {
  protected:
   void PlaceObjects(Rng* rng) override;
   std::vector<double> ObjectObs() const override;
+  // move / reset of the nut (tasks/square/square_perturbations.cc: the facts).
+  std::unique_ptr<Perturber> MakePerturber(const std::string& name) override;
+
+ private:
+  // Draws the nut's placement as Reset does and sets it; returns x, y, yaw.
+  Eigen::Vector3d PlaceNut(Rng* rng);
 
  private:
   int nut_body_, nut_joint_;

@@ -1,0 +1,242 @@
+// The move / reset perturbations (tasks/perturbation.h) on PushT and Square: declared names and
+// the error for others, parameters fixed by the episode seed whatever the policy does, the
+// triggers, skipped (not dropped) when the task is solved, and no penetration of another body.
+#include "tasks/perturbation.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tasks/pusht/pusht.h"
+#include "tasks/square/square.h"
+#include "tasks/task_registry.h"
+
+namespace onedp {
+namespace {
+
+int BlockBody(const Task& t) { return mj_name2id(t.sim().model(), mjOBJ_BODY, "block"); }
+int NutBody(const Task& t) { return mj_name2id(t.sim().model(), mjOBJ_BODY, "SquareNut_main"); }
+
+double Penetration(Task& t, int body) {
+  t.sim().Forward();
+  return BodyPenetration(t.sim().model(), t.sim().data(), body);
+}
+
+TEST(PerturbationTest, TasksDeclareThemAndOthersAreRefused) {
+  for (const char* name : {"pusht", "square-ph", "square-mh"}) {
+    EXPECT_EQ(FindTask(name).info.perturbations, (std::vector<std::string>{"move", "reset"})) << name;
+  }
+  std::unique_ptr<Task> pusht = MakeTask("pusht");
+  pusht->Reset(1);
+  try {
+    pusht->SetPerturbation("spin");
+    ADD_FAILURE() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("it declares: move, reset"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(pusht->perturbation().status, PerturbationStatus::kNone);
+  std::unique_ptr<Task> lift = MakeTask("lift-ph");
+  lift->Reset(1);
+  try {
+    lift->SetPerturbation("move");
+    ADD_FAILURE() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("declares none"), std::string::npos) << e.what();
+  }
+  // A reset disarms it.
+  pusht->SetPerturbation("move");
+  ASSERT_NE(pusht->perturber(), nullptr);
+  pusht->Reset(2);
+  EXPECT_EQ(pusht->perturber(), nullptr);
+}
+
+// Drives the pusher toward the block's centre along `via` first (a detour: another "policy"),
+// until the move triggers; then holds. Returns the record at the end.
+PerturbationRecord RunPushTMove(uint64_t seed, const Eigen::Vector2d& via, std::vector<Eigen::Vector3d>* poses,
+                                double* max_penetration) {
+  PushTTask t;
+  t.SetActionMode(ActionMode::kAbsolute);
+  t.Reset(seed);
+  t.SetPerturbation("move");
+  const int block = BlockBody(t);
+  *max_penetration = 0;
+  for (int step = 0; step < 80; ++step) {
+    const PerturbationRecord r = t.perturbation();
+    std::vector<double> action;
+    if (r.status == PerturbationStatus::kPending) {
+      const Eigen::Vector3d p = t.BlockPose();
+      const Eigen::Vector2d cog = p.head<2>() + Eigen::Rotation2Dd(p.z()) * Eigen::Vector2d(0, 45);
+      const Eigen::Vector2d target = step < 5 ? via : cog;
+      action = {target.x(), target.y()};
+    } else {
+      action = {t.AgentPos().x(), t.AgentPos().y()};  // the pusher stops
+    }
+    t.Step(action);
+    if (t.perturbation().status != PerturbationStatus::kPending) {
+      poses->push_back(t.BlockPose());
+      *max_penetration = std::max(*max_penetration, Penetration(t, block));
+    }
+  }
+  return t.perturbation();
+}
+
+TEST(PerturbationTest, PushTMoveIsFixedBySeedAndSlidesAway) {
+  std::vector<Eigen::Vector3d> a, b;
+  double pen_a = 0, pen_b = 0;
+  // Two "policies": different detours before the approach.
+  const PerturbationRecord ra = RunPushTMove(7, Eigen::Vector2d(100, 100), &a, &pen_a);
+  const PerturbationRecord rb = RunPushTMove(7, Eigen::Vector2d(400, 420), &b, &pen_b);
+  for (const PerturbationRecord* r : {&ra, &rb}) {
+    EXPECT_EQ(r->name, "move");
+    EXPECT_EQ(r->status, PerturbationStatus::kApplied) << r->detail;
+    EXPECT_GE(r->step, 1);
+  }
+  PushTTask t1, t2, t3;
+  t1.Reset(7);
+  t1.SetPerturbation("move");
+  t2.Reset(7);
+  t2.SetPerturbation("reset");
+  t3.Reset(8);
+  t3.SetPerturbation("move");
+  // The seeded parameters depend on the seed only (both perturbations draw all of them).
+  EXPECT_EQ(t1.perturber()->direction(), t2.perturber()->direction());
+  EXPECT_EQ(t1.perturber()->distance(), t2.perturber()->distance());
+  EXPECT_EQ(t1.perturber()->reset_step(), t2.perturber()->reset_step());
+  EXPECT_NE(t1.perturber()->distance(), t3.perturber()->distance());
+  EXPECT_GE(t1.perturber()->distance(), 60);
+  EXPECT_LE(t1.perturber()->distance(), 120);
+  EXPECT_LE(pen_a, 1.0);
+  EXPECT_LE(pen_b, 1.0);
+  // Both policies met the same slide (the drawn distance, when nothing stopped it).
+  if (ra.detail.rfind("moved", 0) == 0 && rb.detail.rfind("moved", 0) == 0) EXPECT_EQ(ra.detail, rb.detail);
+}
+
+TEST(PerturbationTest, PushTResetComesAtTheSeededStep) {
+  for (uint64_t seed : {3, 4, 5}) {
+    PushTTask t;
+    t.SetActionMode(ActionMode::kAbsolute);
+    t.Reset(seed);
+    t.SetPerturbation("reset");
+    const int at = t.perturber()->reset_step();
+    EXPECT_GE(at, 20);
+    EXPECT_LE(at, 100);
+    const Eigen::Vector3d before = t.BlockPose();
+    for (int s = 0; s < at; ++s) {
+      EXPECT_EQ(t.perturbation().status, PerturbationStatus::kPending);
+      t.Step(t.HoldAction());
+    }
+    const PerturbationRecord r = t.perturbation();
+    EXPECT_EQ(r.status, PerturbationStatus::kApplied) << r.detail;
+    EXPECT_EQ(r.step, at);
+    EXPECT_NE(t.BlockPose(), before);
+    EXPECT_LE(Penetration(t, BlockBody(t)), 1.0);
+    // Once only.
+    const Eigen::Vector3d placed = t.BlockPose();
+    for (int s = 0; s < 5; ++s) t.Step(t.HoldAction());
+    EXPECT_EQ(t.BlockPose(), placed);
+  }
+}
+
+TEST(PerturbationTest, ASolvedTaskIsSkippedNotDropped) {
+  PushTTask t;
+  t.SetActionMode(ActionMode::kAbsolute);
+  t.Reset(3);
+  t.SetPerturbation("reset");
+  // The block on its goal, the pusher far away: solved.
+  t.SetPoses(Eigen::Vector2d(60, 60), PushTTask::GoalPose());
+  const int at = t.perturber()->reset_step();
+  for (int s = 0; s < at + 2; ++s) t.Step({60, 60});
+  const PerturbationRecord r = t.perturbation();
+  EXPECT_EQ(r.status, PerturbationStatus::kSkipped);
+  EXPECT_EQ(r.step, at);
+  EXPECT_EQ(r.detail, "task solved");
+  EXPECT_STREQ(PerturbationStatusName(r.status), "skipped");
+}
+
+TEST(PerturbationTest, PushTMoveNeverPushesTheBlockIntoAWallOrThePusher) {
+  // The block near a wall, the pusher on its other side (within the trigger radius, not touching),
+  // held still: half of the seeded directions head for the wall.
+  int stopped = 0;
+  for (uint64_t seed = 0; seed < 16; ++seed) {
+    PushTTask t;
+    t.SetActionMode(ActionMode::kAbsolute);
+    t.Reset(seed);
+    t.SetPerturbation("move");
+    // Angle 0, origin (130, 95): the bar spans x 70..190, y 95..125, the CoG is at (130, 140);
+    // the pusher at (200, 140) is 70 from the CoG and clear of the bar's corner (190, 125).
+    t.SetPoses(Eigen::Vector2d(200, 140), Eigen::Vector3d(130, 95, 0));
+    ASSERT_LE(Penetration(t, BlockBody(t)), 1e-9);
+    for (int s = 0; s < 20; ++s) {
+      t.Step({200, 140});
+      EXPECT_LE(Penetration(t, BlockBody(t)), 1.0) << "seed " << seed << " step " << s;
+    }
+    const PerturbationRecord r = t.perturbation();
+    EXPECT_EQ(r.status, PerturbationStatus::kApplied) << r.detail;
+    if (r.detail.find("stopped") != std::string::npos || r.detail.find("blocked") != std::string::npos) ++stopped;
+  }
+  EXPECT_GT(stopped, 0);  // some headed for the wall and were stopped
+}
+
+TEST(PerturbationTest, SquareMoveAndResetKeepTheNutOutOfTableAndPegs) {
+  int moved = 0, blocked = 0;
+  for (uint64_t seed = 0; seed < 6; ++seed) {
+    SquareTask t("ph");
+    t.SetActionMode(ActionMode::kAbsolute);
+    t.Reset(seed);
+    for (int s = 0; s < 10; ++s) t.Step(t.HoldAction());  // the nut settles on the table
+    // The nut next to the square peg, the gripper 8 cm from it on the far side, 15 cm up.
+    const Eigen::Vector3d nut = t.NutPos();
+    const Eigen::Vector2d at(SquareTask::kPegX - 0.09, SquareTask::kPegY);
+    const double* q = t.sim().data()->qpos + t.sim().model()->jnt_qposadr[t.nut_joint()];
+    const Eigen::Quaterniond quat(q[3], q[4], q[5], q[6]);
+    mjData* d = t.sim().data();
+    mjtNum* nq = d->qpos + t.sim().model()->jnt_qposadr[t.nut_joint()];
+    nq[0] = at.x();
+    nq[1] = at.y();
+    nq[2] = nut.z();
+    t.sim().Forward();
+    const int body = NutBody(t);
+    if (Penetration(t, body) > 0.002) continue;  // this yaw touches the peg already
+    t.SetPerturbation("move");
+    std::vector<double> hold = t.HoldAction();
+    hold[0] = at.x() - 0.08;
+    hold[1] = at.y();
+    hold[2] = SquareTask::kTableTopZ + 0.15;
+    for (int s = 0; s < 60; ++s) {
+      t.Step(hold);
+      EXPECT_LE(Penetration(t, body), 0.002) << "seed " << seed << " step " << s;
+      if (!t.episode_error().empty()) break;
+    }
+    const PerturbationRecord r = t.perturbation();
+    EXPECT_EQ(r.status, PerturbationStatus::kApplied) << "seed " << seed << ": " << r.detail;
+    if (r.detail.rfind("moved", 0) == 0) ++moved;
+    if (r.detail.find("blocked") != std::string::npos) ++blocked;
+    // Away from the gripper: the nut's x grew.
+    EXPECT_GT(t.NutPos().x(), at.x() - 1e-9) << r.detail;
+  }
+  EXPECT_GT(moved + blocked, 0);
+
+  SquareTask t("ph");
+  t.SetActionMode(ActionMode::kAbsolute);
+  t.Reset(11);
+  t.SetPerturbation("reset");
+  const int at = t.perturber()->reset_step();
+  EXPECT_GE(at, 30);
+  EXPECT_LE(at, 100);
+  for (int s = 0; s < at; ++s) t.Step(t.HoldAction());
+  const PerturbationRecord r = t.perturbation();
+  EXPECT_EQ(r.status, PerturbationStatus::kApplied) << r.detail;
+  const Eigen::Vector3d p = t.NutPos();
+  EXPECT_GE(p.x(), -0.115 - 1e-9);
+  EXPECT_LE(p.x(), -0.11 + 1e-9);
+  EXPECT_GE(p.y(), 0.11 - 1e-9);
+  EXPECT_LE(p.y(), 0.225 + 1e-9);
+  EXPECT_LE(Penetration(t, NutBody(t)), 0.002);
+}
+
+}  // namespace
+}  // namespace onedp
