@@ -88,19 +88,21 @@ bool Perturber::TryPlacement(const std::function<void()>& place) {
 }
 
 void Perturber::MoveIncrement() {
+  // A move stopped before its first increment did not apply: skipped.
+  const PerturbationStatus stopped = travelled_ > 0 ? PerturbationStatus::kApplied : PerturbationStatus::kSkipped;
   const std::string why = object_.blocked();
   if (!why.empty()) {
-    Finish(PerturbationStatus::kApplied, "stopped after " + Fmt(travelled_) + ": " + why);
+    Finish(stopped, "stopped after " + Fmt(travelled_) + ": " + why);
     return;
   }
   const double next = std::min(distance_, travelled_ + step_length_);
   const Eigen::Vector2d target = start_ + next * heading_;
   if (!object_.in_bounds(target)) {
-    Finish(PerturbationStatus::kApplied, "stopped at the bounds after " + Fmt(travelled_));
+    Finish(stopped, "stopped at the bounds after " + Fmt(travelled_));
     return;
   }
   if (!TryPlacement([&] { object_.place_xy(target); })) {
-    Finish(PerturbationStatus::kApplied, "blocked by contact after " + Fmt(travelled_));
+    Finish(stopped, "blocked by contact after " + Fmt(travelled_));
     return;
   }
   travelled_ = next;

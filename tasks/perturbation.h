@@ -15,7 +15,8 @@
 // pegs, walls; or deeper than it already was) is undone: a move stops there, a reset tries the
 // next draw. A move also stops where the object would leave the task's bounds. A perturbation
 // that cannot apply when it is due (the object is grasped, the task is solved: the task's
-// `blocked` reason) is recorded as skipped; one that never came due as not triggered.
+// `blocked` reason; a move that cannot make its first increment; a reset with no free placement)
+// is recorded as skipped; one that never came due as not triggered.
 #pragma once
 
 #include <cstdint>
