@@ -160,8 +160,9 @@ TEST(TaskInfo, RegistryFactsAndPolicySpecs) {
     EXPECT_EQ(spec.info.display_name, info.display_name) << name;
     EXPECT_EQ(spec.info.action_key, info.action_key) << name;
     EXPECT_EQ(spec.info.action_norm, info.action_norm) << name;
-    EXPECT_TRUE(info.perturbations.empty()) << name;
+    EXPECT_EQ(spec.info.perturbations, info.perturbations) << name;
   }
+  EXPECT_EQ(FindTask("pusht").info.perturbations, (std::vector<std::string>{"move", "reset"}));
   const TaskInfo& pusht = FindTask("pusht").info;
   EXPECT_EQ(pusht.display_name, "PushT");
   EXPECT_EQ(pusht.metric, TaskMetric::kScore);

@@ -266,8 +266,9 @@ TEST_F(ServeCliTest, StdinOnATrainedRun) {
   ShellRun r = Shell(exe + " collect --task pusht --episodes 3 --seed 0 --valid-ratio 0.34 --out " + data.string());
   ASSERT_EQ(r.code, 0) << r.output;
   const fs::path run = dir_ / "run";
-  r = Shell(exe + " train --task pusht --preset tiny --epochs 1 --seed 1 --dataset " + data.string() + " --out " +
-            run.string());
+  // An image policy (the tiny preset trains on low-dim observations): the requests carry the camera.
+  r = Shell(exe + " train --task pusht --preset tiny --obs image --epochs 1 --seed 1 --dataset " + data.string() +
+            " --out " + run.string());
   ASSERT_EQ(r.code, 0) << r.output;
 
   const fs::path requests = dir_ / "requests.jsonl";
