@@ -1,4 +1,4 @@
-// The move / reset perturbations (tasks/perturbation.h) on PushT and Square: declared names and
+// The move / reset perturbations (tasks/perturbation.h) on PushT, Lift, Can and Square: declared names and
 // the error for others, parameters fixed by the episode seed whatever the policy does, the
 // triggers, skipped (not dropped) when the task is solved, and no penetration of another body.
 #include "tasks/perturbation.h"
@@ -9,6 +9,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tasks/pusht/pusht.h"
@@ -33,7 +34,7 @@ double Penetration(Task& t, int body) {
 }
 
 TEST(PerturbationTest, TasksDeclareThemAndOthersAreRefused) {
-  for (const char* name : {"pusht", "square-ph", "square-mh"}) {
+  for (const char* name : {"pusht", "lift-ph", "can-ph", "square-ph", "square-mh"}) {
     EXPECT_EQ(FindTask(name).info.perturbations, (std::vector<std::string>{"move", "reset"})) << name;
   }
   std::unique_ptr<Task> pusht = MakeTask("pusht");
@@ -45,10 +46,10 @@ TEST(PerturbationTest, TasksDeclareThemAndOthersAreRefused) {
     EXPECT_NE(std::string(e.what()).find("it declares: move, reset"), std::string::npos) << e.what();
   }
   EXPECT_EQ(pusht->perturbation().status, PerturbationStatus::kNone);
-  std::unique_ptr<Task> lift = MakeTask("lift-ph");
-  lift->Reset(1);
+  std::unique_ptr<Task> hang = MakeTask("tool-hang-ph");
+  hang->Reset(1);
   try {
-    lift->SetPerturbation("move");
+    hang->SetPerturbation("move");
     ADD_FAILURE() << "no exception";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("declares none"), std::string::npos) << e.what();
@@ -248,6 +249,53 @@ TEST(PerturbationTest, SquareMoveAndResetKeepTheNutOutOfTableAndPegs) {
   EXPECT_GE(p.y(), 0.11 - 1e-9);
   EXPECT_LE(p.y(), 0.225 + 1e-9);
   EXPECT_LE(Penetration(t, NutBody(t)), 0.002);
+}
+
+// Lift, Can and Square through the Task interface: the gripper held 8 cm (in the table plane) from
+// the object, 15 cm above it, until the move is over; then a reset at its seeded step. Nothing is
+// ever left inside the table, a bin wall, a peg or the gripper.
+TEST(PerturbationTest, RobomimicMoveAndResetNeverPenetrate) {
+  const std::vector<std::pair<std::string, std::string>> tasks = {
+      {"lift-ph", "cube"}, {"can-ph", "can"}, {"square-ph", "SquareNut_main"}};
+  for (const auto& [name, object] : tasks) {
+    for (uint64_t seed = 0; seed < 3; ++seed) {
+      SCOPED_TRACE(name + " seed " + std::to_string(seed));
+      std::unique_ptr<Task> t = MakeTask(name);
+      t->SetActionMode(ActionMode::kAbsolute);
+      t->Reset(seed);
+      const int body = mj_name2id(t->sim().model(), mjOBJ_BODY, object.c_str());
+      const Eigen::Vector3d start(t->sim().data()->xpos + 3 * body);
+      std::vector<double> hold = t->HoldAction();
+      hold[0] = start.x() - 0.08;
+      hold[1] = start.y();
+      hold[2] = start.z() + 0.15;
+      // The object settles and the gripper gets there before the perturbation is armed (armed
+      // mid-episode here, so its first check sees the gripper in place: the move heads for +x).
+      for (int s = 0; s < 40; ++s) t->Step(hold);
+      ASSERT_EQ(t->perturbation().status, PerturbationStatus::kNone);
+      t->SetPerturbation("move");
+      for (int s = 0; s < 60 && t->episode_error().empty(); ++s) {
+        t->Step(hold);
+        EXPECT_LE(Penetration(*t, body), 0.002) << "step " << s;
+      }
+      PerturbationRecord r = t->perturbation();
+      EXPECT_TRUE(r.status == PerturbationStatus::kApplied || r.status == PerturbationStatus::kSkipped) << r.detail;
+      EXPECT_GT(Eigen::Vector3d(t->sim().data()->xpos + 3 * body).x(), start.x() - 1e-3) << r.detail;  // away
+
+      t->Reset(seed);
+      t->SetPerturbation("reset");
+      const int at = t->perturber()->reset_step();
+      for (int s = 0; s < at; ++s) {
+        t->Step(t->HoldAction());
+        // (The first steps are the object's drop of Reset itself.)
+        if (s >= 10) EXPECT_LE(Penetration(*t, body), 0.002) << "step " << s;
+      }
+      r = t->perturbation();
+      EXPECT_EQ(r.status, PerturbationStatus::kApplied) << r.detail;
+      EXPECT_EQ(r.step, at);
+      EXPECT_LE(Penetration(*t, body), 0.002);
+    }
+  }
 }
 
 }  // namespace

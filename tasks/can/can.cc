@@ -21,11 +21,16 @@ RobomimicTaskConfig CanConfig(const std::string& variant) {
 
 }  // namespace
 
-TaskInfo CanTask::Info(const std::string& variant) { return RobomimicTaskInfo(CanConfig(variant)); }
+TaskInfo CanTask::Info(const std::string& variant) {
+  TaskInfo info = RobomimicTaskInfo(CanConfig(variant));
+  info.perturbations = {"move", "reset"};  // can_perturbations.cc
+  return info;
+}
 
 CanTask::CanTask(const std::string& variant) : RobomimicTask(CanConfig(variant)) {
   can_body_ = sim_->Id(mjOBJ_BODY, "can");
   can_joint_ = sim_->Id(mjOBJ_JOINT, "can_joint");
+  spec_.info = Info(variant);
 }
 
 Eigen::Matrix3d CanTask::CanRot() const {
@@ -40,16 +45,18 @@ bool CanTask::InGoalRegion(const Eigen::Vector3d& p) {
          p.z() > kGoalZMin && p.z() < kGoalZMax;
 }
 
-void CanTask::PlaceObjects(Rng* rng) {
+void CanTask::PlaceObjects(Rng* rng) { initial_pos_ = PlaceCan(rng, &initial_yaw_); }
+
+Eigen::Vector3d CanTask::PlaceCan(Rng* rng, double* yaw_out) {
   const double hx = kPlaceHalfX - kHorizontalRadius;
   const double hy = kPlaceHalfY - kHorizontalRadius;
   const double x = kBin1X + rng->Uniform(-hx, hx);
   const double y = kBin1Y + rng->Uniform(-hy, hy);
   const double yaw = rng->Uniform(0.0, 2.0 * M_PI);
-  initial_pos_ = Eigen::Vector3d(x, y, kBinFloorTopZ - kCanBottom);
-  initial_yaw_ = yaw;
-  SetFreeJoint(can_joint_, initial_pos_,
-               Eigen::Quaterniond(Eigen::AngleAxisd(yaw, Eigen::Vector3d::UnitZ())));
+  const Eigen::Vector3d pos(x, y, kBinFloorTopZ - kCanBottom);
+  SetFreeJoint(can_joint_, pos, Eigen::Quaterniond(Eigen::AngleAxisd(yaw, Eigen::Vector3d::UnitZ())));
+  if (yaw_out != nullptr) *yaw_out = yaw;
+  return pos;
 }
 
 std::vector<double> CanTask::ObjectObs() const {

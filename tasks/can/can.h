@@ -22,6 +22,7 @@
 //   0.8 < z < 0.9, and the gripper has let go (RobomimicTask::GripperFarFrom(can)). Reward 1 on
 //   success, else 0.
 // Horizon: 400 (ph), 500 (mh).
+// Perturbations: move and reset of the can inside the source bin (can_perturbations.cc).
 #pragma once
 
 #include <memory>
@@ -72,6 +73,10 @@ class CanTask : public RobomimicTask {
  protected:
   void PlaceObjects(Rng* rng) override;
   std::vector<double> ObjectObs() const override;
+  // move / reset of the can (tasks/can/can_perturbations.cc: the facts).
+  std::unique_ptr<Perturber> MakePerturber(const std::string& name) override;
+  // Draws the can's placement as Reset does and sets it; returns its position (and the yaw).
+  Eigen::Vector3d PlaceCan(Rng* rng, double* yaw = nullptr);
 
  private:
   int can_body_, can_joint_;

@@ -206,6 +206,20 @@ nlohmann::json RobomimicTask::DatasetConventions() const {
           {"states", "[time, qpos, qvel]"}};
 }
 
+bool RobomimicTask::FingersTouch(int body, int robot_index) const {
+  const mjModel* m = sim_->model();
+  const mjData* d = sim_->data();
+  const auto& pads = robots_.at(robot_index)->pad_geoms();
+  for (int i = 0; i < d->ncon; ++i) {
+    const mjContact& c = d->contact[i];
+    const bool pad = c.geom1 == pads[0] || c.geom1 == pads[1] || c.geom2 == pads[0] || c.geom2 == pads[1];
+    const bool object = m->body_rootid[m->geom_bodyid[c.geom1]] == body ||
+                        m->body_rootid[m->geom_bodyid[c.geom2]] == body;
+    if (pad && object) return true;
+  }
+  return false;
+}
+
 bool RobomimicTask::GripperFarFrom(const Eigen::Vector3d& p, int robot_index) const {
   const double dist = (robots_.at(robot_index)->EefPos() - p).norm();
   return 1.0 - std::tanh(10.0 * dist) < 0.6;

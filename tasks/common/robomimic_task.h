@@ -58,6 +58,9 @@ class RobomimicTask : public Task {
 
   // robosuite's reach test used by Can/Square success: 1 - tanh(10 |grip_site - p|) < 0.6.
   bool GripperFarFrom(const Eigen::Vector3d& p, int robot_index = 0) const;
+  // Whether a finger pad of the robot's gripper touches (a geom of) the top-level body `body`:
+  // perturbations leave an object in the fingers alone.
+  bool FingersTouch(int body, int robot_index = 0) const;
 
  protected:
   // Places the task's objects for a new episode (and may resize them); `rng` is seeded from the

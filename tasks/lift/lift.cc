@@ -21,12 +21,17 @@ RobomimicTaskConfig LiftConfig(const std::string& variant) {
 
 }  // namespace
 
-TaskInfo LiftTask::Info(const std::string& variant) { return RobomimicTaskInfo(LiftConfig(variant)); }
+TaskInfo LiftTask::Info(const std::string& variant) {
+  TaskInfo info = RobomimicTaskInfo(LiftConfig(variant));
+  info.perturbations = {"move", "reset"};  // lift_perturbations.cc
+  return info;
+}
 
 LiftTask::LiftTask(const std::string& variant) : RobomimicTask(LiftConfig(variant)) {
   cube_body_ = sim_->Id(mjOBJ_BODY, "cube");
   cube_geom_ = sim_->Id(mjOBJ_GEOM, "cube_g0");
   cube_joint_ = sim_->Id(mjOBJ_JOINT, "cube_joint");
+  spec_.info = Info(variant);
 }
 
 void LiftTask::SetCubeHalfSize(double h) {
@@ -46,6 +51,10 @@ void LiftTask::SetCubeHalfSize(double h) {
 
 void LiftTask::PlaceObjects(Rng* rng) {
   SetCubeHalfSize(rng->Uniform(0.020, 0.022));
+  PlaceCube(rng);
+}
+
+void LiftTask::PlaceCube(Rng* rng) {
   const double x = rng->Uniform(-0.03, 0.03);
   const double y = rng->Uniform(-0.03, 0.03);
   const double yaw = rng->Uniform(0.0, 2.0 * M_PI);

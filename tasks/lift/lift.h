@@ -11,6 +11,7 @@
 //   agentview_image and robot0_eye_in_hand_image (84 x 84 x 3 uint8).
 // Success: cube z > table top + 0.04 (0.84 m). Reward 1 on success, else 0.
 // Horizon: 400 (ph), 500 (mh).
+// Perturbations: move and reset of the cube (lift_perturbations.cc; a reset keeps its size).
 #pragma once
 
 #include <memory>
@@ -42,6 +43,10 @@ class LiftTask : public RobomimicTask {
  protected:
   void PlaceObjects(Rng* rng) override;
   std::vector<double> ObjectObs() const override;
+  // move / reset of the cube (tasks/lift/lift_perturbations.cc: the facts).
+  std::unique_ptr<Perturber> MakePerturber(const std::string& name) override;
+  // Draws the cube's position and yaw as Reset does (after its size) and sets them.
+  void PlaceCube(Rng* rng);
 
  private:
   int cube_body_, cube_geom_, cube_joint_;

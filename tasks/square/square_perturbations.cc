@@ -46,16 +46,7 @@ std::unique_ptr<Perturber> SquareTask::MakePerturber(const std::string& name) {
   o.blocked = [this]() -> std::string {
     if (Evaluate().success || NutOnPeg()) return "task solved";
     if (NutPos().z() > kTableTopZ + kNutHalfThickness + kLifted) return "nut lifted (grasped)";
-    const mjModel* m = sim_->model();
-    const mjData* d = sim_->data();
-    const auto& pads = robot().pad_geoms();
-    for (int i = 0; i < d->ncon; ++i) {
-      const mjContact& c = d->contact[i];
-      const bool pad = c.geom1 == pads[0] || c.geom1 == pads[1] || c.geom2 == pads[0] || c.geom2 == pads[1];
-      const bool nut = m->body_rootid[m->geom_bodyid[c.geom1]] == nut_body_ ||
-                       m->body_rootid[m->geom_bodyid[c.geom2]] == nut_body_;
-      if (pad && nut) return "nut in the gripper's fingers";
-    }
+    if (FingersTouch(nut_body_)) return "nut in the gripper's fingers";
     return "";
   };
   return std::make_unique<Perturber>(name, SquareFacts(), std::move(o), sim_.get(), spec_.control_hz,
