@@ -662,6 +662,22 @@ TEST(LatencyTest, MeasuredLatencyIsMarkedNonDeterministic) {
   }
 }
 
+TEST(LatencyTest, RecordingsMarkHeldSteps) {
+  // Sync, d = 2, Ta 8, To 2: per chunk two held steps (chunk_pos -1), then horizon positions
+  // 1..8 (the chunk's rows start at horizon index To - 1).
+  FakePolicy p(PushTSpec(2, 8));
+  const fs::path dir = fs::temp_directory_path() / ("onedp_latency_rec_" + std::to_string(::getpid()));
+  RolloutRecorder recorder(dir.string(), p.spec(), nlohmann::json::object());
+  RunRollouts(p, "pusht", LatencyOptions("fixed:200", ExecMode::kSync, 20, {&recorder}));
+  ASSERT_EQ(recorder.written().size(), 3u);
+  const RecordedRollout rec = ReadRecordedRollout((dir / "episode_100.hdf5").string());
+  std::vector<int> want;
+  for (int t = 0; t < 20; ++t) want.push_back(t % 10 < 2 ? -1 : t % 10 - 1);
+  EXPECT_EQ(rec.chunk_pos, want);
+  ASSERT_EQ(rec.num_steps(), 20);
+  fs::remove_all(dir);
+}
+
 TEST(LatencyTest, PerturbationsAreArmedPerEpisodeAndReported) {
   // reset on PushT: every episode's block is re-placed at its seeded step (20..100), whatever the
   // batch neighbours; an undeclared name is refused before any call.
