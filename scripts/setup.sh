@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # Installs every dependency from Debian 12 packages and builds OneDP Bench.
-# Usage: scripts/setup.sh [build-dir]   (default: build)
-# Environment: BENCH_WITH_TORCH=ON|OFF, BENCH_BUILD_VIEWER=ON|OFF, BENCH_SKIP_APT=1 to skip apt-get.
+# Usage: scripts/setup.sh [build-dir]   (default: build; build-torch2 with BENCH_TORCH=pip)
+# Environment: BENCH_WITH_TORCH=ON|OFF, BENCH_BUILD_VIEWER=ON|OFF, BENCH_SKIP_APT=1 to skip apt-get,
+# BENCH_TORCH=debian|pip: the libtorch to build against. debian (the default) is Debian 12's
+# libtorch 1.13 (CPU only); pip makes the virtual environment .venv-torch, installs the pinned
+# PyTorch 2.x wheel from PyPI (its libtorch is CUDA-enabled) and points CMake at it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD_DIR=${1:-build}
+BENCH_TORCH=${BENCH_TORCH:-debian}
+TORCH_PIP_VERSION=2.15.0
+case "$BENCH_TORCH" in
+  debian) BUILD_DIR=${1:-build} ;;
+  pip) BUILD_DIR=${1:-build-torch2} ;;
+  *) echo "BENCH_TORCH must be debian or pip, got '$BENCH_TORCH'" >&2; exit 2 ;;
+esac
 
 PACKAGES=(
   build-essential cmake pkg-config
@@ -19,6 +28,7 @@ PACKAGES=(
   gnuplot-nox
   xvfb xauth
 )
+if [ "$BENCH_TORCH" = "pip" ]; then PACKAGES+=(python3-venv); fi
 
 if [ "${BENCH_SKIP_APT:-0}" != "1" ]; then
   SUDO=""
@@ -28,7 +38,17 @@ if [ "${BENCH_SKIP_APT:-0}" != "1" ]; then
   $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}"
 fi
 
+CMAKE_EXTRA=()
+if [ "$BENCH_TORCH" = "pip" ]; then
+  [ -x .venv-torch/bin/python ] || python3 -m venv .venv-torch
+  .venv-torch/bin/pip install "torch==${TORCH_PIP_VERSION}"
+  # The torch package itself is a prefix too, so that its lib/ is searched before the system's
+  # (Debian's libtorch.so in /usr/lib would otherwise be linked with the wheel's headers).
+  TORCH_DIR=$(.venv-torch/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__))' 2>/dev/null)
+  CMAKE_EXTRA+=(-DCMAKE_PREFIX_PATH="$TORCH_DIR/share/cmake;$TORCH_DIR")
+fi
+
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
   -DBENCH_WITH_TORCH="${BENCH_WITH_TORCH:-ON}" \
-  -DBENCH_BUILD_VIEWER="${BENCH_BUILD_VIEWER:-ON}"
+  -DBENCH_BUILD_VIEWER="${BENCH_BUILD_VIEWER:-ON}" "${CMAKE_EXTRA[@]}"
 cmake --build "$BUILD_DIR" -j "$(nproc)"
