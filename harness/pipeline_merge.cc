@@ -109,6 +109,9 @@ RunRows CollectRows(const RunPlan& plan) {
   for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
     const WorkItem& run = plan.items[i];
     if (run.stage != Stage::kTrain && run.stage != Stage::kDistill) continue;
+    // A run still in progress has no rows yet: its in-training evaluations so far would read as the
+    // peak and final of its whole schedule.
+    if (!ItemDone(run)) continue;
     const fs::path run_json = fs::path(run.path) / "run.json";
     if (!fs::exists(run_json)) continue;
     const nlohmann::json rj = ReadJson(run_json.string());
