@@ -46,6 +46,11 @@ if [ "$BENCH_TORCH" = "pip" ]; then
   # (Debian's libtorch.so in /usr/lib would otherwise be linked with the wheel's headers).
   TORCH_DIR=$(.venv-torch/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__))' 2>/dev/null)
   CMAKE_EXTRA+=(-DCMAKE_PREFIX_PATH="$TORCH_DIR/share/cmake;$TORCH_DIR")
+  # The wheel's CUDA libraries (NCCL, cuDNN, ...) live beside it in nvidia/*/lib; the linker must
+  # resolve libtorch_cuda.so's dependencies there, not in an older system CUDA toolkit.
+  LINK_FLAGS=""
+  for d in "$(dirname "$TORCH_DIR")"/nvidia/*/lib; do LINK_FLAGS+="-Wl,-rpath-link,$d "; done
+  CMAKE_EXTRA+=(-DCMAKE_EXE_LINKER_FLAGS="$LINK_FLAGS")
 fi
 
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
