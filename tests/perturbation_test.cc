@@ -120,7 +120,9 @@ TEST(PerturbationTest, PushTMoveIsFixedBySeedAndSlidesAway) {
   EXPECT_LE(pen_a, 1.0);
   EXPECT_LE(pen_b, 1.0);
   // Both policies met the same slide (the drawn distance, when nothing stopped it).
-  if (ra.detail.rfind("moved", 0) == 0 && rb.detail.rfind("moved", 0) == 0) EXPECT_EQ(ra.detail, rb.detail);
+  if (ra.detail.rfind("moved", 0) == 0 && rb.detail.rfind("moved", 0) == 0) {
+    EXPECT_EQ(ra.detail, rb.detail);
+  }
 }
 
 TEST(PerturbationTest, PushTResetComesAtTheSeededStep) {
@@ -288,7 +290,9 @@ TEST(PerturbationTest, RobomimicMoveAndResetNeverPenetrate) {
       for (int s = 0; s < at; ++s) {
         t->Step(t->HoldAction());
         // (The first steps are the object's drop of Reset itself.)
-        if (s >= 10) EXPECT_LE(Penetration(*t, body), 0.002) << "step " << s;
+        if (s >= 10) {
+          EXPECT_LE(Penetration(*t, body), 0.002) << "step " << s;
+        }
       }
       r = t->perturbation();
       EXPECT_EQ(r.status, PerturbationStatus::kApplied) << r.detail;

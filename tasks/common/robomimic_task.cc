@@ -264,4 +264,27 @@ void RobomimicTask::SetFreeJoint(int joint, const Eigen::Vector3d& pos, const Ei
   for (int i = 0; i < 6; ++i) v[i] = 0;
 }
 
+PerturbationFacts RobomimicTask::HandPerturbationFacts(int reset_min_step, int reset_max_step) {
+  PerturbationFacts f;
+  f.trigger_radius = 0.10;
+  f.min_distance = 0.05;
+  f.max_distance = 0.10;
+  f.speed = 0.2;
+  f.reset_min_step = reset_min_step;
+  f.reset_max_step = reset_max_step;
+  f.penetration_tol = 0.002;
+  return f;
+}
+
+PerturbationObject RobomimicTask::FreeJointObject(int body, int joint) {
+  PerturbationObject o;
+  o.body = body;
+  o.gripper_xy = [this] { return Eigen::Vector2d(robot().EefPos().head<2>()); };
+  o.place_xy = [this, joint](const Eigen::Vector2d& xy) {
+    const double* q = sim_->data()->qpos + sim_->model()->jnt_qposadr[joint];
+    SetFreeJoint(joint, Eigen::Vector3d(xy.x(), xy.y(), q[2]), Eigen::Quaterniond(q[3], q[4], q[5], q[6]));
+  };
+  return o;
+}
+
 }  // namespace onedp

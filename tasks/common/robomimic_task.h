@@ -77,6 +77,16 @@ class RobomimicTask : public Task {
   // Sets a free joint's pose (pos + quat wxyz) and zero velocity.
   void SetFreeJoint(int joint, const Eigen::Vector3d& pos, const Eigen::Quaterniond& quat);
 
+  // What every robomimic object task's perturbations share: the object slides when the grip site
+  // comes within 10 cm of it in the table plane, 5-10 cm at 0.2 m/s (1 cm per control step, a
+  // hand's pace), and may leave at most 2 mm of penetration; a reset comes after a number of steps
+  // drawn from [reset_min_step, reset_max_step] (the task's approach phase).
+  static PerturbationFacts HandPerturbationFacts(int reset_min_step, int reset_max_step);
+  // A perturbed object on free joint `joint` (top-level body `body`): the gripper is robot 0's grip
+  // site, and placing it by planar position keeps its height and orientation. The task adds the
+  // object's planar position, fresh placement, bounds and blocking rule.
+  PerturbationObject FreeJointObject(int body, int joint);
+
   TaskSpec spec_;
   std::vector<std::unique_ptr<PandaRobot>> robots_;
   std::vector<int> camera_ids_;
