@@ -190,9 +190,12 @@ void PushTTask::Reset(uint64_t seed) {
   const double angle = rng.Normal() * 2 * M_PI - M_PI;
   reset_agent_ = Eigen::Vector2d(ax, ay);
   reset_block_ = Eigen::Vector3d(bx, by, angle);
+  // The original runs one space.step after setting the state, with the pusher at rest. That step
+  // moves nothing: Chipmunk integrates positions before it detects contacts, so even a block drawn
+  // overlapping the pusher stays where it was set (the overlap is resolved during the first control
+  // step). MuJoCo would push such a block out within the step, so ours sets the poses without one
+  // and every start state equals the original's.
   SetPoses(reset_agent_, LegacyPose(bx, by, angle));
-  // DP runs one space.step after setting the state (the pusher at rest).
-  Substep(sim_->model(), sim_->data(), layout_, reset_agent_);
   sim_->Forward();
   last_action_ = {reset_agent_.x(), reset_agent_.y()};
   sim_->TakeWarnings();
