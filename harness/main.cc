@@ -2,7 +2,7 @@
 //
 //   harness tasks
 //   harness collect --task lift-ph --episodes 200 --seed 0 --out data/lift_ph.hdf5
-//   harness bench sim --task lift-ph
+//   harness bench sim --task lift-ph [--actions expert|random]
 //   harness sheet --in data/lift_ph.hdf5 --out results/lift_ph_demos.png
 //   harness train --task pusht --policy dp-ddpm --preset cpu --seed 0
 //   harness distill --teacher runs/pusht/dp-ddpm/seed0 --method onedp-s --seed 0
@@ -105,6 +105,11 @@ int main(int argc, char** argv) {
   bs->add_option("--steps", bench_sim.steps, "Env steps per configuration")
       ->check(CLI::PositiveNumber);
   bs->add_option("--seed", bench_sim.seed, "Seed");
+  bs->add_option("--actions", bench_sim.actions,
+                 "expert (the scripted expert; its planning timed apart) | random (uniform within the action bounds, seeded)")
+      ->check(CLI::IsMember({"expert", "random"}))
+      ->capture_default_str();
+  bs->add_option("--json", bench_sim.json, "Also write the numbers as JSON");
 
   // `env`: one task driven by JSON-line commands, for side-by-side runs with the originals (harness/env_server.h).
   onedp::EnvServeOptions env;
