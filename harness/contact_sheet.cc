@@ -5,14 +5,21 @@
 #include <stdexcept>
 #include <vector>
 
+#ifdef BENCH_WITH_OPENCV
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#endif
 
 #include "harness/episode.h"
 
 namespace onedp {
 
+#ifndef BENCH_WITH_OPENCV
+int WriteContactSheet(const ContactSheetOptions&) {
+  throw std::runtime_error("harness sheet: this build has no OpenCV (BENCH_WITH_OPENCV=OFF)");
+}
+#else
 int WriteContactSheet(const ContactSheetOptions& o) {
   if (o.demos <= 0 || o.frames <= 0 || o.scale <= 0) {
     throw std::invalid_argument("--demos, --frames and --scale must be positive");
@@ -57,5 +64,7 @@ int WriteContactSheet(const ContactSheetOptions& o) {
   std::filesystem::rename(tmp, o.out);
   return rows;
 }
+
+#endif  // BENCH_WITH_OPENCV
 
 }  // namespace onedp

@@ -1,4 +1,5 @@
-// MP4 output of rollouts: the OpenCV Mp4Writer and the RolloutVideo observer.
+// MP4 output of rollouts: the OpenCV Mp4Writer and the RolloutVideo observer. Without OpenCV
+// (BENCH_WITH_OPENCV=OFF) an Mp4Writer cannot be opened: `eval --video` fails with a message.
 
 #include "harness/rollout.h"
 
@@ -9,10 +10,27 @@
 #include <string>
 #include <utility>
 
+#ifdef BENCH_WITH_OPENCV
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
+#endif
 
 namespace onedp {
+
+// ---- MP4 ---------------------------------------------------------------------------------------
+
+#ifndef BENCH_WITH_OPENCV
+struct Mp4Writer::Impl {};
+
+Mp4Writer::Mp4Writer(const std::string& path, int width, int height, double)
+    : path_(path), width_(width), height_(height) {
+  throw std::runtime_error("cannot write " + path + ": this build has no OpenCV (BENCH_WITH_OPENCV=OFF)");
+}
+Mp4Writer::~Mp4Writer() = default;
+void Mp4Writer::Add(const Image&) {}
+void Mp4Writer::Add(const uint8_t*, size_t) {}
+void Mp4Writer::Close() {}
+#else
 namespace {
 
 void RenameInto(const std::string& tmp, const std::string& path) {
@@ -25,8 +43,6 @@ void RenameInto(const std::string& tmp, const std::string& path) {
 }
 
 }  // namespace
-
-// ---- MP4 ---------------------------------------------------------------------------------------
 
 struct Mp4Writer::Impl {
   cv::VideoWriter writer;
@@ -80,6 +96,7 @@ void Mp4Writer::Close() {
   impl_->writer.release();
   RenameInto(impl_->tmp, path_);
 }
+#endif  // BENCH_WITH_OPENCV
 
 // ---- headless videos ---------------------------------------------------------------------------
 
