@@ -13,6 +13,9 @@
 
 #include "harness/progress.h"
 #include "harness/run_info.h"
+#include "policies/distill.h"
+#include "policies/normalizer.h"
+#include "policies/preset.h"
 #include "policies/registry.h"
 
 namespace onedp {
@@ -27,22 +30,45 @@ double Median(std::vector<double> v) {
 }  // namespace
 
 LatencyReport BenchPolicy(const BenchPolicyOptions& o) {
-  const ResolvedCkpt ck = ResolveCkpt(o.ckpt);
-  const nlohmann::json pj = ReadPolicyJson(ck.policy_dir.string());
-  const PolicySpec spec = PolicySpec::FromJson(pj.at("spec"));
-  // The trained policy, plus Diffusion Policies of both families on the same networks (for a
-  // distilled student: its teacher's networks) with random weights (latency does not depend on
-  // weights), so DDPM, DDIM, EDM and the one-step samplers are timed on one architecture.
+  // The policy to time: a trained run's, or (no --ckpt) fresh networks of a preset on a task, to
+  // which the OneDP-S student warm-started from them is added (its one-step sampler).
   std::vector<std::unique_ptr<Policy>> policies;
-  policies.push_back(LoadPolicy(ck.policy_dir.string(), o.device));
-  const nlohmann::json& config = pj.at("config");
-  const nlohmann::json dp = config.contains("teacher") ? config.at("teacher") : config;
+  std::string name;
+  nlohmann::json dp;  // the config whose networks every timed policy shares
+  Normalizer normalizer;
+  if (!o.ckpt.empty()) {
+    const ResolvedCkpt ck = ResolveCkpt(o.ckpt);
+    const nlohmann::json pj = ReadPolicyJson(ck.policy_dir.string());
+    policies.push_back(LoadPolicy(ck.policy_dir.string(), o.device));
+    const nlohmann::json& config = pj.at("config");
+    dp = config.contains("teacher") ? config.at("teacher") : config;
+    normalizer = Normalizer::FromJson(pj.at("normalizer"));
+    name = pj.at("name").get<std::string>();
+  } else {
+    policies.push_back(FreshPolicyForBench(o.net));
+    dp = policies[0]->Config();
+    name = o.net.policy + " (fresh weights, preset " + o.net.preset + ")";
+  }
+  const PolicySpec spec = policies[0]->spec();
+  if (o.ckpt.empty()) {
+    normalizer.SetIdentity("action", spec.action_dim);
+    for (const auto& k : spec.obs) {
+      if (!k.is_image) normalizer.SetIdentity(k.key, k.shape.at(0));
+    }
+  }
+  // Diffusion Policies of both families on the same networks (for a distilled student: its
+  // teacher's networks) with random weights (latency does not depend on weights), so DDPM, DDIM,
+  // EDM and the one-step samplers are timed on one architecture.
   for (const PolicyInfo& info : RegisteredPolicies()) {
     if (info.distilled() || policies[0]->Name() == info.name) continue;
-    auto p = CreatePolicy(info.name, spec, ConfigWithNetworksOf(info.name, dp), Normalizer::FromJson(pj.at("normalizer")), 0);
-    p->To(o.device);
+    auto p = CreatePolicy(info.name, spec, ConfigWithNetworksOf(info.name, dp), normalizer, 0);
     policies.push_back(std::move(p));
   }
+  if (o.ckpt.empty()) {
+    policies.push_back(MakeStudent(*policies[0], "onedp-s", DistillMethodConfig("onedp-s", LoadPreset(o.net.preset)), 0));
+  }
+  for (size_t i = 1; i < policies.size(); ++i) policies[i]->To(o.device);
+  if (o.ckpt.empty()) policies[0]->To(o.device);
   // One observation history (batch 1): mid-grey images, zero low-dim values.
   ObsBatch obs;
   obs.batch = 1;
@@ -99,7 +125,7 @@ LatencyReport BenchPolicy(const BenchPolicyOptions& o) {
   }
   progress.Finish();
   const auto counts = policies[0]->ParameterCounts();
-  report.policy = pj.at("name").get<std::string>();
+  report.policy = name;
   report.device = o.device;
   report.repeats = o.repeats;
   report.parameters = counts.at("total");
@@ -110,7 +136,7 @@ LatencyReport BenchPolicy(const BenchPolicyOptions& o) {
 
 int RunBenchPolicy(const BenchPolicyOptions& o, std::ostream& out) {
   const LatencyReport r = BenchPolicy(o);
-  out << "policy " << r.policy << " (" << o.ckpt << "), parameters " << r.parameters << " (encoder "
+  out << "policy " << r.policy << (o.ckpt.empty() ? " on " + o.net.task : " (" + o.ckpt + ")") << ", parameters " << r.parameters << " (encoder "
       << r.encoder_parameters << ", unet " << r.unet_parameters << "), device " << r.device
       << ", batch 1, median of " << r.repeats << " calls\n\n";
   out << "| sampler | NFE | encoder ms | sampling ms | ms per NFE | total ms | Hz |\n";
@@ -136,6 +162,10 @@ int RunBenchPolicy(const BenchPolicyOptions& o, std::ostream& out) {
     }
     if (most == nullptr) throw std::runtime_error("bench policy: no sampler timed, no profile to write");
     WriteJsonAtomic({{"policy", r.policy},
+                     {"parameters", r.parameters},
+                     {"encoder_parameters", r.encoder_parameters},
+                     {"unet_parameters", r.unet_parameters},
+                     {"versions", RunVersions()},
                      {"ckpt", o.ckpt},
                      {"device", r.device},
                      {"repeats", r.repeats},

@@ -9,7 +9,8 @@
 //   harness eval --ckpt runs/pusht/dp-ddpm/seed0 --sampler ddim:10 --episodes 100
 //   harness eval --ckpt runs/pusht/dp-ddpm/seed0 --episodes 10 --record rec/ --video vid/
 //   harness eval --ckpt runs/pusht/dp-ddpm/seed0 --latency v100-paper --exec async
-//   harness bench policy --ckpt runs/pusht/dp-ddpm/seed0
+//   harness bench policy --ckpt runs/pusht/dp-ddpm/seed0   (or --task pusht --preset cpu: fresh networks)
+//   harness bench train --task pusht --preset cpu [--method onedp-s]
 //   harness samples --policy runs/pusht/dp-ddpm/seed0@ddpm:100 --policy RUN@onestep --out s.csv
 //   harness serve --ckpt runs/pusht/dp-ddpm/seed0 --sampler ddim:10 [--socket /tmp/onedp.sock]
 //   harness env --task pusht [--action-mode absolute] [--socket /tmp/pusht_env.sock]
@@ -172,11 +173,30 @@ int main(int argc, char** argv) {
 
   onedp::BenchPolicyOptions bench_policy;
   CLI::App* bp = bench->add_subcommand("policy", "Batch-1 latency: encoder, one U-Net call, DDPM/DDIM/EDM");
-  bp->add_option("--ckpt", bench_policy.ckpt, "Run directory or saved policy directory")->required();
+  bp->add_option("--ckpt", bench_policy.ckpt, "Run directory or saved policy directory (or fresh networks: --task)");
+  bp->add_option("--task", bench_policy.net.task, "Without --ckpt: time fresh networks of --preset on this task's observations");
+  bp->add_option("--preset", bench_policy.net.preset, "Without --ckpt: the networks' preset")->capture_default_str();
+  bp->add_option("--policy", bench_policy.net.policy, "Without --ckpt: dp-ddpm|dp-edm")->capture_default_str();
+  bp->add_option("--obs", bench_policy.net.obs, "Without --ckpt: image|lowdim (default: the preset's)");
+  bp->add_option("--set", bench_policy.net.overrides, "Without --ckpt: path=value on the policy config");
   bp->add_option("--device", bench_policy.device, "cpu|cuda[:i]")->capture_default_str();
   bp->add_option("--repeats", bench_policy.repeats, "Timed calls per sampler")->capture_default_str()->check(CLI::PositiveNumber);
   bp->add_option("--sampler", bench_policy.samplers, "Samplers to time (default: all)");
   bp->add_option("--json", bench_policy.json, "Also write the table as JSON (a device profile for eval --latency profile:PATH)");
+  onedp::BenchTrainOptions bench_train;
+  CLI::App* bt = bench->add_subcommand("train", "Wall time of one training (or distillation) step on fresh networks and synthetic batches");
+  bt->add_option("--task", bench_train.net.task, "Task whose observation and action shapes the batches have")->required();
+  bt->add_option("--preset", bench_train.net.preset, "Networks and loop config")->capture_default_str();
+  bt->add_option("--policy", bench_train.net.policy, "dp-ddpm|dp-edm (the distillation's teacher with --method)")->capture_default_str();
+  bt->add_option("--obs", bench_train.net.obs, "image|lowdim (default: the preset's)");
+  bt->add_option("--set", bench_train.net.overrides, "path=value on the policy config");
+  bt->add_option("--method", bench_train.method, "onedp-s|onedp-d|cp: time a distillation step instead");
+  bt->add_option("--batch", bench_train.batch_size, "Batch size (default: the preset's)");
+  bt->add_option("--steps", bench_train.steps, "Timed steps")->capture_default_str()->check(CLI::PositiveNumber);
+  bt->add_option("--warmup", bench_train.warmup, "Untimed steps first")->capture_default_str()->check(CLI::PositiveNumber);
+  bt->add_option("--seed", bench_train.net.seed, "Weights and batches seed");
+  bt->add_option("--json", bench_train.json, "Also write the step times as JSON");
+  bt->add_option("--save", bench_train.save, "Also save the policy (the student with --method) to this directory");
 
   onedp::SampleStatsOptions samples;
   CLI::App* sp = app.add_subcommand("samples", "Roughness and spread of policies' action chunks on dataset observations");
@@ -281,6 +301,7 @@ int main(int argc, char** argv) {
     if (di->parsed()) return onedp::RunDistill(distill, std::cout);
     if (ev->parsed()) return onedp::RunEval(eval, std::cout);
     if (bp->parsed()) return onedp::RunBenchPolicy(bench_policy, std::cout);
+    if (bt->parsed()) return onedp::RunBenchTrain(bench_train, std::cout);
     if (sp->parsed()) return onedp::RunSampleStats(samples, std::cout);
     if (sv->parsed()) return onedp::RunServe(serve);
     if (rn->parsed()) {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <iosfwd>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -121,8 +122,22 @@ struct EvalOptions {
   int video_size = 256;
 };
 
+// Networks with fresh (random) weights for the benchmarks that need no trained run: a policy of
+// the preset's networks on the task's observations (identity normalisation), with overrides.
+// Speed does not depend on the weights.
+struct BenchNetOptions {
+  std::string task;
+  std::string preset = "cpu";
+  std::string policy = "dp-ddpm";
+  std::string obs;                     // image | lowdim; empty: the preset's
+  std::vector<std::string> overrides;  // "path=value" on the policy config (as LoopOptions)
+  uint64_t seed = 0;
+};
+std::unique_ptr<Policy> FreshPolicyForBench(const BenchNetOptions& options);
+
 struct BenchPolicyOptions {
-  std::string ckpt;
+  std::string ckpt;  // a trained run or saved policy; empty: `net` (fresh weights)
+  BenchNetOptions net;
   std::string device = "cpu";
   int repeats = 5;  // timed calls per configuration (after one warm-up call)
   std::vector<std::string> samplers;  // default: the policy's samplers
@@ -147,6 +162,21 @@ struct LatencyReport {
   std::vector<LatencyRow> rows;
 };
 LatencyReport BenchPolicy(const BenchPolicyOptions& options);
+
+// `harness bench train`: wall time of one optimiser step (forward, backward, AdamW, EMA) of a DP
+// with fresh weights on synthetic batches of the policy's shapes, or with `method` one step of a
+// distillation (onedp-s, onedp-d, cp) from such a DP as teacher. `warmup` steps are run first and
+// not timed; the step times go to `out` and, with `json`, to a file.
+struct BenchTrainOptions {
+  BenchNetOptions net;
+  std::string method;  // empty: DP training; onedp-s | onedp-d | cp: distillation
+  int batch_size = 0;  // 0: the preset's
+  int steps = 10;
+  int warmup = 2;
+  std::string json;
+  std::string save;  // also save the trained policy (the student with --method) here, for `eval --ckpt`
+};
+int RunBenchTrain(const BenchTrainOptions& options, std::ostream& out);
 
 // Each returns 0; throws std::invalid_argument for bad input, std::runtime_error otherwise.
 // Progress goes to stderr, the summary to `out`.
