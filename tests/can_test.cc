@@ -88,7 +88,8 @@ TEST(CanTest, ResetDrawsFromTheDocumentedRanges) {
   CanTask task("ph");
   std::set<double> xs;
   double min_yaw = 10, max_yaw = -10;
-  const double hx = 0.145 - 0.0354, hy = 0.195 - 0.0354;
+  // robosuite's sampler: bin1's half sizes 0.145 x 0.195 less the can's horizontal radius 0.025
+  const double hx = 0.145 - 0.025, hy = 0.195 - 0.025;
   for (uint64_t seed = 0; seed < 40; ++seed) {
     task.Reset(seed);
     const Eigen::Vector3d p = task.CanPos();
@@ -108,6 +109,18 @@ TEST(CanTest, ResetDrawsFromTheDocumentedRanges) {
     EXPECT_FALSE(task.Evaluate().success);
   }
   EXPECT_EQ(xs.size(), 40u);
+  // the whole range is used: beyond 0.145 - 0.0354, the bound when the radius was taken as the
+  // site's norm
+  double max_dx = 0, max_dy = 0;
+  for (uint64_t seed = 0; seed < 300; ++seed) {
+    task.Reset(seed);
+    max_dx = std::max(max_dx, std::abs(task.CanPos().x() - 0.1));
+    max_dy = std::max(max_dy, std::abs(task.CanPos().y() + 0.25));
+  }
+  EXPECT_GT(max_dx, 0.145 - 0.0354);
+  EXPECT_GT(max_dy, 0.195 - 0.0354);
+  EXPECT_LE(max_dx, hx + 1e-12);
+  EXPECT_LE(max_dy, hy + 1e-12);
   EXPECT_LT(min_yaw, -2.0);  // yaw covers the circle
   EXPECT_GT(max_yaw, 2.0);
   // the can stays put when left alone (no tipping or sliding on the bin floor)

@@ -42,7 +42,10 @@ class CanTask : public RobomimicTask {
   // Can geometry (body frame) and placement.
   static constexpr double kCanRadius = 0.025;
   static constexpr double kCanBottom = -0.0403, kCanTop = 0.0397;
-  static constexpr double kHorizontalRadius = 0.0354;  // robosuite horizontal_radius_site (0.025, 0.025)
+  // robosuite's MujocoXMLObject.horizontal_radius: the x coordinate of the object's
+  // horizontal_radius_site, (0.025, 0.025) for the can, so 0.025 (not the site's norm); the placement
+  // sampler keeps the can this far inside bin1's sampling box (0.145 x 0.195 half sizes).
+  static constexpr double kHorizontalRadius = 0.025;
   static constexpr double kPlaceHalfX = 0.145, kPlaceHalfY = 0.195;
   // Success region (the can's compartment of bin2).
   static constexpr double kGoalXMin = 0.1, kGoalXMax = 0.1 + 0.195;
