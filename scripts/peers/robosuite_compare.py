@@ -1,0 +1,989 @@
+#!/usr/bin/env python3
+"""Holds our robomimic tasks (Lift, Can, Square, ToolHang, Transport; MuJoCo 2.2.2, driven through
+`harness env`) against robosuite 1.5.1 (MuJoCo 3.3.0) side by side: object placement over many
+resets, the OSC_POSE controller on one delta action sequence, camera views at matched poses, our PH
+demonstrations' absolute actions replayed open-loop, our Square-ph Diffusion Policy evaluated in
+robosuite through `harness serve`, and the success rules near their boundaries. Writes
+results/peers/robosuite.md, robosuite.csv and <task>_views.png.
+
+Run with the peers' virtual environment (scripts/peers/setup.sh):
+  nice -n 10 .venv-peers/bin/python scripts/peers/robosuite_compare.py [--tasks lift,square] \
+      [--parts placement,controller,views,rules,replay,policy]
+
+Every part of every task is cached as JSON under data/peers/robosuite_cache/ (written under a temp
+name, then renamed; replays every few demos), so an interrupted run resumes where it stopped and the
+report is rebuilt from the cache; --fresh recomputes. robosuite environments are built once per task
+(hard_reset=False) because building one takes tens of seconds.
+
+Frames: our models use robosuite's world frame (tables, robot bases, cameras at robosuite's
+coordinates), and the objects' free joints have the same body origins for Lift, Can and Square, so
+joint positions are copied as they are. ToolHang's and Transport's objects are placed in robosuite
+from the same drawn values (position and angle handed to robosuite's own placement samplers with
+their ranges pinned), which also tests that both turn a draw into the same pose.
+"""
+import argparse
+import csv
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MUJOCO_GL", "osmesa")  # EGL has no device on a CPU-only machine
+
+import h5py  # noqa: E402
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
+import robosuite  # noqa: E402
+from robosuite.controllers import load_composite_controller_config  # noqa: E402
+from scipy.spatial.transform import Rotation  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CACHE = os.path.join(ROOT, "data", "peers", "robosuite_cache")
+OUT = os.path.join(ROOT, "results", "peers")
+
+# task key -> (our registry name, robosuite env, robots, the free joints compared: ours -> robosuite's)
+TASKS = {
+    "lift": ("lift-ph", "Lift", "Panda", {"cube_joint": "cube_joint0"}),
+    "can": ("can-ph", "PickPlaceCan", "Panda", {"can_joint": "Can_joint0"}),
+    "square": ("square-ph", "NutAssemblySquare", "Panda", {"SquareNut_joint0": "SquareNut_joint0"}),
+    "tool_hang": ("tool-hang-ph", "ToolHang", "Panda", {"frame_joint0": "frame_joint0", "tool_joint0": "tool_joint0"}),
+    "transport": ("transport-ph", "TwoArmTransport", ["Panda", "Panda"],
+                  {"payload_joint0": "payload_joint0", "trash_joint0": "trash_joint0",
+                   "lid_joint0": "transport_start_bin_lid_joint0", "start_bin_joint0": "transport_start_bin_joint0",
+                   "target_bin_joint0": "transport_target_bin_joint0", "trash_bin_joint0": "transport_trash_bin_joint0"}),
+}
+DATASETS = {"lift": "data/peers/lift_ph.hdf5", "can": "data/peers/can_ph.hdf5", "square": "data/square_ph.hdf5",
+            "tool_hang": "data/tool_hang_ph.hdf5", "transport": "data/peers/transport_ph.hdf5"}
+VIEW_CAMERAS = {"tool_hang": ["sideview", "robot0_eye_in_hand"],
+                "transport": ["shouldercamera0", "robot0_eye_in_hand", "shouldercamera1", "robot1_eye_in_hand"]}
+
+
+def log(*a):
+    print(time.strftime("%H:%M:%S"), *a, flush=True)
+
+
+def write_atomic(path, text, mode="w"):
+    tmp = path + ".tmp"
+    with open(tmp, mode) as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def cache_path(part, task):
+    return os.path.join(CACHE, f"{part}_{task}.json")
+
+
+def cache_load(part, task):
+    p = cache_path(part, task)
+    if os.path.exists(p):
+        with open(p) as f:
+            return json.load(f)
+    return None
+
+
+def cache_save(part, task, obj):
+    os.makedirs(CACHE, exist_ok=True)
+    write_atomic(cache_path(part, task), json.dumps(obj))
+
+
+# ------------------------------------------------------------------------------------------ ours
+class OurEnv:
+    """`harness env` as a subprocess speaking JSON lines."""
+
+    def __init__(self, harness, task, mode="delta"):
+        cmd = [harness, "env", "--task", task, "--action-mode", mode]
+        self.cmd = " ".join(shlex.quote(c) for c in cmd)
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  text=True, bufsize=1)
+        self.n = 0
+        self.info = self.ask("info")
+        self.joints = {j["name"]: j for j in self.info["joints"]}
+
+    def ask(self, cmd, **fields):
+        self.n += 1
+        self.p.stdin.write(json.dumps({"id": self.n, "cmd": cmd, **fields}) + "\n")
+        self.p.stdin.flush()
+        reply = json.loads(self.p.stdout.readline())
+        if "error" in reply:
+            raise RuntimeError(f"harness env: {cmd}: {reply['error']}")
+        return reply
+
+    def qpos_of(self, state, joint):
+        """A joint's qpos slice from a flat state [time, qpos, qvel]."""
+        j = self.joints[joint]
+        return np.asarray(state[1 + j["qpos_adr"]: 1 + j["qpos_adr"] + j["qpos_width"]], dtype=float)
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait(timeout=30)
+
+
+class OurServer:
+    """`harness serve` (a trained policy) as a subprocess speaking JSON lines."""
+
+    def __init__(self, harness, ckpt, sampler):
+        cmd = [harness, "serve", "--ckpt", ckpt, "--sampler", sampler]
+        self.cmd = " ".join(shlex.quote(c) for c in cmd)
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  text=True, bufsize=1)
+        self.n = 0
+        self.spec = self.ask({"cmd": "spec"})
+
+    def ask(self, req):
+        self.n += 1
+        self.p.stdin.write(json.dumps({"id": self.n, **req}) + "\n")
+        self.p.stdin.flush()
+        reply = json.loads(self.p.stdout.readline())
+        if "error" in reply:
+            raise RuntimeError(f"harness serve: {reply['error']}")
+        return reply
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait(timeout=30)
+
+
+# ------------------------------------------------------------------------------------- robosuite
+def rs_make(key, render=False):
+    _, env_name, robots, _ = TASKS[key]
+    cfg = load_composite_controller_config(controller=None, robot="Panda")
+    for part in cfg["body_parts"].values():  # world-frame deltas, as robosuite 1.2 / robomimic's datasets
+        part["input_ref_frame"] = "world"
+    kw = dict(robots=robots, controller_configs=cfg, has_renderer=False, has_offscreen_renderer=False,
+              use_camera_obs=False, use_object_obs=True, control_freq=20, ignore_done=True, hard_reset=False,
+              reward_shaping=False)
+    if key == "transport":
+        kw["env_configuration"] = "opposed"
+    t = time.time()
+    env = robosuite.make(env_name, **kw)
+    env.reset()
+    log(f"robosuite {env_name} built in {time.time() - t:.0f} s")
+    return env
+
+
+def rs_model(env):
+    return env.sim.model._model, env.sim.data._data
+
+
+def rs_arm_ctrl(robot):
+    return robot.part_controllers["right"]
+
+
+def rs_set_mode(env, mode):
+    for r in env.robots:
+        rs_arm_ctrl(r).input_type = mode
+
+
+def rs_qpos(env, joint):
+    m, d = rs_model(env)
+    j = m.joint(joint)
+    w = {0: 7, 1: 4}.get(int(j.type[0]), 1)
+    return np.array(d.qpos[j.qposadr[0]: j.qposadr[0] + w])
+
+
+def rs_set_joint(env, joint, value):
+    m, d = rs_model(env)
+    j = m.joint(joint)
+    value = np.atleast_1d(np.asarray(value, dtype=float))
+    d.qpos[j.qposadr[0]: j.qposadr[0] + len(value)] = value
+    dw = {0: 6, 1: 3}.get(int(j.type[0]), 1)
+    d.qvel[j.dofadr[0]: j.dofadr[0] + dw] = 0
+
+
+def rs_set_robots(env, ours, state):
+    """robosuite's arms and fingers to our state's joint positions (velocities zero), controller goals
+    to the current pose, gripper command integrators to zero (as our reset leaves them)."""
+    for r, robot in enumerate(env.robots):
+        for i in range(7):
+            rs_set_joint(env, f"robot{r}_joint{i + 1}", ours.qpos_of(state, f"robot{r}_joint{i + 1}"))
+        for i in range(2):
+            rs_set_joint(env, f"gripper{r}_right_finger_joint{i + 1}",
+                         ours.qpos_of(state, f"gripper{r}_finger_joint{i + 1}"))
+    env.sim.forward()
+    for robot in env.robots:
+        c = rs_arm_ctrl(robot)
+        c.update(force=True)
+        c.update_initial_joints(c.joint_pos)  # nullspace posture target: the reset joints, as ours
+        c.reset_goal()
+        robot.gripper["right"].current_action = np.zeros(robot.gripper["right"].dof)
+
+
+def rs_eef(env, r=0):
+    """Grip-site position and rotation matrix of robot r."""
+    _, d = rs_model(env)
+    sid = env.robots[r].eef_site_id["right"]
+    return np.array(d.site_xpos[sid]), np.array(d.site_xmat[sid]).reshape(3, 3)
+
+
+def quat_wxyz_to_mat(q):
+    return Rotation.from_quat([q[1], q[2], q[3], q[0]]).as_matrix()
+
+
+def rot_angle_deg(a, b):
+    """Angle of the rotation between two rotation matrices, in degrees."""
+    c = (np.trace(a.T @ b) - 1) / 2
+    return math.degrees(math.acos(max(-1.0, min(1.0, c))))
+
+
+def yaw_of(q_wxyz):
+    return math.atan2(2 * (q_wxyz[0] * q_wxyz[3] + q_wxyz[1] * q_wxyz[2]), 1 - 2 * (q_wxyz[2] ** 2 + q_wxyz[3] ** 2))
+
+
+def sixd_to_mat(v):
+    """DP's rotation-6d (pytorch3d: the first two rows, Gram-Schmidt) to a rotation matrix."""
+    a1, a2 = np.asarray(v[:3], float), np.asarray(v[3:6], float)
+    b1 = a1 / np.linalg.norm(a1)
+    b2 = a2 - b1.dot(a2) * b1
+    b2 /= np.linalg.norm(b2)
+    return np.stack([b1, b2, np.cross(b1, b2)])
+
+
+def abs_to_rs(a):
+    """Our 10-D absolute action per arm -> robosuite's absolute OSC_POSE input (pos, axis-angle, grip)."""
+    out = []
+    for k in range(len(a) // 10):
+        s = a[10 * k: 10 * k + 10]
+        rv = Rotation.from_matrix(sixd_to_mat(s[3:9])).as_rotvec()
+        out.extend([s[0], s[1], s[2], rv[0], rv[1], rv[2], s[9]])
+    return np.array(out)
+
+
+# ---------------------------------------------------------------------------- placing like ours
+def sampler_of(env, name):
+    s = env.placement_initializer
+    if hasattr(s, "samplers"):
+        return s.samplers[name]
+    return s
+
+
+def pinned_reset(env, key, draws):
+    """robosuite reset whose placement samplers are pinned to our drawn values: draws is
+    {sampler name: (world x, world y, angle)}; then the samplers are restored."""
+    saved = []
+    for name, (x, y, ang) in draws.items():
+        s = sampler_of(env, name)
+        saved.append((s, s.x_range, s.y_range, s.rotation, s.ensure_object_boundary_in_range, s.ensure_valid_placement))
+        ref = np.asarray(s.reference_pos, dtype=float)
+        s.x_range = [x - ref[0], x - ref[0]]
+        s.y_range = [y - ref[1], y - ref[1]]
+        s.rotation = ang
+        s.ensure_object_boundary_in_range = False
+        # Can's sampler also places Milk, Bread and Cereal (moved away in single-object mode): all
+        # share the pinned spot, so overlap is not checked
+        s.ensure_valid_placement = False
+    try:
+        env.reset()
+    finally:
+        for s, xr, yr, rot, ens, val in saved:
+            s.x_range, s.y_range, s.rotation, s.ensure_object_boundary_in_range, s.ensure_valid_placement = \
+                xr, yr, rot, ens, val
+
+
+def our_draws(key, ours, state, meta):
+    """Our reset's drawn values per robosuite sampler name (world x, y, angle)."""
+    if key == "lift":
+        q = ours.qpos_of(state, "cube_joint")
+        return {"ObjectSampler": (q[0], q[1], yaw_of(q[3:]))}
+    if key == "can":
+        q = ours.qpos_of(state, "can_joint")
+        return {"CollisionObjectSampler": (q[0], q[1], yaw_of(q[3:]))}
+    if key == "square":
+        q = ours.qpos_of(state, "SquareNut_joint0")
+        return {"SquareNutSampler": (q[0], q[1], yaw_of(q[3:]))}
+    if key == "tool_hang":
+        f, t = meta["frame_init_xy_angle"], meta["tool_init_xy_yaw"]
+        return {"frameObjectSampler": tuple(f), "toolObjectSampler": tuple(t)}
+    if key == "transport":
+        # lid, payload and trash x, y are replaced by their bins' in robosuite's reset (as ours)
+        return {"start_binObjectSampler": (*meta["start_bin_xy"], 0.0), "lidObjectSampler": (0.0, -0.45, 0.0),
+                "payloadObjectSampler": (0.0, -0.45, meta["payload_angle"]),
+                "target_binObjectSampler": (*meta["target_bin_xy"], 0.0),
+                "trashObjectSampler": (0.0, 0.45, meta["trash_yaw"]),
+                "trash_binObjectSampler": (*meta["trash_bin_xy"], 0.0)}
+    raise KeyError(key)
+
+
+def place_like_ours(env, key, ours, reply):
+    """robosuite in our reset's configuration: objects from our draws (Lift: our cube size too),
+    then the robots' joints."""
+    state, meta = reply["state"], reply["meta"]
+    draws = our_draws(key, ours, state, meta)
+    pinned_reset(env, key, {k: v for k, v in draws.items() if k in sampler_names(env)})
+    if key == "lift":
+        m, _ = rs_model(env)
+        m.geom_size[m.geom("cube_g0").id] = meta["cube_half_size"]
+    if key in ("lift", "can", "square"):  # same body origins: copy the poses exactly
+        for o, r in TASKS[key][3].items():
+            rs_set_joint(env, r, ours.qpos_of(state, o))
+    rs_set_robots(env, ours, state)
+
+
+def sampler_names(env):
+    s = env.placement_initializer
+    return list(s.samplers.keys()) if hasattr(s, "samplers") else [s.name]
+
+
+# ------------------------------------------------------------------------------------ model facts
+def part_model(key, env):
+    """Physics options and the Panda's link inertials / hand offset: robosuite's model vs ours (our
+    model as the dataset stores it, loaded in the same mujoco Python module)."""
+    path = os.path.join(ROOT, DATASETS[key])
+    if not os.path.exists(path):
+        return {"skipped": f"{DATASETS[key]} missing"}
+    with h5py.File(path, "r") as f:
+        xml = f["data/demo_0"].attrs["model_file"]
+    mo = mujoco.MjModel.from_xml_string(xml)
+    mr, _ = rs_model(env)
+
+    def opt(mm):
+        o = mm.opt
+        return {"timestep": o.timestep, "cone": ["pyramidal", "elliptic"][int(o.cone)], "impratio": o.impratio,
+                "density": o.density, "viscosity": o.viscosity, "integrator": int(o.integrator),
+                "iterations": int(o.iterations)}
+
+    def links(mm):
+        out = {}
+        for i in range(8):
+            b = mm.body(f"robot0_link{i}")
+            out[f"link{i}"] = [float(b.mass[0]), b.inertia.round(5).tolist()]
+        b = mm.body("robot0_right_hand")
+        out["hand_pos"] = b.pos.tolist()
+        out["hand_quat"] = b.quat.tolist()
+        sub = mm.body_subtreemass[mm.body("robot0_right_hand").id]
+        out["hand_subtree_mass"] = float(sub)
+        out["arm_mass"] = float(mm.body_subtreemass[mm.body("robot0_link0").id])
+        return out
+
+    return {"opt_ours": opt(mo), "opt_rs": opt(mr), "links_ours": links(mo), "links_rs": links(mr)}
+
+
+# ---------------------------------------------------------------------------------- (a) placement
+def part_placement(key, env, ours, n):
+    """Object pose ranges over n resets: ours (seeds 0..n-1) and robosuite's sampler (the call its
+    reset makes), then the same draws handed to robosuite (50 seeds): pose difference."""
+    joints = TASKS[key][3]
+    res = {"n": n, "ours": {}, "rs": {}}
+    our_vals = {o: [] for o in joints}
+    metas = []
+    for s in range(n):
+        rep = ours.ask("reset", seed=s)
+        metas.append(rep["meta"])
+        for o in joints:
+            our_vals[o].append(ours.qpos_of(rep["state"], o).tolist())
+    rs_vals = {o: [] for o in joints}
+    name_of = {}
+    for s in range(n):
+        placements = env.placement_initializer.sample()
+        for o, r in joints.items():
+            for obj_name, (pos, quat, obj) in placements.items():
+                if obj.joints and obj.joints[0] == r:
+                    rs_vals[o].append(list(pos) + list(quat))
+                    name_of[o] = obj_name
+    for o in joints:
+        for side, vals in (("ours", our_vals[o]), ("rs", rs_vals[o])):
+            if not vals:
+                continue
+            v = np.array(vals)
+            yaw = np.array([yaw_of(q) % (2 * math.pi) for q in v[:, 3:7]])
+            tilt = np.array([math.degrees(math.acos(min(1.0, abs(1 - 2 * (q[1] ** 2 + q[2] ** 2))))) for q in v[:, 3:7]])
+            res[side][o] = {"x": [v[:, 0].min(), v[:, 0].max(), v[:, 0].mean()],
+                            "y": [v[:, 1].min(), v[:, 1].max(), v[:, 1].mean()],
+                            "z": [v[:, 2].min(), v[:, 2].max()],
+                            "yaw": [yaw.min(), yaw.max()], "tilt_deg": [tilt.min(), tilt.max()], "count": len(v)}
+    if key == "lift":
+        from robosuite.models.objects import BoxObject
+        sizes = np.array([BoxObject(name="cube", size_min=[0.020] * 3, size_max=[0.022] * 3).size for _ in range(200)])
+        res["rs_cube_half_sizes"] = {"min": sizes.min(0).tolist(), "max": sizes.max(0).tolist(),
+                                     "max_aspect": float((sizes.max(1) / sizes.min(1)).max()), "count": len(sizes)}
+        ours_sizes = np.array([m["cube_half_size"] for m in metas])
+        res["our_cube_half_sizes"] = [float(ours_sizes.min()), float(ours_sizes.max())]
+    # the same draws in both
+    diffs = {o: [] for o in joints}
+    for s in range(min(50, n)):
+        rep = ours.ask("reset", seed=s)
+        draws = our_draws(key, ours, rep["state"], rep["meta"])
+        pinned_reset(env, key, {k: v for k, v in draws.items() if k in sampler_names(env)})
+        for o, r in joints.items():
+            a, b = ours.qpos_of(rep["state"], o), rs_qpos(env, r)
+            diffs[o].append([float(np.abs(a[:2] - b[:2]).max()), float(b[2] - a[2]),
+                             rot_angle_deg(quat_wxyz_to_mat(a[3:]), quat_wxyz_to_mat(b[3:]))])
+    res["same_draw"] = {o: {"xy_max": max(d[0] for d in v), "dz": [min(d[1] for d in v), max(d[1] for d in v)],
+                            "rot_max_deg": max(d[2] for d in v), "n": len(v)} for o, v in diffs.items()}
+    res["sampler_names"] = name_of
+    return res
+
+
+# --------------------------------------------------------------------------- (a') settling drop
+def part_settle(key, env, ours, n=20, steps=10):
+    """Square's nut starts 4 cm higher in robosuite (section 1): both from the same draws, robots held
+    still for `steps` steps; how far the nut moves in the plane and turns while it settles."""
+    if key != "square":
+        return {"skipped": "only Square starts its object at a different height"}
+    hold = np.r_[np.zeros(6), -1.0]
+    out = []
+    rs_set_mode(env, "delta")
+    ours.ask("set_action_mode", mode="delta")
+    for s in range(n):
+        rep = ours.ask("reset", seed=s)
+        q0 = ours.qpos_of(rep["state"], "SquareNut_joint0")
+        draws = our_draws(key, ours, rep["state"], rep["meta"])
+        pinned_reset(env, key, draws)
+        rs_set_robots(env, ours, rep["state"])
+        r0 = rs_qpos(env, "SquareNut_joint0")
+        for _ in range(steps):
+            r = ours.ask("step", action=hold.tolist())
+            env.step(hold)
+        q1, r1 = ours.qpos_of(r["state"], "SquareNut_joint0"), rs_qpos(env, "SquareNut_joint0")
+        out.append({"seed": s, "ours_xy_move": float(np.linalg.norm(q1[:2] - q0[:2])),
+                    "rs_xy_move": float(np.linalg.norm(r1[:2] - r0[:2])),
+                    "ours_turn_deg": rot_angle_deg(quat_wxyz_to_mat(q0[3:]), quat_wxyz_to_mat(q1[3:])),
+                    "rs_turn_deg": rot_angle_deg(quat_wxyz_to_mat(r0[3:]), quat_wxyz_to_mat(r1[3:])),
+                    "ours_z": float(q1[2]), "rs_z": float(r1[2]), "start_z": [float(q0[2]), float(r0[2])],
+                    "settled_xy_diff": float(np.linalg.norm(r1[:2] - q1[:2])),
+                    "settled_rot_diff_deg": rot_angle_deg(quat_wxyz_to_mat(q1[3:]), quat_wxyz_to_mat(r1[3:]))})
+    return {"steps": steps, "seeds": out}
+
+
+# --------------------------------------------------------------------------------- (b) controller
+def action_sequence(n_arms):
+    """40 delta steps: +x, then -y with -z, then a turn about z and x, then up with the gripper closing."""
+    seq = []
+    for t in range(40):
+        a = np.zeros(7)
+        if t < 10:
+            a[0] = 0.6
+        elif t < 20:
+            a[1], a[2] = -0.6, -0.4
+        elif t < 30:
+            a[5], a[3] = 0.6, 0.3
+        else:
+            a[2] = 0.5
+        a[6] = 1.0 if t >= 30 else -1.0
+        seq.append(np.tile(a, n_arms))
+    return np.array(seq)
+
+
+def part_controller(key, env, ours):
+    n_arms = len(env.robots)
+    rep = ours.ask("reset", seed=0)
+    ours.ask("set_action_mode", mode="delta")
+    place_like_ours(env, key, ours, rep)
+    rs_set_mode(env, "delta")
+    obs0 = rep["obs"]
+    res = {"steps": [], "grip": {}}
+    p_rs, r_rs = rs_eef(env)
+    p_o = np.array(obs0["robot0_eef_pos"])
+    q_o = obs0["robot0_eef_quat"]
+    r_o = Rotation.from_quat(q_o).as_matrix()
+    res["step0"] = [float(np.linalg.norm(p_rs - p_o) * 100), rot_angle_deg(r_o, r_rs)]
+    seq = action_sequence(n_arms)
+    for t, a in enumerate(seq):
+        o = ours.ask("step", action=a.tolist())["obs"]
+        env.step(a)
+        p_rs, r_rs = rs_eef(env)
+        p_o = np.array(o["robot0_eef_pos"])
+        r_o = Rotation.from_quat(o["robot0_eef_quat"]).as_matrix()
+        g_o = o["robot0_gripper_qpos"]
+        g_rs = [float(rs_qpos(env, "gripper0_right_finger_joint1")[0]), float(rs_qpos(env, "gripper0_right_finger_joint2")[0])]
+        res["steps"].append({"t": t + 1, "pos_cm": float(np.linalg.norm(p_rs - p_o) * 100),
+                             "rot_deg": rot_angle_deg(r_o, r_rs), "ours_pos": p_o.tolist(), "rs_pos": p_rs.tolist(),
+                             "grip_ours": g_o, "grip_rs": g_rs})
+    # gripper: closing from open (after 30 steps of "open"), arm held, steps until the finger
+    # opening is within 0.5 mm of where it ends after 40 steps of "close"
+    for side in ("ours", "rs"):
+        res["grip"][side] = []
+    rep = ours.ask("reset", seed=0)
+    place_like_ours(env, key, ours, rep)
+    hold_open = np.tile(np.r_[np.zeros(6), -1.0], n_arms)
+    hold_close = np.tile(np.r_[np.zeros(6), 1.0], n_arms)
+    for a in [hold_open] * 30 + [hold_close] * 40:
+        o = ours.ask("step", action=a.tolist())["obs"]
+        env.step(a)
+        g_rs = rs_qpos(env, "gripper0_right_finger_joint1")[0] - rs_qpos(env, "gripper0_right_finger_joint2")[0]
+        res["grip"]["ours"].append(o["robot0_gripper_qpos"][0] - o["robot0_gripper_qpos"][1])
+        res["grip"]["rs"].append(float(g_rs))
+    for side in ("ours", "rs"):
+        g = np.array(res["grip"][side])
+        closing = g[30:]
+        final = closing[-1]
+        start = g[29]
+        steps = next(i + 1 for i in range(len(closing)) if abs(closing[i] - final) < 0.0005)
+        steps90 = next(i + 1 for i in range(len(closing)) if abs(closing[i] - final) <= 0.1 * abs(start - final))
+        res[f"close_{side}"] = {"open_gap_mm": float(start * 1000), "closed_gap_mm": float(final * 1000),
+                                "steps_to_0.5mm": steps, "steps_to_90pct": steps90}
+    return res
+
+
+# ------------------------------------------------------------------------------------ (c) views
+def part_views(key, env, ours, seed=3):
+    from PIL import Image, ImageDraw
+    rep = ours.ask("reset", seed=seed, render=True)
+    place_like_ours(env, key, ours, rep)
+    m, d = rs_model(env)
+    cams = VIEW_CAMERAS.get(key, ["agentview", "robot0_eye_in_hand"])
+    scale = 3 if key != "tool_hang" else 1
+    tiles, diffs = [], {}
+    for cam in cams:
+        ours_img = np.array(rep["obs"][cam + "_image"], dtype=np.uint8)
+        h, w = ours_img.shape[:2]
+        m.vis.global_.offwidth = max(m.vis.global_.offwidth, w)
+        m.vis.global_.offheight = max(m.vis.global_.offheight, h)
+        r = mujoco.Renderer(m, h, w)
+        r.update_scene(d, camera=cam)
+        rs_img = r.render()
+        r.close()
+        diffs[cam] = float(np.abs(ours_img.astype(int) - rs_img.astype(int)).mean())
+        tiles.append((cam, ours_img, rs_img))
+    h, w = tiles[0][1].shape[:2]
+    H, W = h * scale, w * scale
+    canvas = Image.new("RGB", (2 * W + 30, len(tiles) * (H + 18) + 18), (255, 255, 255))
+    dr = ImageDraw.Draw(canvas)
+    dr.text((10, 2), "ours (MuJoCo 2.2.2)", fill=(0, 0, 0))
+    dr.text((W + 20, 2), "robosuite 1.5.1 (MuJoCo 3.3.0)", fill=(0, 0, 0))
+    for i, (cam, a, b) in enumerate(tiles):
+        y = 18 + i * (H + 18)
+        dr.text((10, y), f"{cam}  (seed {seed})", fill=(0, 0, 0))
+        canvas.paste(Image.fromarray(a).resize((W, H), Image.NEAREST), (10, y + 14 - 14 + 14))
+        canvas.paste(Image.fromarray(b).resize((W, H), Image.NEAREST), (W + 20, y + 14))
+    path = os.path.join(OUT, f"{key}_views.png")
+    tmp = path + ".tmp.png"
+    canvas.save(tmp)
+    os.replace(tmp, path)
+    return {"png": os.path.relpath(path, ROOT), "cameras": cams, "mean_abs_pixel_diff": diffs, "seed": seed}
+
+
+# ------------------------------------------------------------------------------------ (f) rules
+def part_rules(key, env, ours):
+    """Both success checks on the same object poses near the boundary (no physics: poses are set,
+    kinematics computed). The gripper stays where the reset put it unless a pose moves it."""
+    rng = np.random.default_rng(0)
+    rep = ours.ask("reset", seed=0)
+    place_like_ours(env, key, ours, rep)
+    cases = []
+    if key == "lift":
+        qj, rj = "cube_joint", "cube_joint0"
+        base = ours.qpos_of(rep["state"], qj)
+        for dz in np.linspace(0.035, 0.045, 41):  # threshold: table top + 0.04
+            q = base.copy()
+            q[2] = 0.8 + dz
+            cases.append({qj: q})
+    elif key == "can":
+        qj = "can_joint"
+        base = ours.qpos_of(rep["state"], qj)
+        for _ in range(300):  # around the bin 2 region's edges x 0.1..0.295, y 0.28..0.525, z 0.8..0.9
+            q = base.copy()
+            q[0] = rng.choice([0.1, 0.295, 0.2]) + rng.normal(0, 0.004)
+            q[1] = rng.choice([0.28, 0.525, 0.4]) + rng.normal(0, 0.004)
+            q[2] = rng.choice([0.8, 0.9, 0.86]) + rng.normal(0, 0.004)
+            cases.append({qj: q})
+    elif key == "square":
+        qj = "SquareNut_joint0"
+        base = ours.qpos_of(rep["state"], qj)
+        for _ in range(300):  # around |dx|, |dy| < 0.03 of the peg (0.23, 0.10), z < 0.87
+            q = base.copy()
+            q[0] = 0.23 + rng.choice([-0.03, 0.03, 0.0]) + rng.normal(0, 0.003)
+            q[1] = 0.10 + rng.choice([-0.03, 0.03, 0.0]) + rng.normal(0, 0.003)
+            q[2] = 0.87 + rng.normal(0, 0.004)
+            cases.append({qj: q})
+    else:
+        return {"skipped": "contact-based rule: compared on the replays' final states instead (part replay)"}
+    rj = TASKS[key][3][qj]
+    agree, n_succ_o, n_succ_r, disagreements = 0, 0, 0, []
+    for c in cases:
+        q = c[qj]
+        e = ours.ask("set_qpos", qpos={qj: q.tolist()})
+        so = ours.ask("evaluate")["success"]
+        rs_set_joint(env, rj, q)
+        env.sim.forward()
+        sr = bool(env._check_success())
+        agree += so == sr
+        n_succ_o += so
+        n_succ_r += sr
+        if so != sr:
+            disagreements.append(q[:3].tolist())
+    return {"cases": len(cases), "agree": agree, "success_ours": n_succ_o, "success_rs": n_succ_r,
+            "disagreements": disagreements[:10]}
+
+
+# ----------------------------------------------------------------------------------- (d) replay
+def part_replay(key, env, ours, n, dataset):
+    path = os.path.join(ROOT, dataset)
+    if not os.path.exists(path):
+        return {"skipped": f"{dataset} missing"}
+    res = cache_load("replay", key) or {"demos": []}
+    done = {d["demo"] for d in res["demos"]}
+    ours.ask("set_action_mode", mode="absolute")
+    rs_set_mode(env, "absolute")
+    with h5py.File(path, "r") as f:
+        names = sorted(f["data"].keys(), key=lambda s: int(s.split("_")[1]))[:n]
+        for i, name in enumerate(names):
+            if name in done:
+                continue
+            g = f["data"][name]
+            states, acts = g["states"][()], g["actions_abs"][()]
+            meta = json.loads(g.attrs["ep_meta"])
+            t0 = time.time()
+            rep = ours.ask("set_state", state=states[0].tolist())
+            # ours: the same actions from the same state (our reference; equals the demo if deterministic)
+            succ_o, step_o = False, None
+            for t, a in enumerate(acts):
+                r = ours.ask("step", action=a.tolist())
+                if r["success"]:
+                    succ_o, step_o = True, t + 1
+                    break
+            rep = {"state": states[0].tolist(), "meta": meta}
+            place_like_ours(env, key, ours, rep)
+            obj0 = {o: rs_qpos(env, r).tolist() for o, r in TASKS[key][3].items()}
+            ours_obj0 = {o: ours.qpos_of(states[0], o).tolist() for o in TASKS[key][3]}
+            succ_r, step_r = False, None
+            for t, a in enumerate(acts):
+                env.step(abs_to_rs(a))
+                if env._check_success():
+                    succ_r, step_r = True, t + 1
+                    break
+            p_rs, _ = rs_eef(env)
+            res["demos"].append({"demo": name, "len": len(acts), "ours": succ_o, "ours_step": step_o, "rs": succ_r,
+                                 "rs_step": step_r,
+                                 "start_obj_diff": max(float(np.abs(np.array(obj0[o][:3]) - np.array(ours_obj0[o][:3])).max())
+                                                       for o in obj0)})
+            log(f"replay {key} {name}: here {succ_o} ({step_o}), robosuite {succ_r} ({step_r}), "
+                f"{len(acts)} steps, {time.time() - t0:.0f} s")
+            if len(res["demos"]) % 5 == 0:
+                cache_save("replay", key, res)
+    cache_save("replay", key, res)
+    return res
+
+
+# ------------------------------------------------------------------------------------ (e) policy
+def rs_lowdim_obs(env, key):
+    """Our low-dim observation keys computed from robosuite's state (our conventions: grip site,
+    quaternions xyzw with w >= 0, object pose and its pose in the grip-site frame)."""
+    m, d = rs_model(env)
+    p, R = rs_eef(env)
+    q = Rotation.from_matrix(R).as_quat()
+    if q[3] < 0:
+        q = -q
+    g = [float(rs_qpos(env, "gripper0_right_finger_joint1")[0]), float(rs_qpos(env, "gripper0_right_finger_joint2")[0])]
+    b = m.body("SquareNut_main").id
+    op, oR = np.array(d.xpos[b]), np.array(d.xmat[b]).reshape(3, 3)
+    oq = Rotation.from_matrix(oR).as_quat()
+    if oq[3] < 0:
+        oq = -oq
+    rel_p = R.T @ (op - p)
+    rq = Rotation.from_matrix(R.T @ oR).as_quat()
+    if rq[3] < 0:
+        rq = -rq
+    obj = np.r_[op, oq, rel_p, rq]
+    return {"object": obj.tolist(), "robot0_eef_pos": p.tolist(), "robot0_eef_quat": q.tolist(),
+            "robot0_gripper_qpos": g}
+
+
+def part_policy(key, env, ours, server, episodes, start_seed, here_csv):
+    res = cache_load("policy", key) or {"episodes": []}
+    done = {e["seed"] for e in res["episodes"]}
+    spec = server.spec
+    to = int(spec["spec"]["obs_steps"])
+    keys = [k["key"] for k in spec["spec"]["obs"]]
+    rs_set_mode(env, "absolute")
+    here = {}
+    if os.path.exists(here_csv):
+        with open(here_csv) as f:
+            for row in csv.DictReader(f):
+                here[int(row["seed"])] = (int(row["success"]), int(row["steps"]))
+    for seed in range(start_seed, start_seed + episodes):
+        if seed in done:
+            continue
+        t0 = time.time()
+        rep = ours.ask("reset", seed=seed)
+        place_like_ours(env, key, ours, rep)
+        hist = [rs_lowdim_obs(env, key)] * to
+        succ, steps, req = False, 0, 0
+        while steps < 400 and not succ:
+            obs = {k: [h[k] for h in hist[-to:]] for k in keys}
+            acts = server.ask({"obs": obs, "seed": seed * 1000 + req})["actions"]
+            req += 1
+            for a in acts:
+                env.step(abs_to_rs(np.array(a)))
+                steps += 1
+                hist.append(rs_lowdim_obs(env, key))
+                if env._check_success():
+                    succ = True
+                    break
+                if steps >= 400:
+                    break
+        res["episodes"].append({"seed": seed, "rs": succ, "rs_steps": steps,
+                                "here": here.get(seed, (None, None))[0], "here_steps": here.get(seed, (None, None))[1]})
+        log(f"policy {key} seed {seed}: robosuite {succ} ({steps} steps), here {here.get(seed)}, {time.time() - t0:.0f} s")
+        cache_save("policy", key, res)
+    res["to"] = to
+    res["server"] = server.cmd
+    return res
+
+
+# ------------------------------------------------------------------------------------ report
+def fmt(v, p=4):
+    return f"{v:.{p}f}"
+
+
+def report(tasks, args):
+    rows, md = [], []
+    versions = (f"robosuite {robosuite.__version__}, mujoco (python) {mujoco.__version__}, numpy {np.__version__}; "
+                "ours: MuJoCo 2.2.2 through `build/harness/harness env`")
+    md += ["# Lift, Can, Square, ToolHang, Transport: ours vs robosuite, side by side", "",
+           f"Produced by `nice -n 10 .venv-peers/bin/python scripts/peers/robosuite_compare.py` ({versions}). "
+           "Every number below is also in `robosuite.csv`. Parts are cached per task under "
+           "`data/peers/robosuite_cache/`; a part missing below was not run (see README.md of this folder).", ""]
+
+    def row(section, task, metric, value, target=""):
+        rows.append({"section": section, "task": task, "metric": metric, "value": value, "target": target})
+
+    # model facts
+    mf = [(k, cache_load("model", k)) for k in tasks]
+    mf = [(k, c) for k, c in mf if c and "skipped" not in c]
+    if mf:
+        md += ["## 0. Model facts (not behaviour): physics options and the Panda's inertials", "",
+               "| task | option | ours | robosuite |", "|---|---|---|---|"]
+        for k, c in mf:
+            for o in ("cone", "impratio", "density", "viscosity", "iterations"):
+                if c["opt_ours"][o] != c["opt_rs"][o]:
+                    md.append(f"| {k} | {o} | {c['opt_ours'][o]} | {c['opt_rs'][o]} |")
+                    row("model", k, f"opt.{o}", f"ours {c['opt_ours'][o]} / robosuite {c['opt_rs'][o]}")
+        k, c = mf[0]
+        lo, lr = c["links_ours"], c["links_rs"]
+        md += ["", "Panda (the same in every task): link masses (kg) and diagonal inertias, ours / robosuite.", "",
+               "| body | ours mass | ours inertia | robosuite mass | robosuite inertia |", "|---|---:|---|---:|---|"]
+        for i in range(8):
+            a, b = lo[f"link{i}"], lr[f"link{i}"]
+            md.append(f"| link{i} | {a[0]:.3f} | {a[1]} | {b[0]:.3f} | {b[1]} |")
+            row("model", k, f"link{i}.mass", f"ours {a[0]:.4f} / robosuite {b[0]:.4f}")
+        md += ["", f"Arm + gripper mass: ours {lo['arm_mass']:.3f} kg, robosuite {lr['arm_mass']:.3f} kg; hand and "
+               f"gripper (subtree of robot0_right_hand): ours {lo['hand_subtree_mass']:.3f} kg, robosuite "
+               f"{lr['hand_subtree_mass']:.3f} kg. Hand mount on link 7: ours pos {np.round(lo['hand_pos'], 5).tolist()} "
+               f"quat {np.round(lo['hand_quat'], 5).tolist()}, robosuite pos {np.round(lr['hand_pos'], 5).tolist()} "
+               f"quat {np.round(lr['hand_quat'], 5).tolist()}.", ""]
+        row("model", k, "arm_mass", f"ours {lo['arm_mass']:.4f} / robosuite {lr['arm_mass']:.4f}")
+    # (a)
+    md += ["## 1. Object placement over resets", "",
+           "Ours: `reset` with seeds 0..N-1, the objects' free-joint poses. robosuite: N calls of the "
+           "environment's placement sampler (`placement_initializer.sample()`, what its reset places). "
+           "x, y, z in m (world), yaw in rad mod 2 pi, tilt = angle between the body z axis and world z (deg).", "",
+           "| task | object | quantity | ours min .. max | robosuite min .. max |", "|---|---|---|---|---|"]
+    same = []
+    for key in tasks:
+        c = cache_load("placement", key)
+        if not c:
+            continue
+        for o in TASKS[key][3]:
+            if o not in c["ours"] or o not in c["rs"]:
+                continue
+            a, b = c["ours"][o], c["rs"][o]
+            for qn in ("x", "y", "z", "yaw", "tilt_deg"):
+                md.append(f"| {key} | {o} | {qn} | {fmt(a[qn][0])} .. {fmt(a[qn][1])} | {fmt(b[qn][0])} .. {fmt(b[qn][1])} |")
+                row("placement", key, f"{o}.{qn}.ours", f"{a[qn][0]:.5f}..{a[qn][1]:.5f}")
+                row("placement", key, f"{o}.{qn}.robosuite", f"{b[qn][0]:.5f}..{b[qn][1]:.5f}")
+        for o, s in c["same_draw"].items():
+            same.append(f"| {key} | {o} | {s['n']} | {s['xy_max']:.2e} | {s['dz'][0]:+.4f} .. {s['dz'][1]:+.4f} | {s['rot_max_deg']:.3f} |")
+            row("placement_same_draw", key, f"{o}.xy_max_m", f"{s['xy_max']:.3e}")
+            row("placement_same_draw", key, f"{o}.dz_m", f"{s['dz'][0]:.4f}..{s['dz'][1]:.4f}")
+            row("placement_same_draw", key, f"{o}.rot_max_deg", f"{s['rot_max_deg']:.4f}")
+        if "rs_cube_half_sizes" in c:
+            s = c["rs_cube_half_sizes"]
+            md.append("")
+            md.append(f"Lift cube half sizes: ours one size for all three axes, {c['our_cube_half_sizes'][0]:.5f} .. "
+                      f"{c['our_cube_half_sizes'][1]:.5f}; robosuite ({s['count']} BoxObject draws) each axis on its own, "
+                      f"min {np.round(s['min'], 5).tolist()}, max {np.round(s['max'], 5).tolist()}, largest axis ratio {s['max_aspect']:.3f}.")
+            md.append("")
+            row("placement", "lift", "rs_cube_max_axis_ratio", f"{s['max_aspect']:.4f}")
+        n = c["n"]
+    if same:
+        md += ["", "The same draws in both (seeds 0..49: our drawn position and angle handed to robosuite's samplers "
+               "with their ranges pinned, then robosuite's reset): pose difference robosuite - ours.", "",
+               "| task | object | seeds | max abs x/y diff (m) | z diff (m) | max rotation diff (deg) |",
+               "|---|---|---:|---:|---:|---:|"] + same + [""]
+    c = cache_load("settle", "square")
+    if c and "seeds" in c:
+        v = c["seeds"]
+        f = lambda k: (float(np.median([e[k] for e in v])), float(np.max([e[k] for e in v])))  # noqa: E731
+        md += [f"Square's nut starts at z {v[0]['start_z'][0]:.3f} here and {v[0]['start_z'][1]:.3f} in robosuite (same x, y, "
+               f"yaw). Both from the same {len(v)} draws, robots held still for {c['steps']} steps (median / max):", "",
+               "| | ours | robosuite |", "|---|---:|---:|",
+               f"| planar move while settling (mm) | {f('ours_xy_move')[0] * 1000:.3f} / {f('ours_xy_move')[1] * 1000:.3f} | "
+               f"{f('rs_xy_move')[0] * 1000:.3f} / {f('rs_xy_move')[1] * 1000:.3f} |",
+               f"| turn while settling (deg) | {f('ours_turn_deg')[0]:.3f} / {f('ours_turn_deg')[1]:.3f} | "
+               f"{f('rs_turn_deg')[0]:.3f} / {f('rs_turn_deg')[1]:.3f} |",
+               f"| settled z (m) | {f('ours_z')[0]:.4f} | {f('rs_z')[0]:.4f} |", "",
+               f"Settled pose, robosuite - ours: planar {f('settled_xy_diff')[0] * 1000:.3f} / {f('settled_xy_diff')[1] * 1000:.3f} mm, "
+               f"rotation {f('settled_rot_diff_deg')[0]:.3f} / {f('settled_rot_diff_deg')[1]:.3f} deg.", ""]
+        for k2 in ("rs_xy_move", "rs_turn_deg", "settled_xy_diff", "settled_rot_diff_deg"):
+            row("settle", "square", k2 + ".median_max", f"{f(k2)[0]:.5f}/{f(k2)[1]:.5f}")
+    # (b)
+    md += ["## 2. Controller: one 40-step delta sequence", "",
+           "Both from our reset seed 0 (robosuite's joints set to ours, goals reset to the current pose), "
+           "OSC_POSE delta input in the world frame (kp 150, damping ratio 1, output 0.05 m / 0.5 rad). "
+           "Steps 1-10 +x 0.6, 11-20 -y 0.6 and -z 0.4, 21-30 turn z 0.6 and x 0.3, 31-40 +z 0.5 with the "
+           "gripper closing (open before). Error: |grip site robosuite - ours| (cm) and the angle between "
+           "the grip-site rotations (deg).", ""]
+    for key in tasks:
+        c = cache_load("controller", key)
+        if not c:
+            continue
+        md += [f"**{key}**: at step 0 (kinematics only) {c['step0'][0]:.4f} cm, {c['step0'][1]:.4f} deg.", "",
+               "| step | pos error (cm) | rot error (deg) |", "|---:|---:|---:|"]
+        for s in c["steps"]:
+            if s["t"] in (1, 2, 5, 10, 15, 20, 25, 30, 35, 40):
+                md.append(f"| {s['t']} | {s['pos_cm']:.3f} | {s['rot_deg']:.3f} |")
+            row("controller", key, f"step{s['t']}.pos_cm", f"{s['pos_cm']:.4f}", "<= 1 cm at 40")
+            row("controller", key, f"step{s['t']}.rot_deg", f"{s['rot_deg']:.4f}", "<= 3 deg at 40")
+        mx = max(s["pos_cm"] for s in c["steps"])
+        mr = max(s["rot_deg"] for s in c["steps"])
+        md += ["", f"Max over the 40 steps: {mx:.3f} cm, {mr:.3f} deg.", ""]
+        co, cr = c["close_ours"], c["close_rs"]
+        md += ["Gripper closing (arm held, 30 steps 'open' then 40 'close'; finger opening = finger1 - finger2 qpos):", "",
+               "| | open (mm) | closed (mm) | steps to 90 % | steps to within 0.5 mm |", "|---|---:|---:|---:|---:|",
+               f"| ours | {co['open_gap_mm']:.2f} | {co['closed_gap_mm']:.2f} | {co['steps_to_90pct']} | {co['steps_to_0.5mm']} |",
+               f"| robosuite | {cr['open_gap_mm']:.2f} | {cr['closed_gap_mm']:.2f} | {cr['steps_to_90pct']} | {cr['steps_to_0.5mm']} |", ""]
+        for side, cc in (("ours", co), ("robosuite", cr)):
+            for k2, v in cc.items():
+                row("gripper", key, f"{side}.{k2}", v)
+    # (c)
+    md += ["## 3. Camera views at matched poses", "",
+           "Our reset (seed 3) and robosuite placed like it (objects, robot joints); each camera rendered "
+           "at our observation size (robosuite with `mujoco.Renderer`, OSMesa). Left ours, right robosuite. "
+           "Mean abs pixel difference (0..255) is dominated by materials and lighting (our models use our "
+           "own materials, no robosuite textures), not by geometry.", "",
+           "| task | PNG | camera: mean abs pixel diff |", "|---|---|---|"]
+    for key in tasks:
+        c = cache_load("views", key)
+        if not c:
+            continue
+        md.append(f"| {key} | [{os.path.basename(c['png'])}]({os.path.basename(c['png'])}) | "
+                  + ", ".join(f"{k}: {v:.1f}" for k, v in c["mean_abs_pixel_diff"].items()) + " |")
+        for k2, v in c["mean_abs_pixel_diff"].items():
+            row("views", key, f"{k2}.mean_abs_pixel_diff", f"{v:.2f}")
+    md.append("")
+    # (d)
+    md += ["## 4. Our PH demonstrations replayed open-loop in robosuite", "",
+           "Each demo's first state in both (robosuite: objects as in section 1's same-draw placement, Lift/Can/"
+           "Square free joints copied exactly, the robots' joints copied), then its `actions_abs` (position, "
+           "rotation-6d -> axis-angle, gripper) as robosuite's absolute OSC_POSE input in the world frame. "
+           "Success: at any step (robosuite's `_check_success`, ours `evaluate`); 'here' is the same replay in ours.", "",
+           "| task | demos | success here | success robosuite | ratio | target |", "|---|---:|---:|---:|---:|---|"]
+    for key in tasks:
+        c = cache_load("replay", key)
+        if not c or not c.get("demos"):
+            continue
+        ds = c["demos"]
+        so, sr = sum(d["ours"] for d in ds), sum(d["rs"] for d in ds)
+        ratio = sr / so if so else float("nan")
+        md.append(f"| {key} | {len(ds)} | {so} ({so / len(ds):.0%}) | {sr} ({sr / len(ds):.0%}) | {ratio:.2f} | >= 0.80 |")
+        row("replay", key, "demos", len(ds))
+        row("replay", key, "success_here", so)
+        row("replay", key, "success_robosuite", sr, ">= 0.8 x here")
+        both = [d for d in ds if d["ours"] and d["rs"]]
+        if both:
+            row("replay", key, "median_step_diff", float(np.median([d["rs_step"] - d["ours_step"] for d in both])))
+    md.append("")
+    # (e)
+    md += ["## 5. Our Square-ph Diffusion Policy inside robosuite", ""]
+    c = cache_load("policy", "square")
+    if c and c.get("episodes"):
+        eps = c["episodes"]
+        sr = sum(e["rs"] for e in eps)
+        sh = [e["here"] for e in eps if e["here"] is not None]
+        md += [f"`runs/gap/square-ph/dp-ddpm` (cpu preset, low-dim, sampler ddim:10) through `harness serve`; "
+               f"robosuite reset to our evaluation seeds' start states ({eps[0]['seed']}..{eps[-1]['seed']}), "
+               "observations computed from robosuite's state in our conventions, the returned chunk (8 steps) "
+               "executed as absolute OSC_POSE input, up to 400 steps, success at any step. 'here' is the same "
+               "checkpoint's final evaluation on the same seeds (`eval_final_ddim:10.csv`).", "",
+               "| | episodes | success |", "|---|---:|---:|",
+               f"| here | {len(sh)} | {sum(sh)} ({sum(sh) / max(1, len(sh)):.2f}) |",
+               f"| robosuite | {len(eps)} | {sr} ({sr / len(eps):.2f}) |", ""]
+        row("policy", "square", "episodes", len(eps))
+        row("policy", "square", "success_robosuite", f"{sr / len(eps):.3f}", "within 0.15 of here")
+        row("policy", "square", "success_here", f"{sum(sh) / max(1, len(sh)):.3f}")
+    else:
+        md += ["Not run (see README.md of this folder).", ""]
+    # (f)
+    md += ["## 6. Success rules near the boundary", "",
+           "Object poses set in both (no physics), then our `evaluate` and robosuite's `_check_success`. Lift: "
+           "cube height 3.5..4.5 cm above the table; Can: around the edges of bin 2's region; Square: around "
+           "the 3 cm square about the peg and the 5 cm height. The gripper stays at the reset pose (far).", "",
+           "| task | poses | agree | success ours | success robosuite |", "|---|---:|---:|---:|---:|"]
+    for key in tasks:
+        c = cache_load("rules", key)
+        if not c or "skipped" in c:
+            continue
+        md.append(f"| {key} | {c['cases']} | {c['agree']} | {c['success_ours']} | {c['success_rs']} |")
+        row("rules", key, "agree", f"{c['agree']}/{c['cases']}", "all")
+    md.append("")
+    os.makedirs(OUT, exist_ok=True)
+    write_atomic(os.path.join(OUT, "robosuite.md"), "\n".join(md) + "\n")
+    import io
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["section", "task", "metric", "value", "target"])
+    w.writeheader()
+    w.writerows(rows)
+    write_atomic(os.path.join(OUT, "robosuite.csv"), buf.getvalue())
+    log("wrote results/peers/robosuite.md and robosuite.csv")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tasks", default="lift,can,square,tool_hang,transport")
+    ap.add_argument("--parts", default="model,placement,settle,controller,views,rules,replay,policy")
+    ap.add_argument("--harness", default=os.path.join(ROOT, "build", "harness", "harness"))
+    ap.add_argument("--resets", type=int, default=1000)
+    ap.add_argument("--replays", type=int, default=100)
+    ap.add_argument("--episodes", type=int, default=50)
+    ap.add_argument("--ckpt", default=os.path.join(ROOT, "runs", "gap", "square-ph", "dp-ddpm"))
+    ap.add_argument("--sampler", default="ddim:10")
+    ap.add_argument("--fresh", action="store_true", help="recompute cached parts")
+    ap.add_argument("--report-only", action="store_true")
+    args = ap.parse_args()
+    tasks = [t for t in args.tasks.split(",") if t]
+    parts = [p for p in args.parts.split(",") if p]
+    if not args.report_only:
+        for key in tasks:
+            todo = [p for p in parts if (p != "policy" or key == "square")
+                    and (args.fresh or p in ("replay", "policy") or cache_load(p, key) is None)]
+            if not todo:
+                continue
+            env = rs_make(key)
+            ours = OurEnv(args.harness, TASKS[key][0])
+            for p in todo:
+                t0 = time.time()
+                log(f"{key}: {p} ...")
+                if p == "model":
+                    out = part_model(key, env)
+                elif p == "settle":
+                    out = part_settle(key, env, ours)
+                elif p == "placement":
+                    out = part_placement(key, env, ours, args.resets)
+                elif p == "controller":
+                    out = part_controller(key, env, ours)
+                elif p == "views":
+                    out = part_views(key, env, ours)
+                elif p == "rules":
+                    out = part_rules(key, env, ours)
+                elif p == "replay":
+                    out = part_replay(key, env, ours, args.replays, DATASETS[key])
+                elif p == "policy":
+                    server = OurServer(args.harness, args.ckpt, args.sampler)
+                    out = part_policy(key, env, ours, server, args.episodes, 100000,
+                                      os.path.join(args.ckpt, f"eval_final_{args.sampler}.csv"))
+                    server.close()
+                else:
+                    raise SystemExit(f"unknown part {p}")
+                cache_save(p, key, out)
+                log(f"{key}: {p} done in {time.time() - t0:.0f} s")
+            ours.close()
+            env.close()
+    report(tasks, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
