@@ -235,7 +235,7 @@ int main(int argc, char** argv) {
     a->add_option("--device", run.device, "cpu|cuda[:i]")->capture_default_str();
     a->add_option("--workers", run.workers, "Env threads for evaluations (default: one per core)");
     if (stages) {
-      a->add_option("--stage", run.stage, "collect|train|distill|eval|merge|all")->capture_default_str();
+      a->add_option("--stage", run.stage, "collect|train|distill|eval|dynamic|merge|all (dynamic: when the preset has a dynamic section)")->capture_default_str();
       a->add_option("--shard", shard_text, "Run shard i of N of each stage (i/N)")->capture_default_str();
       a->add_flag("--dry-run", run.dry_run, "List this shard's work items (done or to do) and exit");
       a->add_option("--adopt", run.adopt,

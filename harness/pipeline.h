@@ -8,6 +8,10 @@
 //            epochs) and cp at its long schedule from the dp-edm teacher
 //   eval     per trained or distilled run x sampler x block of test episodes: the final
 //            checkpoint rolled out on test seeds 100000 + [block start, block end)
+//   dynamic  (when the preset has a `dynamic` section) per run x sampler x condition x block: the
+//            same rollouts under the preset's latency model (each method at its own latency),
+//            per execution mode, without and with each perturbation the task declares, and a
+//            fixed-delay sweep (d = multiples of the chunk length) (harness/latency.h)
 // plus, in the merge, the latency benchmark. Every item is named by a key: the hash of its inputs
 // (task, preset, resolved policy / distillation configs, seed, dataset, its prerequisites' keys).
 // Its directory or file carries the key, so a changed config field makes new items and never
@@ -25,6 +29,8 @@
 //   convergence.{csv,png}              success (PushT: score) vs epoch of OneDP and CP (Figure 4)
 //   latency.{md,csv}                   encoder, DDPM-100, DDIM-10, OneDP 1 NFE (Table 5), device named
 //   cost.{md,csv}                      wall time of pre-training and of each distillation
+//   dynamic.{md,csv,png}               the dynamic stage: method x condition (95 % intervals, Avg),
+//                                      success vs delay from the sweep, its cost beside the static eval's
 //   README.md                          what ran, at what scale, with which command
 #pragma once
 
@@ -46,7 +52,7 @@ struct RunOptions {
   std::vector<uint64_t> train_seeds;  // empty: the preset's
   int episodes = 0;                   // 0: the preset's
   int episode_block = 0;              // 0: the preset's
-  std::string stage = "all";          // collect | train | distill | eval | merge | all
+  std::string stage = "all";          // collect | train | distill | eval | dynamic | merge | all
   int shard = 0, shards = 1;
   std::string device = "cpu";
   int workers = 0;               // env threads of evaluations (0: one per core)
@@ -60,13 +66,13 @@ struct RunOptions {
 // Parses "i/N" (0 <= i < N); throws std::invalid_argument.
 void ParseShard(const std::string& text, int* shard, int* shards);
 
-enum class Stage { kCollect, kTrain, kDistill, kEval };
+enum class Stage { kCollect, kTrain, kDistill, kEval, kDynamic };
 
 struct WorkItem {
   Stage stage = Stage::kTrain;
   std::string label;  // "train dp-ddpm seed0", "eval onedp-s-from-dp-ddpm seed0 onestep 0-25"
   std::string key;    // 16 hex digits
-  std::string path;   // run directory (train, distill), per-episode CSV (eval), dataset (collect)
+  std::string path;   // run directory (train, distill), per-episode CSV (eval, dynamic), dataset (collect)
   std::vector<int> needs;  // indices of prerequisite items
   // train: policy; distill: method (onedp-s | onedp-d | cp) and teacher item; eval: run item
   std::string policy;
@@ -75,6 +81,10 @@ struct WorkItem {
   int epochs = 0;     // distill: the schedule's epochs (0: preset's)
   std::string sampler;
   int block_start = 0, block_count = 0;
+  // dynamic: the condition (a --latency value, exec mode, perturbation or empty); a sweep item has
+  // delay_multiple >= 0 (d = round(delay_multiple x Ta) steps) and no latency.
+  std::string latency, exec, perturbation;
+  double delay_multiple = -1;
   // For the tables: which table and row a run feeds.
   std::string table, method;
 };
@@ -115,7 +125,7 @@ struct RunSummary {
 // items left waiting and the stages to run first; stage all waits for other shards instead.
 // Progress on stderr, a summary on `out`.
 RunSummary RunPipeline(const RunOptions& options, std::ostream& out);
-// The merge alone: evals.csv, tables, convergence, latency and cost from the items' outputs.
+// The merge alone: evals.csv, tables, convergence, latency, cost and dynamic from the items' outputs.
 // Items without outputs leave their cells missing ("-") and are listed on `out`.
 void MergeRun(const RunPlan& plan, std::ostream& out);
 

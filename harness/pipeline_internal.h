@@ -1,6 +1,8 @@
 // What the pipeline's files (plan, run, adopt, merge) share: item markers, loop options, versions.
 #pragma once
 
+#include <iosfwd>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,24 @@ void MarkDone(const WorkItem& item, nlohmann::json extra);
 // The options a train / distill item runs with (what `harness train` / `harness distill` get).
 TrainOptions TrainItemOptions(const RunPlan& plan, const WorkItem& item);
 DistillOptions DistillItemOptions(const RunPlan& plan, const WorkItem& item);
+
+// Whether a train / distill item's run directory is on this machine (a fresh machine has only the
+// committed results of earlier merges).
+bool RunHere(const WorkItem& item);
+// A gnuplot PNG (written to a temporary name and renamed) of `series` (name -> x -> y, y in [0, 1]),
+// one line each; false (and a warning on `log`) when gnuplot fails or there is nothing to plot.
+bool PlotLines(const std::map<std::string, std::map<double, double>>& series, const std::string& title,
+               const std::string& xlabel, const std::string& ylabel, const std::string& key, const std::string& png,
+               std::ostream& log);
+
+// The dynamic stage (pipeline_dynamic.cc). Appends the dynamic items of `runs` (train / distill
+// item indices) to the plan: nothing when the preset has no `dynamic` section.
+void PlanDynamic(RunPlan* plan, const std::vector<int>& runs, int recipe);
+// Runs one dynamic item and writes its per-episode CSV and done marker.
+void RunDynamicItem(const RunPlan& plan, const WorkItem& item, std::ostream& log);
+// dynamic.{md,csv,png} under plan.results from the done dynamic items (and the previous merge's rows
+// of runs not on this machine); returns the Markdown ("" when the plan has no dynamic stage).
+std::string WriteDynamic(const RunPlan& plan, std::ostream& log);
 
 }  // namespace pipeline_internal
 }  // namespace onedp

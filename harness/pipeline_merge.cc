@@ -28,6 +28,51 @@
 
 namespace onedp {
 
+namespace pipeline_internal {
+
+namespace fs = std::filesystem;
+
+bool RunHere(const WorkItem& item) { return fs::exists(fs::path(item.path) / "run.json"); }
+
+bool PlotLines(const std::map<std::string, std::map<double, double>>& series, const std::string& title,
+               const std::string& xlabel, const std::string& ylabel, const std::string& key, const std::string& png,
+               std::ostream& log) {
+  if (series.empty()) return false;
+  const fs::path dir = fs::path(png).parent_path();
+  const std::string stem = fs::path(png).stem().string();
+  const fs::path dat = dir / (stem + ".dat.tmp"), gp = dir / (stem + ".gp.tmp");
+  {
+    std::ofstream d(dat);
+    for (const auto& [name, pts] : series) {
+      d << "\"" << name << "\"\n";
+      for (const auto& [x, y] : pts) d << x << ' ' << y << '\n';
+      d << "\n\n";
+    }
+  }
+  {
+    std::ofstream g(gp);
+    g << "set terminal pngcairo size 900,560 font 'sans,10'\n"
+      << "set output '" << png << ".tmp'\n"
+      << "set title '" << title << "'\n"
+      << "set xlabel '" << xlabel << "'\nset ylabel '" << ylabel << "'\n"
+      << "set yrange [0:1.05]\nset key " << key << "\nset grid\n"
+      << "plot for [i=0:" << series.size() - 1 << "] '" << dat.string()
+      << "' index i using 1:2 with linespoints lw 2 title columnheader(1)\n";
+  }
+  const std::string cmd = "gnuplot '" + gp.string() + "' 2>&1";
+  const int rc = std::system(cmd.c_str());
+  fs::remove(dat);
+  fs::remove(gp);
+  if (rc != 0 || !fs::exists(png + ".tmp")) {
+    log << "warning: gnuplot failed (exit " << rc << "); " << fs::path(png).filename().string() << " not written\n";
+    return false;
+  }
+  fs::rename(png + ".tmp", png);
+  return true;
+}
+
+}  // namespace pipeline_internal
+
 using namespace pipeline_internal;
 
 namespace {
@@ -242,42 +287,19 @@ std::string WriteConvergence(const RunPlan& plan, const std::vector<EvalRow>& ro
   WriteTextAtomic(csv.str(), (dir / "convergence.csv").string());
   if (series.empty()) return "";
   // gnuplot: one line per series, the mean over training seeds.
-  const fs::path dat = dir / "convergence.dat.tmp", gp = dir / "convergence.gp.tmp";
-  {
-    std::ofstream d(dat);
-    for (const auto& [name, pts] : series) {
-      d << "\"" << name << "\"\n";
-      for (const auto& [epoch, v] : pts) {
-        double m = 0;
-        for (double x : v) m += x;
-        d << epoch << ' ' << m / v.size() << '\n';
-      }
-      d << "\n\n";
+  const TaskInfo& task = FindTask(plan.options.task).info;
+  std::map<std::string, std::map<double, double>> means;
+  for (const auto& [name, pts] : series) {
+    for (const auto& [epoch, v] : pts) {
+      double m = 0;
+      for (double x : v) m += x;
+      means[name][epoch] = m / v.size();
     }
   }
-  const TaskInfo& task = FindTask(plan.options.task).info;
+  const std::string title = "Convergence of distillation on " + task.display_name + " (" + plan.options.preset +
+                            " preset, " + std::to_string(plan.options.episodes) + " test episodes)";
   const std::string png = (dir / "convergence.png").string();
-  {
-    std::ofstream g(gp);
-    g << "set terminal pngcairo size 900,560 font 'sans,10'\n"
-      << "set output '" << png << ".tmp'\n"
-      << "set title 'Convergence of distillation on " << task.display_name << " (" << plan.options.preset
-      << " preset, " << plan.options.episodes << " test episodes)'\n"
-      << "set xlabel 'distillation epoch'\nset ylabel '" << MetricName(task.metric) << "'\n"
-      << "set yrange [0:1.05]\nset key bottom right\nset grid\n"
-      << "plot for [i=0:" << series.size() - 1 << "] '" << dat.string()
-      << "' index i using 1:2 with linespoints lw 2 title columnheader(1)\n";
-  }
-  const std::string cmd = "gnuplot '" + gp.string() + "' 2>&1";
-  const int rc = std::system(cmd.c_str());
-  fs::remove(dat);
-  fs::remove(gp);
-  if (rc != 0 || !fs::exists(png + ".tmp")) {
-    log << "warning: gnuplot failed (exit " << rc << "); convergence.png not written\n";
-    return "";
-  }
-  fs::rename(png + ".tmp", png);
-  return png;
+  return PlotLines(means, title, "distillation epoch", MetricName(task.metric), "bottom right", png, log) ? png : "";
 }
 
 std::string ReadText(const fs::path& path) {
@@ -304,10 +326,6 @@ std::map<std::string, std::map<std::string, std::string>> PreviousCsv(const fs::
   }
   return out;
 }
-
-// Whether a train / distill item's run directory is on this machine (a fresh machine has only the
-// committed results of earlier merges).
-bool RunHere(const WorkItem& item) { return fs::exists(fs::path(item.path) / "run.json"); }
 
 // Rows of the previous merge (<results>/evals.csv, e.g. committed from a machine whose runs/ is gone)
 // for runs of this grid that are not on this machine are kept, so that a partial rerun completes a
@@ -487,6 +505,7 @@ void MergeRun(const RunPlan& plan, std::ostream& out) {
   const std::string png = WriteConvergence(plan, rr.rows, out);
   const std::string latency = WriteLatency(plan, out);
   const std::string cost = WriteCost(plan);
+  const std::string dynamic = WriteDynamic(plan, out);
   int done = 0;
   for (const auto& it : plan.items) done += ItemDone(it);
   const RunOptions& o = plan.options;
@@ -527,9 +546,12 @@ void MergeRun(const RunPlan& plan, std::ostream& out) {
            << "cadence that differs shows in the convergence rows' episode counts).\n\n"
            << adopted.str() << "\n";
   }
+  if (!dynamic.empty()) readme << dynamic << "\n";
   readme << "## Cost\n\n" << cost << "\nFiles: evals.csv (one row per method x sampler x training seed x checkpoint, "
          << "with seeds, config hash, git commit, device, versions), table{1,2}.md and _peak/_final.csv, "
-         << "convergence.csv, latency.csv, cost.csv, preset.json (the preset file the run read).\n";
+         << "convergence.csv, latency.csv, cost.csv, "
+         << (dynamic.empty() ? "" : "dynamic.csv (the dynamic stage: one row per run x sampler x condition), ")
+         << "preset.json (the preset file the run read).\n";
   WriteTextAtomic(readme.str(), (fs::path(plan.results) / "README.md").string());
   out << "merged " << rr.rows.size() << " evaluation rows into " << plan.results << " (" << done << "/"
       << plan.items.size() << " items done";

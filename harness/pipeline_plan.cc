@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 // Bump when the meaning of a stage changes without any config field changing.
 constexpr int kRecipe = 1;
 
-const std::vector<std::string> kStages = {"collect", "train", "distill", "eval", "merge", "all"};
+const std::vector<std::string> kStages = {"collect", "train", "distill", "eval", "dynamic", "merge", "all"};
 
 std::string Short(const std::string& key) { return key.substr(0, 8); }
 
@@ -45,6 +45,7 @@ std::string StageName(Stage s) {
     case Stage::kTrain: return "train";
     case Stage::kDistill: return "distill";
     case Stage::kEval: return "eval";
+    case Stage::kDynamic: return "dynamic";
   }
   return "?";
 }
@@ -53,7 +54,8 @@ std::string DoneMarker(const WorkItem& item) {
   switch (item.stage) {
     case Stage::kTrain:
     case Stage::kDistill: return (fs::path(item.path) / "done.json").string();
-    case Stage::kEval: return item.path + ".json";
+    case Stage::kEval:
+    case Stage::kDynamic: return item.path + ".json";
     case Stage::kCollect: return item.path;
   }
   return item.path;
@@ -247,6 +249,7 @@ RunPlan PlanRun(const RunOptions& options) {
       }
     }
   }
+  PlanDynamic(&plan, runs, kRecipe);
   return plan;
 }
 

@@ -19,6 +19,7 @@
 #include "harness/run_info.h"
 #include "policies/policy_info.h"
 #include "policies/registry.h"
+#include "policies/run_log.h"
 
 namespace onedp {
 
@@ -82,7 +83,7 @@ namespace {
 
 void RunItem(const RunPlan& plan, const WorkItem& item, std::ostream& log) {
   const RunOptions& o = plan.options;
-  const double t0 = Now();
+  const double t0 = Now(), cpu0 = ProcessCpuSeconds();
   switch (item.stage) {
     case Stage::kCollect: {
       CollectOptions c;
@@ -127,9 +128,11 @@ void RunItem(const RunPlan& plan, const WorkItem& item, std::ostream& log) {
                       {"start_seed", ro.start_seed},
                       {"device", o.device},
                       {"versions", AllVersions()},
-                      {"seconds", Now() - t0}});
+                      {"seconds", Now() - t0},
+                      {"cpu_seconds", ProcessCpuSeconds() - cpu0}});
       return;
     }
+    case Stage::kDynamic: RunDynamicItem(plan, item, log); return;
   }
   MarkDone(item, {{"seconds", Now() - t0}, {"versions", AllVersions()}});
 }
@@ -160,9 +163,9 @@ RunSummary RunPipeline(const RunOptions& options, std::ostream& out) {
   RunSummary summary;
   std::vector<Stage> stages;
   if (o.stage == "all") {
-    stages = {Stage::kCollect, Stage::kTrain, Stage::kDistill, Stage::kEval};
+    stages = {Stage::kCollect, Stage::kTrain, Stage::kDistill, Stage::kEval, Stage::kDynamic};
   } else if (o.stage != "merge") {
-    for (Stage s : {Stage::kCollect, Stage::kTrain, Stage::kDistill, Stage::kEval}) {
+    for (Stage s : {Stage::kCollect, Stage::kTrain, Stage::kDistill, Stage::kEval, Stage::kDynamic}) {
       if (StageName(s) == o.stage) stages = {s};
     }
   }

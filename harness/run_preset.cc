@@ -6,11 +6,52 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/latency.h"
 #include "policies/distill.h"
 #include "policies/preset.h"
 #include "policies/trainer.h"
 
 namespace onedp {
+
+namespace {
+
+DynamicPreset DynamicPresetFor(const nlohmann::json& section, const std::string& where) {
+  nlohmann::json d = {{"episodes", 50},      {"episode_block", 25},         {"latency", "v100-paper"},
+                      {"exec", {"sync", "async"}}, {"delay_sweep", nlohmann::json::array()},
+                      {"sweep_exec", "sync"}, {"sweep_episodes", 0}};
+  MergeKnownFields(d, section, "dynamic");
+  DynamicPreset p;
+  p.enabled = true;
+  p.episodes = d.at("episodes").get<int>();
+  p.episode_block = d.at("episode_block").get<int>();
+  p.latency = d.at("latency").get<std::string>();
+  p.exec = d.at("exec").get<std::vector<std::string>>();
+  p.delay_sweep = d.at("delay_sweep").get<std::vector<double>>();
+  p.sweep_exec = d.at("sweep_exec").get<std::string>();
+  p.sweep_episodes = d.at("sweep_episodes").get<int>();
+  const std::string at = where + "dynamic.";
+  if (p.episodes < 1 || p.episode_block < 1 || p.sweep_episodes < 0) {
+    throw std::invalid_argument(at + "episodes and episode_block must be >= 1, sweep_episodes >= 0");
+  }
+  try {
+    const LatencyModel latency = ParseLatency(p.latency);
+    if (!latency.deterministic()) throw std::invalid_argument("'" + p.latency + "' is not deterministic");
+    if (latency.kind == LatencyModel::Kind::kNone) throw std::invalid_argument("'none' is the eval stage's protocol");
+    for (const std::string& e : p.exec) ParseExecMode(e);
+    ParseExecMode(p.sweep_exec);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(at + "latency / exec: " + e.what() +
+                                " (the stage's items must compute the same numbers on any machine: " + LatencyForms() +
+                                " except none and measured)");
+  }
+  if (p.exec.empty()) throw std::invalid_argument(at + "exec is empty; valid modes: sync, async");
+  for (double x : p.delay_sweep) {
+    if (!(x >= 0 && x <= 100)) throw std::invalid_argument(at + "delay_sweep: multiples of the chunk length in [0, 100]");
+  }
+  return p;
+}
+
+}  // namespace
 
 RunPreset RunPresetFor(const std::string& name_or_path) {
   const Preset& preset = LoadPreset(name_or_path);
@@ -34,6 +75,7 @@ RunPreset RunPresetFor(const std::string& name_or_path) {
     throw std::invalid_argument(where + "eval.max_steps and run.collect_episodes must be >= 0, run.bench_repeats >= 1");
   }
   p.obs = preset.json.value("obs", std::string("lowdim"));
+  if (preset.json.contains("dynamic")) p.dynamic = DynamicPresetFor(preset.Section("dynamic"), where);
   TrainPresetConfig(preset, &p.dp_eval_every);
   p.distill_epochs = DistillPresetConfig(preset, &p.distill_eval_every).epochs;
   p.long_epochs = DistillLongEpochs(preset);

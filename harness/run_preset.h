@@ -7,6 +7,11 @@
 //         the task's horizon)
 //   run   train_seeds, collect_episodes (demonstrations when the dataset is missing, 0: the task
 //         variant's size), bench_repeats (latency: timed calls per sampler)
+//   dynamic  (optional; absent: `harness run` has no dynamic stage) the latency-aware evaluation of
+//         every run x sampler of the grid (harness/latency.h): episodes, episode_block, latency
+//         (each method's own, e.g. "v100-paper"; deterministic models only), exec (modes, each with
+//         no perturbation and with each perturbation the task declares), delay_sweep (fixed delays
+//         as multiples of the policy's chunk length Ta, d = round(x Ta)), sweep_exec, sweep_episodes
 // The rest comes from the policies' sections (train, distill, obs).
 #pragma once
 
@@ -15,6 +20,17 @@
 #include <vector>
 
 namespace onedp {
+
+// The dynamic stage's settings (the preset's `dynamic` section).
+struct DynamicPreset {
+  bool enabled = false;  // the section is present
+  int episodes = 0, episode_block = 0;  // per run x sampler x condition, seeds 100000 ..
+  std::string latency = "v100-paper";   // a deterministic --latency value
+  std::vector<std::string> exec = {"sync", "async"};
+  std::vector<double> delay_sweep;      // multiples of the chunk length; empty: no sweep
+  std::string sweep_exec = "sync";
+  int sweep_episodes = 0;               // per sweep point (0: episodes)
+};
 
 struct RunPreset {
   std::string name;  // the preset's name (its file's stem): results/<task>/<name>, runs/<task>/<name>
@@ -29,6 +45,7 @@ struct RunPreset {
   int long_epochs = 0;       // the long-schedule distillations (CP's long schedule)
   int bench_repeats = 0;     // latency: timed calls per sampler
   int max_steps = 0;         // eval items: episode length cap (0: the task's horizon)
+  DynamicPreset dynamic;
 };
 
 // The preset `name_or_path` resolved (LoadPreset, then its eval and run sections); throws

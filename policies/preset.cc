@@ -25,7 +25,8 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string>& Sections() {
   static const std::vector<std::string> s = {"description", "notes",   "obs",     "networks", "networks_by_policy",
-                                             "train",       "distill", "methods", "eval",     "run"};
+                                             "train",       "distill", "methods", "eval",     "run",
+                                             "dynamic"};
   return s;
 }
 

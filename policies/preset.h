@@ -15,9 +15,10 @@
 //                ("onedp": OneDpOptions, "cp": CpOptions)
 //   eval         episodes, episode_block, max_steps: the test rollouts (harness/pipeline.h)
 //   run          train_seeds, collect_episodes, bench_repeats: the rest of `harness run`'s grid
+//   dynamic      the latency-aware stage of `harness run` (harness/run_preset.h); absent: no stage
 // A field the owning type does not have is rejected with the valid ones listed, when the preset
 // is loaded by the part that owns the section (the policies check networks, train, distill and
-// methods on load; the harness checks eval and run).
+// methods on load; the harness checks eval, run and dynamic).
 #pragma once
 
 #include <string>

@@ -1,7 +1,9 @@
 // `harness run`'s work grid, sharding, caching, resume and merge, end to end on the tiny preset.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -9,12 +11,14 @@
 
 #include <gtest/gtest.h>
 
+#include "harness/latency.h"
 #include "harness/pipeline.h"
 #include "harness/policy_jobs.h"
 #include "harness/run_info.h"
 #include "harness/tables.h"
 #include "policies/distill.h"
 #include "policies/policy_info.h"
+#include "policies/preset.h"
 #include "tasks/task_registry.h"
 
 namespace onedp {
@@ -92,7 +96,7 @@ TEST(PipelinePlan, ShardsCoverTheGridExactlyOnce) {
   const RunPlan p = PlanRun(o);
   for (int n : {1, 2, 3, 5, 7}) {
     std::vector<int> seen(p.items.size(), 0);
-    for (Stage s : {Stage::kCollect, Stage::kTrain, Stage::kDistill, Stage::kEval}) {
+    for (Stage s : {Stage::kCollect, Stage::kTrain, Stage::kDistill, Stage::kEval, Stage::kDynamic}) {
       for (int i = 0; i < n; ++i) {
         for (int j : ShardItems(p, s, i, n)) {
           EXPECT_EQ(p.items[j].stage, s);
@@ -143,6 +147,115 @@ TEST(PipelinePlan, BadInputIsRejected) {
   ParseShard("1/3", &i, &n);
   EXPECT_EQ(i, 1);
   EXPECT_EQ(n, 3);
+}
+
+// The dynamic stage's grid: every run x sampler x condition (each exec mode without and with each
+// perturbation the task declares, at the preset's latency) x block, plus the delay sweep; keys
+// unique, prerequisites the runs, shards covering it once, and no stage without the preset section.
+TEST(PipelinePlan, DynamicItemsFollowThePresetAndTheTask) {
+  const fs::path root = fs::temp_directory_path() / "onedp_plan_dynamic";
+  const RunPlan p = PlanRun(Tiny(root));
+  ASSERT_TRUE(p.preset.dynamic.enabled);
+  const DynamicPreset& dp = p.preset.dynamic;
+  const std::vector<std::string>& perturbations = FindTask("pusht").info.perturbations;
+  ASSERT_EQ(perturbations, (std::vector<std::string>{"move", "reset"}));
+  std::map<std::string, int> conditions;  // "latency exec perturbation" or "sweep x exec" -> items
+  std::set<std::string> keys, paths;
+  int pairs = 0;
+  for (const auto& it : p.items) {
+    if (it.stage == Stage::kEval && it.block_start == 0) ++pairs;
+    if (it.stage != Stage::kDynamic) continue;
+    ASSERT_EQ(it.needs.size(), 1u);
+    const WorkItem& run = p.items[it.needs[0]];
+    EXPECT_TRUE(run.stage == Stage::kTrain || run.stage == Stage::kDistill) << it.label;
+    EXPECT_EQ(it.source, it.needs[0]);
+    EXPECT_EQ(it.block_count, dp.episode_block);
+    EXPECT_EQ(fs::path(it.path).parent_path(), fs::path(run.path) / "dynamic") << it.path;
+    keys.insert(it.key);
+    paths.insert(it.path);
+    const std::string c = it.delay_multiple >= 0 ? "sweep " + std::to_string(it.delay_multiple) + " " + it.exec
+                                                 : it.latency + " " + it.exec + " " + it.perturbation;
+    ++conditions[c];
+  }
+  EXPECT_EQ(pairs, 14);  // the eval stage's run x sampler pairs
+  // 2 exec modes x (none, move, reset) + 3 sweep points, one block each, per pair.
+  ASSERT_EQ(conditions.size(), 9u);
+  for (const auto& [c, n] : conditions) EXPECT_EQ(n, pairs) << c;
+  EXPECT_EQ(conditions.count("v100-paper async reset"), 1u);
+  EXPECT_EQ(conditions.count("v100-paper sync "), 1u);
+  EXPECT_EQ(conditions.count("sweep 2.000000 sync"), 1u);
+  EXPECT_EQ(keys.size(), static_cast<size_t>(9 * pairs));
+  EXPECT_EQ(paths.size(), keys.size());
+  // Shards cover the stage exactly once.
+  std::multiset<int> covered;
+  for (int s = 0; s < 4; ++s) {
+    for (int i : ShardItems(p, Stage::kDynamic, s, 4)) covered.insert(i);
+  }
+  EXPECT_EQ(covered.size(), keys.size());
+  EXPECT_EQ(std::set<int>(covered.begin(), covered.end()).size(), keys.size());
+  // The keys follow the latency model and the sweep; without the section there is no stage.
+  fs::create_directories(root);
+  nlohmann::json tiny = LoadPreset("tiny").json;
+  // (Each file is named tiny.json, in its own folder: the preset's name enters the runs' keys.)
+  const auto write = [&](const nlohmann::json& j, const std::string& name) {
+    fs::create_directories(root / name);
+    const fs::path f = root / name / "tiny.json";
+    std::ofstream(f) << j.dump();
+    RunOptions o = Tiny(root);
+    o.preset = f.string();
+    return o;
+  };
+  std::set<std::string> same_keys;
+  for (const auto& it : PlanRun(write(tiny, "same")).items) {
+    if (it.stage == Stage::kDynamic) same_keys.insert(it.key);
+  }
+  EXPECT_EQ(same_keys, keys);
+  nlohmann::json fixed = tiny;
+  fixed["dynamic"]["latency"] = "fixed:200";
+  std::set<std::string> fixed_keys;
+  for (const auto& it : PlanRun(write(fixed, "fixed")).items) {
+    if (it.stage == Stage::kDynamic) fixed_keys.insert(it.key);
+  }
+  std::vector<std::string> common;
+  std::set_intersection(keys.begin(), keys.end(), fixed_keys.begin(), fixed_keys.end(), std::back_inserter(common));
+  EXPECT_EQ(common.size(), static_cast<size_t>(3 * pairs));  // only the sweep's items stay
+  nlohmann::json none = tiny;
+  none.erase("dynamic");
+  for (const auto& it : PlanRun(write(none, "static")).items) EXPECT_NE(it.stage, Stage::kDynamic) << it.label;
+  fs::remove_all(root);
+}
+
+// Bad dynamic sections are refused with the valid values named.
+TEST(PipelinePlan, BadDynamicPresetIsRejected) {
+  const fs::path root = fs::temp_directory_path() / "onedp_plan_dynamic_bad";
+  fs::create_directories(root);
+  const nlohmann::json tiny = LoadPreset("tiny").json;
+  const std::vector<std::pair<nlohmann::json, std::string>> cases = {
+      {{{"latency", "measured"}}, "not deterministic"},
+      {{{"latency", "none"}}, "eval stage"},
+      {{{"latency", "fixed:-3"}}, "fixed:MS"},
+      {{{"latency", "a100"}}, "v100-paper"},
+      {{{"exec", {"sync", "later"}}}, "sync, async"},
+      {{{"episodes", 0}}, "episodes"},
+      {{{"delay_sweep", {-1}}}, "delay_sweep"},
+      {{{"perturb", "spin"}}, "valid fields in dynamic"},
+  };
+  int k = 0;
+  for (const auto& [patch, expect] : cases) {
+    nlohmann::json j = tiny;
+    j["dynamic"].update(patch);
+    const fs::path f = root / ("bad" + std::to_string(k++) + ".json");
+    std::ofstream(f) << j.dump();
+    RunOptions o = Tiny(root);
+    o.preset = f.string();
+    try {
+      PlanRun(o);
+      ADD_FAILURE() << patch.dump() << ": accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(expect), std::string::npos) << patch.dump() << ": " << e.what();
+    }
+  }
+  fs::remove_all(root);
 }
 
 // A task's facts come without constructing it and equal the constructed task's; the policy spec
@@ -259,6 +372,86 @@ std::vector<std::string> Numbers(const fs::path& evals) {
   return out;
 }
 
+// dynamic.csv's rows by column name, without the timing and provenance columns (which differ
+// between runs of the same items).
+std::vector<std::map<std::string, std::string>> DynamicRows(const fs::path& csv) {
+  std::ifstream f(csv);
+  std::string line;
+  std::getline(f, line);
+  const std::vector<std::string> header = SplitCsv(line);
+  std::vector<std::map<std::string, std::string>> rows;
+  while (std::getline(f, line)) {
+    const std::vector<std::string> v = SplitCsv(line);
+    std::map<std::string, std::string> r;
+    for (size_t i = 0; i < header.size() && i < v.size(); ++i) {
+      if (header[i].find("seconds") == std::string::npos && header[i] != "git_commit") r[header[i]] = v[i];
+    }
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+// The tiny grid's dynamic stage: one row per run x sampler x condition, each method delayed by its
+// own NFE's v100-paper latency, the sweep by round(x Ta) steps, and d = 0 the static protocol.
+void CheckDynamic(const RunPlan& plan, const std::string& log) {
+  const fs::path results(plan.results);
+  ASSERT_TRUE(fs::exists(results / "dynamic.csv")) << log;
+  const auto rows = DynamicRows(results / "dynamic.csv");
+  EXPECT_EQ(rows.size(), 14u * 9u);
+  const double hz = MakeTask("pusht")->spec().control_hz;
+  const LatencyModel v100 = ParseLatency("v100-paper");
+  std::set<std::string> conditions;
+  for (const auto& r : rows) {
+    conditions.insert(r.at("condition"));
+    EXPECT_EQ(r.at("episodes"), "2");
+    EXPECT_EQ(r.at("task"), "pusht");
+    const double delay = std::stod(r.at("delay_steps"));
+    if (r.at("delay_multiple").empty()) {
+      EXPECT_EQ(r.at("latency"), "v100-paper");
+      EXPECT_EQ(delay, DelaySteps(v100.Milliseconds(std::stoi(r.at("nfe"))), hz)) << r.at("method") << " " << r.at("sampler");
+    } else {
+      EXPECT_EQ(delay, std::round(std::stod(r.at("delay_multiple")) * std::stoi(r.at("chunk_steps")))) << r.at("condition");
+    }
+    const int touched = std::stoi(r.at("perturbation_applied")) + std::stoi(r.at("perturbation_skipped"));
+    if (r.at("perturbation") == "none") {
+      EXPECT_EQ(touched, 0);
+    } else {
+      EXPECT_LE(touched, 2);
+    }
+  }
+  EXPECT_EQ(conditions.size(), 9u);
+  EXPECT_TRUE(conditions.count("v100-paper async move"));
+  EXPECT_TRUE(conditions.count("delay 2x sync"));
+  // Delay 0 is the static protocol: the first eval block's episodes, bit for bit.
+  int compared = 0;
+  for (const auto& it : plan.items) {
+    if (it.stage != Stage::kDynamic || it.delay_multiple != 0) continue;
+    for (const auto& e : plan.items) {
+      if (e.stage != Stage::kEval || e.source != it.source || e.sampler != it.sampler || e.block_start != 0) continue;
+      const auto cells = [](const std::string& path) {
+        std::vector<std::string> out;
+        std::ifstream f(path);
+        std::string line;
+        std::getline(f, line);
+        while (std::getline(f, line)) {
+          const auto v = SplitCsv(line);
+          out.push_back(v.at(0) + "," + v.at(1) + "," + v.at(2) + "," + v.at(3));  // seed, success, score, steps
+        }
+        return out;
+      };
+      EXPECT_EQ(cells(it.path), cells(e.path)) << it.label;
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 14);
+  const std::string md = Slurp(results / "dynamic.md");
+  for (const char* s : {"| sync + move |", "| async + reset |", "Avg", "| 2x |", "### Cost", "dynamic.png"}) {
+    EXPECT_NE(md.find(s), std::string::npos) << s << "\n" << md;
+  }
+  EXPECT_TRUE(fs::exists(results / "dynamic.png"));
+  EXPECT_NE(Slurp(results / "README.md").find("Latency-aware evaluation (dynamic stage)"), std::string::npos);
+}
+
 TEST(PipelineRun, TinyEndToEndShardsCacheAndResume) {
   const fs::path root = fs::temp_directory_path() / "onedp_pipeline_e2e";
   fs::remove_all(root);
@@ -295,6 +488,8 @@ TEST(PipelineRun, TinyEndToEndShardsCacheAndResume) {
   EXPECT_NE(Slurp(fs::path(a.results) / "cost.md").find("% (cpu)"), std::string::npos);
   EXPECT_EQ(Slurp(fs::path(a.results) / "cost.csv").find(",wall\n"), std::string::npos);
   const auto numbers_a = Numbers(evals_a);
+  CheckDynamic(plan, log.str());
+  const auto dynamic_a = DynamicRows(fs::path(a.results) / "dynamic.csv");
 
   // Rerun: everything cached.
   const RunSummary again = RunPipeline(a, log);
@@ -318,7 +513,7 @@ TEST(PipelineRun, TinyEndToEndShardsCacheAndResume) {
   // Sharded, stage by stage (as the Slurm arrays run it), into another work tree: same numbers.
   RunOptions b = Tiny(root / "b");
   b.dataset = a.dataset;
-  for (const std::string stage : {"collect", "train", "distill", "eval"}) {
+  for (const std::string stage : {"collect", "train", "distill", "eval", "dynamic"}) {
     for (int i = 0; i < 3; ++i) {
       RunOptions s = b;
       s.stage = stage;
@@ -331,6 +526,7 @@ TEST(PipelineRun, TinyEndToEndShardsCacheAndResume) {
   m.stage = "merge";
   RunPipeline(m, log);
   EXPECT_EQ(Numbers(fs::path(b.results) / "evals.csv"), numbers_a);
+  EXPECT_EQ(DynamicRows(fs::path(b.results) / "dynamic.csv"), dynamic_a);
 
   // A fresh machine: the runs are gone, the results (committed) stay. A merge keeps the previous
   // rows, latency table and cost rows of the runs that are not here instead of emptying the tables.
@@ -342,6 +538,7 @@ TEST(PipelineRun, TinyEndToEndShardsCacheAndResume) {
   RunPipeline(m, fresh_log);
   EXPECT_EQ(Numbers(fs::path(b.results) / "evals.csv"), numbers_a) << fresh_log.str();
   EXPECT_EQ(Slurp(fs::path(b.results) / "latency.md"), latency_b);
+  EXPECT_EQ(DynamicRows(fs::path(b.results) / "dynamic.csv"), dynamic_a);
   // Cost: every run keeps its line and its share (seconds are re-read from the CSV's one decimal).
   const std::string cost_fresh = Slurp(fs::path(b.results) / "cost.md");
   for (const auto& it : PlanRun(b).items) {
