@@ -227,6 +227,14 @@ void RolloutRecorder::OnEpisodeEnd(int episode, Task& task, const EpisodeResult&
   r.meta["score"] = result.score;
   r.meta["steps"] = result.steps;
   r.meta["error"] = result.error;
+  // The chunk clock and the perturbation (the viewer's timeline, harness/rollout_timeline.h).
+  r.meta["delay_steps"] = result.delay_steps;
+  r.meta["held_steps"] = result.held_steps;
+  r.meta["skipped_actions"] = result.skipped_actions;
+  r.meta["perturbation"] = result.perturbation;
+  r.meta["perturbation_name"] = task.perturbation().name;
+  r.meta["perturbation_step"] = result.perturbation_step;
+  r.meta["perturbation_detail"] = result.perturbation_detail;
   const std::string path =
       (std::filesystem::path(dir_) / ("episode_" + std::to_string(result.seed) + ".hdf5")).string();
   WriteRecordedRollout(r, path, e.env_args);

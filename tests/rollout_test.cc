@@ -22,6 +22,7 @@
 
 #include "harness/collect.h"
 #include "harness/latency.h"
+#include "harness/rollout_timeline.h"
 #include "policies/policy.h"
 #include "tasks/task_registry.h"
 
@@ -675,6 +676,50 @@ TEST(LatencyTest, RecordingsMarkHeldSteps) {
   for (int t = 0; t < 20; ++t) want.push_back(t % 10 < 2 ? -1 : t % 10 - 1);
   EXPECT_EQ(rec.chunk_pos, want);
   ASSERT_EQ(rec.num_steps(), 20);
+  fs::remove_all(dir);
+}
+
+// The viewer's timeline (harness/rollout_timeline.h) of an async recording with a perturbation: its
+// held steps, skipped actions and chunks are the episode's counts, and the perturbation's step and
+// status are the episode's.
+TEST(LatencyTest, TimelineShowsHeldSkippedAndThePerturbation) {
+  FakePolicy p(PushTSpec(2, 8));
+  const fs::path dir = fs::temp_directory_path() / ("onedp_latency_timeline_" + std::to_string(::getpid()));
+  RolloutRecorder recorder(dir.string(), p.spec(), nlohmann::json::object());
+  RolloutOptions o = LatencyOptions("fixed:300", ExecMode::kAsync, 60, {&recorder});
+  o.perturbation = "reset";
+  const RolloutReport r = RunRollouts(p, "pusht", o);
+  ASSERT_EQ(recorder.written().size(), r.episodes.size());
+  int with_skips = 0;
+  for (const EpisodeResult& e : r.episodes) {
+    SCOPED_TRACE("seed " + std::to_string(e.seed));
+    const RecordedRollout rec = ReadRecordedRollout((dir / ("episode_" + std::to_string(e.seed) + ".hdf5")).string());
+    const RolloutTimeline tl = BuildTimeline(rec);
+    ASSERT_EQ(tl.steps.size(), static_cast<size_t>(e.steps));
+    EXPECT_EQ(tl.held, e.held_steps);
+    EXPECT_EQ(tl.skipped, e.skipped_actions);
+    EXPECT_GT(e.skipped_actions, 0);  // d = 3 of Ta = 8: each later chunk skips 3
+    with_skips += e.skipped_actions > 0;
+    EXPECT_LE(tl.chunks, e.chunks);
+    EXPECT_GT(tl.chunks, 1);
+    int held = 0;
+    for (const TimelineStep& s : tl.steps) held += s.held;
+    EXPECT_EQ(held, e.held_steps);
+    EXPECT_EQ(tl.perturbation, e.perturbation);
+    EXPECT_EQ(tl.perturbation_name, "reset");
+    EXPECT_EQ(tl.perturbation_step, e.perturbation_step);
+    EXPECT_NE(tl.Summary().find("perturbation reset " + e.perturbation), std::string::npos) << tl.Summary();
+  }
+  EXPECT_EQ(with_skips, static_cast<int>(r.episodes.size()));
+  // A recording without a latency: no held step, no skipped action, no perturbation.
+  FakePolicy q(PushTSpec(2, 8));
+  RolloutRecorder plain((dir / "plain").string(), q.spec(), nlohmann::json::object());
+  RunRollouts(q, "pusht", LatencyOptions("none", ExecMode::kSync, 20, {&plain}));
+  const RolloutTimeline none = BuildTimeline(ReadRecordedRollout((dir / "plain" / "episode_100.hdf5").string()));
+  EXPECT_EQ(none.held, 0);
+  EXPECT_EQ(none.skipped, 0);
+  EXPECT_EQ(none.chunks, 3);  // 20 steps of 8-action chunks
+  EXPECT_EQ(none.perturbation, "none");
   fs::remove_all(dir);
 }
 

@@ -232,6 +232,8 @@ ReplayData LoadRecordedRollout(const std::string& path) {
     throw std::invalid_argument(e.what());
   }
   ReplayData d;
+  d.timeline = BuildTimeline(r);
+  d.has_timeline = true;
   d.task = r.meta.at("task").get<std::string>();
   d.seed = r.meta.at("seed").get<uint64_t>();
   d.has_seed = true;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "harness/rollout.h"
+#include "harness/rollout_timeline.h"
 #include "harness/viewer/task_thread.h"
 #include "policies/policy.h"
 #include "tasks/task.h"
@@ -73,6 +74,9 @@ class Track {
   virtual std::string sampler() const { return ""; }
   virtual std::vector<std::string> samplers() const { return {}; }
   uint64_t seed() const { return seed_; }
+  // Replay of a `harness eval --record` file: held steps, chunk take-overs with skipped actions and
+  // the perturbation (nullptr: none recorded, e.g. live or a dataset demo).
+  virtual const RolloutTimeline* timeline() const { return nullptr; }
 
  protected:
   Track(std::string label, const std::string& task, bool absolute);
@@ -132,6 +136,8 @@ struct ReplayData {
   std::vector<int> successes;
   bool absolute = true;
   std::vector<std::string> policy_images;
+  bool has_timeline = false;  // a recorded rollout's (BuildTimeline)
+  RolloutTimeline timeline;
 };
 
 class ReplayTrack : public Track {
@@ -142,6 +148,7 @@ class ReplayTrack : public Track {
   void Advance() override { Seek(frame_.step + 1); }
   bool live() const override { return false; }
   void Seek(int frame) override;
+  const RolloutTimeline* timeline() const override { return data_.has_timeline ? &data_.timeline : nullptr; }
 
  private:
   ReplayData data_;

@@ -459,6 +459,48 @@ class App {
     ImGui::End();
   }
 
+  // The recording's delay timeline, one column per step: green executed, grey held (the chunk was
+  // not ready), a red tick where a chunk took over after skipping actions (async), an orange mark at
+  // the perturbation's step, white the current frame; then the totals and, once it fired, the
+  // perturbation.
+  static void DelayTimeline(const RolloutTimeline& tl, int step, float width) {
+    const int n = static_cast<int>(tl.steps.size());
+    if (n == 0) return;
+    const float h = 12;
+    const ImVec2 p0 = ImGui::GetCursorScreenPos();
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    const float w = width / n;
+    for (int s = 0; s < n; ++s) {
+      const float x = p0.x + s * w;
+      const ImU32 c = tl.steps[s].held ? IM_COL32(110, 110, 110, 255) : IM_COL32(60, 170, 90, 255);
+      dl->AddRectFilled(ImVec2(x, p0.y), ImVec2(x + std::max(w, 1.0f), p0.y + h), c);
+      if (tl.steps[s].takes_over && tl.steps[s].skipped > 0) {
+        dl->AddLine(ImVec2(x, p0.y - 2), ImVec2(x, p0.y + h + 2), IM_COL32(230, 60, 60, 255), 2);
+      }
+    }
+    if (tl.perturbation_step >= 0) {
+      const float x = p0.x + std::min(tl.perturbation_step, n) * w;
+      dl->AddTriangleFilled(ImVec2(x - 4, p0.y - 5), ImVec2(x + 4, p0.y - 5), ImVec2(x, p0.y + 2),
+                            IM_COL32(255, 150, 30, 255));
+    }
+    const float cx = p0.x + std::min(step, n) * w;
+    dl->AddLine(ImVec2(cx, p0.y - 3), ImVec2(cx, p0.y + h + 3), IM_COL32(255, 255, 255, 255), 1.5f);
+    ImGui::Dummy(ImVec2(width, h + 4));
+    const bool here = step > 0 && step <= n;
+    if (here && tl.steps[step - 1].held) {
+      ImGui::TextColored(ImVec4(0.7f, 0.7f, 0.7f, 1), "holding: the chunk is not ready");
+    } else if (here && tl.steps[step - 1].takes_over && tl.steps[step - 1].skipped > 0) {
+      ImGui::TextColored(ImVec4(0.9f, 0.3f, 0.3f, 1), "new chunk, %d stale actions skipped", tl.steps[step - 1].skipped);
+    }
+    ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
+    ImGui::TextWrapped("%s", tl.Summary().c_str());
+    if (tl.perturbation_step >= 0 && step >= tl.perturbation_step) {
+      ImGui::TextColored(ImVec4(1, 0.6f, 0.1f, 1), "PERTURBATION %s %s at step %d", tl.perturbation_name.c_str(),
+                         tl.perturbation.c_str(), tl.perturbation_step);
+    }
+    ImGui::PopTextWrapPos();
+  }
+
   void TrackStrip(size_t i, const Rect& r) {
     Track& t = *tracks_[i];
     const TrackFrame& f = t.frame();
@@ -498,6 +540,7 @@ class App {
       ImGui::Dummy(ImVec2(plot_w, 1));
       ImGui::TextDisabled("no action yet");
     }
+    if (const RolloutTimeline* tl = t.timeline()) DelayTimeline(*tl, f.step, plot_w);
     ImGui::EndGroup();
     // Right: the task's camera images at native size (the policy's input when it reads them).
     for (const auto& [key, img] : f.images) {
