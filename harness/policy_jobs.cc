@@ -467,13 +467,15 @@ int RunDistill(const DistillOptions& o, std::ostream& out) {
 int RunEval(const EvalOptions& o, std::ostream& out) {
   const LatencyModel latency = ParseLatency(o.latency);  // bad values list the valid forms
   const ExecMode exec = ParseExecMode(o.exec);
+  // A perturbation the task does not declare is refused before anything is loaded.
+  if (!o.task.empty()) CheckPerturbationName(FindTask(o.task).name, FindTask(o.task).info, o.perturb);
   const ResolvedCkpt ck = ResolveCkpt(o.ckpt);
   std::string task = o.task;
   if (task.empty()) {
     if (ck.run.is_null()) throw std::invalid_argument("no run.json next to " + o.ckpt + ": pass --task");
     task = ck.run.at("task").get<std::string>();
   }
-  FindTask(task);  // unknown names list the valid ones
+  CheckPerturbationName(task, FindTask(task).info, o.perturb);  // unknown task names list the valid ones
   auto policy = LoadPolicy(ck.policy_dir.string(), o.device);
   const std::string sampler = o.sampler.empty() ? policy->Samplers().front() : o.sampler;
   const int nfe = policy->Nfe(SamplerSpec::Parse(sampler));

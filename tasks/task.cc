@@ -1,4 +1,5 @@
 #include "tasks/task.h"
+#include "tasks/task_registry.h"
 
 #include <algorithm>
 #include <cmath>
@@ -58,16 +59,21 @@ bool Task::ValidateAction(const std::vector<double>& action) {
   return true;
 }
 
-void Task::SetPerturbation(const std::string& name) {
-  perturber_.reset();
+void CheckPerturbationName(const std::string& task, const TaskInfo& info, const std::string& name) {
   if (name.empty()) return;
-  const std::vector<std::string>& declared = spec().info.perturbations;
+  const std::vector<std::string>& declared = info.perturbations;
   if (std::find(declared.begin(), declared.end(), name) == declared.end()) {
     std::string valid;
     for (const auto& p : declared) valid += (valid.empty() ? "" : ", ") + p;
-    throw std::invalid_argument("task " + spec().name + " has no perturbation '" + name + "' (" +
+    throw std::invalid_argument("task " + task + " has no perturbation '" + name + "' (" +
                                 (valid.empty() ? "it declares none" : "it declares: " + valid) + ")");
   }
+}
+
+void Task::SetPerturbation(const std::string& name) {
+  perturber_.reset();
+  if (name.empty()) return;
+  CheckPerturbationName(spec().name, spec().info, name);
   perturber_ = MakePerturber(name);
 }
 

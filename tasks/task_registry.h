@@ -23,5 +23,8 @@ const TaskEntry& FindTask(const std::string& name);
 // Case-insensitive lookup; nullptr for an unknown name.
 const TaskEntry* FindTaskOrNull(const std::string& name);
 std::unique_ptr<Task> MakeTask(const std::string& name);
+// Throws std::invalid_argument unless `name` is empty or one of the perturbations `info` declares
+// (the message lists them, or says that task `task` declares none).
+void CheckPerturbationName(const std::string& task, const TaskInfo& info, const std::string& name);
 
 }  // namespace onedp

@@ -361,6 +361,27 @@ TEST_F(CliTest, TrainRejectsBadNames) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("train.lr"), std::string::npos) << r.output;
 }
+// Latency-aware evaluation's bad values exit 2 before anything is loaded, listing the valid ones.
+TEST_F(CliTest, EvalRejectsBadLatencyAndPerturbation) {
+  const std::string ckpt = " --ckpt " + (dir_ / "nothing").string();
+  for (const std::string& latency : {std::string("fixed:-3"), std::string("a100"), "profile:" + (dir_ / "missing.json").string()}) {
+    const CliRun r = Harness("eval --task pusht" + ckpt + " --latency " + latency);
+    EXPECT_EQ(r.code, 2) << latency;
+    EXPECT_NE(r.output.find("'" + latency + "'"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("fixed:MS"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("v100-paper"), std::string::npos) << r.output;
+  }
+  CliRun r = Harness("eval --task pusht" + ckpt + " --latency v100-paper --exec later");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("sync, async"), std::string::npos) << r.output;
+  r = Harness("eval --task pusht" + ckpt + " --perturb spin");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("'spin'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("move, reset"), std::string::npos) << r.output;
+  // Not the checkpoint's error: the perturbation is checked first.
+  EXPECT_EQ(r.output.find("neither a run directory"), std::string::npos) << r.output;
+}
+
 TEST_F(CliTest, RunRejectsBadInputAndListsItsWork) {
   const std::string where = " --work " + (dir_ / "runs").string() + " --dataset " + (dir_ / "d.hdf5").string();
   CliRun r = Harness("run --task pusht --preset tiny --stage bake" + where);

@@ -2,6 +2,7 @@
 // the error for others, parameters fixed by the episode seed whatever the policy does, the
 // triggers, skipped (not dropped) when the task is solved, and no penetration of another body.
 #include "tasks/perturbation.h"
+#include "tasks/transport/transport.h"
 
 #include <gtest/gtest.h>
 
@@ -46,10 +47,18 @@ TEST(PerturbationTest, TasksDeclareThemAndOthersAreRefused) {
     EXPECT_NE(std::string(e.what()).find("it declares: move, reset"), std::string::npos) << e.what();
   }
   EXPECT_EQ(pusht->perturbation().status, PerturbationStatus::kNone);
+  EXPECT_EQ(FindTask("tool-hang-ph").info.perturbations, (std::vector<std::string>{"reset"}));
+  EXPECT_EQ(FindTask("transport-ph").info.perturbations, (std::vector<std::string>{"move"}));
   std::unique_ptr<Task> hang = MakeTask("tool-hang-ph");
   hang->Reset(1);
   try {
     hang->SetPerturbation("move");
+    ADD_FAILURE() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("it declares: reset"), std::string::npos) << e.what();
+  }
+  try {
+    CheckPerturbationName("plain", TaskInfo(), "move");
     ADD_FAILURE() << "no exception";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("declares none"), std::string::npos) << e.what();
@@ -299,6 +308,82 @@ TEST(PerturbationTest, RobomimicMoveAndResetNeverPenetrate) {
       EXPECT_EQ(r.step, at);
       EXPECT_LE(Penetration(*t, body), 0.002);
     }
+  }
+}
+
+// ToolHang's reset re-places the wrench at its seeded step (the same step for every policy) while
+// the robot holds still, drawn as at reset, never inside the table, the frame or the stand.
+TEST(PerturbationTest, ToolHangResetReplacesTheWrench) {
+  for (uint64_t seed = 0; seed < 3; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::unique_ptr<Task> t = MakeTask("tool-hang-ph"), u = MakeTask("tool-hang-ph");
+    t->SetActionMode(ActionMode::kAbsolute);
+    t->Reset(seed);
+    u->Reset(seed);
+    t->SetPerturbation("reset");
+    u->SetPerturbation("reset");
+    const int at = t->perturber()->reset_step();
+    EXPECT_EQ(at, u->perturber()->reset_step());
+    EXPECT_GE(at, 60);
+    EXPECT_LE(at, 200);
+    const int tool = mj_name2id(t->sim().model(), mjOBJ_BODY, "tool");
+    Eigen::Vector3d before;
+    for (int s = 0; s < at; ++s) {
+      before = Eigen::Vector3d(t->sim().data()->xpos + 3 * tool);
+      t->Step(t->HoldAction());
+    }
+    const PerturbationRecord r = t->perturbation();
+    ASSERT_EQ(r.status, PerturbationStatus::kApplied) << r.detail;
+    EXPECT_EQ(r.step, at);
+    EXPECT_LE(Penetration(*t, tool), 0.002);
+    const Eigen::Vector3d after(t->sim().data()->xpos + 3 * tool);
+    EXPECT_GT((after - before).head<2>().norm(), 1e-4);  // a fresh draw, not the same place
+    // The wrench is placed as at reset, 2.6 cm above the table, and drops (its impact, like Reset's
+    // own drop, is not a placement: checked once it has landed).
+    for (int s = 0; s < 30; ++s) {
+      t->Step(t->HoldAction());
+      if (s >= 10) {
+        EXPECT_LE(Penetration(*t, tool), 0.002) << "after the reset, step " << s;
+      }
+    }
+  }
+}
+
+// Transport's move: robot1's gripper held 8 cm from the trash cube and 15 cm above it; the cube
+// slides away inside the target bin (never into its walls or base), with the same seeded
+// parameters for every policy.
+TEST(PerturbationTest, TransportMoveSlidesTheTrashInsideItsBin) {
+  for (uint64_t seed = 0; seed < 3; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::unique_ptr<Task> t = MakeTask("transport-ph"), u = MakeTask("transport-ph");
+    t->SetActionMode(ActionMode::kAbsolute);
+    t->Reset(seed);
+    u->Reset(seed);
+    const int trash = mj_name2id(t->sim().model(), mjOBJ_BODY, "trash");
+    const Eigen::Vector3d start(t->sim().data()->xpos + 3 * trash);
+    std::vector<double> hold = t->HoldAction();
+    ASSERT_EQ(hold.size(), 20u);  // two arms, 10 absolute values each
+    hold[10] = start.x() - 0.08;
+    hold[11] = start.y();
+    hold[12] = start.z() + 0.15;
+    for (int s = 0; s < 60; ++s) t->Step(hold);
+    ASSERT_EQ(t->perturbation().status, PerturbationStatus::kNone);
+    t->SetPerturbation("move");
+    u->SetPerturbation("move");
+    EXPECT_EQ(t->perturber()->direction(), u->perturber()->direction());
+    EXPECT_EQ(t->perturber()->distance(), u->perturber()->distance());
+    for (int s = 0; s < 60 && t->episode_error().empty(); ++s) {
+      t->Step(hold);
+      EXPECT_LE(Penetration(*t, trash), 0.002) << "step " << s;
+    }
+    const PerturbationRecord r = t->perturbation();
+    ASSERT_EQ(r.status, PerturbationStatus::kApplied) << r.detail;
+    const Eigen::Vector3d end(t->sim().data()->xpos + 3 * trash);
+    EXPECT_GT(end.x(), start.x() - 1e-3) << r.detail;  // away from the gripper
+    EXPECT_GT((end - start).head<2>().norm(), 0.01) << r.detail;
+    const auto& tt = static_cast<const TransportTask&>(*t);
+    EXPECT_LE((end.head<2>() - tt.TargetBinPos().head<2>()).cwiseAbs().maxCoeff(),
+              TransportTask::kBinInnerHalf - TransportTask::kTrashHalf + 1e-6);
   }
 }
 

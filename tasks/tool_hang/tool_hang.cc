@@ -41,7 +41,11 @@ Eigen::Quaterniond FrameLyingQuat(double a) {
 
 }  // namespace
 
-TaskInfo ToolHangTask::Info(const std::string& variant) { return RobomimicTaskInfo(ToolHangConfig(variant)); }
+TaskInfo ToolHangTask::Info(const std::string& variant) {
+  TaskInfo info = RobomimicTaskInfo(ToolHangConfig(variant));
+  info.perturbations = {"reset"};  // tool_hang_perturbations.cc
+  return info;
+}
 
 ToolHangTask::ToolHangTask(const std::string& variant) : RobomimicTask(ToolHangConfig(variant)) {
   if (variant != "ph") {
@@ -50,6 +54,7 @@ ToolHangTask::ToolHangTask(const std::string& variant) : RobomimicTask(ToolHangC
   }
   frame_body_ = sim_->Id(mjOBJ_BODY, "frame");
   tool_body_ = sim_->Id(mjOBJ_BODY, "tool");
+  spec_.info = Info(variant);  // with its perturbations
   frame_joint_ = sim_->Id(mjOBJ_JOINT, "frame_joint0");
   tool_joint_ = sim_->Id(mjOBJ_JOINT, "tool_joint0");
   stand_base_geom_ = sim_->Id(mjOBJ_GEOM, "stand_base");
@@ -74,18 +79,26 @@ void ToolHangTask::PlaceObjects(Rng* rng) {
   const double fx = rng->Uniform(-0.04 - 0.02, -0.04 + 0.02);
   const double fy = rng->Uniform(-0.24 - 0.02, -0.24 + 0.02);
   const double fa = rng->Uniform(-M_PI / 2 + M_PI / 6 - M_PI / 18, -M_PI / 2 + M_PI / 6 + M_PI / 18);
-  const double tx = rng->Uniform(0.04 - 0.02, 0.04 + 0.02);
-  const double ty = rng->Uniform(-0.20 - 0.02, -0.20 + 0.02);
-  const double ta = rng->Uniform(-M_PI / 2 - M_PI / 9 - M_PI / 18, -M_PI / 2 - M_PI / 9 + M_PI / 18);
   frame_init_ = Eigen::Vector3d(fx, fy, fa);
-  tool_init_ = Eigen::Vector3d(tx, ty, ta);
+  tool_init_ = DrawTool(rng);
   // frame z: table + z_offset + bounding half height, z_offset = (t - H)/2 + 0.001 + base_thickness/2 +
   // grip half length - (CH + 2 * cone height) = -0.0993, half height (H + 2 (CH + 2 * cone height))/2 = 0.1408
   const double frame_z = kTableTopZ + (-0.0993) + 0.1408;
   SetFreeJoint(frame_joint_, Eigen::Vector3d(fx, fy, frame_z), FrameLyingQuat(fa));
+  PlaceToolAt(tool_init_);
+}
+
+Eigen::Vector3d ToolHangTask::DrawTool(Rng* rng) {
+  const double tx = rng->Uniform(0.04 - 0.02, 0.04 + 0.02);
+  const double ty = rng->Uniform(-0.20 - 0.02, -0.20 + 0.02);
+  const double ta = rng->Uniform(-M_PI / 2 - M_PI / 9 - M_PI / 18, -M_PI / 2 - M_PI / 9 + M_PI / 18);
+  return Eigen::Vector3d(tx, ty, ta);
+}
+
+void ToolHangTask::PlaceToolAt(const Eigen::Vector3d& xy_yaw) {
   // tool z: table + 0.001 + 0.04 (the grip's unrotated half height is the composite's bottom offset)
-  SetFreeJoint(tool_joint_, Eigen::Vector3d(tx, ty, kTableTopZ + 0.001 + 0.04),
-               Eigen::Quaterniond(Eigen::AngleAxisd(ta, Eigen::Vector3d::UnitZ())));
+  SetFreeJoint(tool_joint_, Eigen::Vector3d(xy_yaw.x(), xy_yaw.y(), kTableTopZ + 0.001 + 0.04),
+               Eigen::Quaterniond(Eigen::AngleAxisd(xy_yaw.z(), Eigen::Vector3d::UnitZ())));
 }
 
 void ToolHangTask::PlaceFrame(const Eigen::Vector3d& pos, const Eigen::Quaterniond& q) {

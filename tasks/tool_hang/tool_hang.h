@@ -36,6 +36,7 @@
 //     (4) tool_hole1_hc_0 and tool_hole1_hc_4 on opposite sides of that line, (5) the hole centre's
 //     projection along the line, divided by its length, in (0.05, 1.0).
 //   Reward 1 on success, else 0. Horizon 700.
+// Perturbations: reset of the wrench while the robot works on the frame (tool_hang_perturbations.cc).
 #pragma once
 
 #include <array>
@@ -95,8 +96,13 @@ class ToolHangTask : public RobomimicTask {
  protected:
   void PlaceObjects(Rng* rng) override;
   std::vector<double> ObjectObs() const override;
+  // reset of the wrench (tasks/tool_hang/tool_hang_perturbations.cc: the facts).
+  std::unique_ptr<Perturber> MakePerturber(const std::string& name) override;
 
  private:
+  // The wrench's reset draw (x, y, yaw), in robosuite's sampler order, and placing it there at rest.
+  static Eigen::Vector3d DrawTool(Rng* rng);
+  void PlaceToolAt(const Eigen::Vector3d& xy_yaw);
   Eigen::Matrix3d Rot(int body) const;
   std::vector<double> PoseObs(const mjtNum* pos, const mjtNum* mat) const;
 

@@ -47,7 +47,11 @@ void Append(const Eigen::Vector3d& v, std::vector<double>* out) { out->insert(ou
 
 }  // namespace
 
-TaskInfo TransportTask::Info(const std::string& variant) { return RobomimicTaskInfo(TransportConfig(variant)); }
+TaskInfo TransportTask::Info(const std::string& variant) {
+  TaskInfo info = RobomimicTaskInfo(TransportConfig(variant));
+  info.perturbations = {"move"};  // transport_perturbations.cc
+  return info;
+}
 
 TransportTask::TransportTask(const std::string& variant) : RobomimicTask(TransportConfig(variant)) {
   if (variant != "ph" && variant != "mh") {
@@ -56,6 +60,7 @@ TransportTask::TransportTask(const std::string& variant) : RobomimicTask(Transpo
   payload_body_ = sim_->Id(mjOBJ_BODY, "payload");
   head_body_ = sim_->Id(mjOBJ_BODY, "payload_head");
   trash_body_ = sim_->Id(mjOBJ_BODY, "trash");
+  spec_.info = Info(variant);  // with its perturbations
   lid_body_ = sim_->Id(mjOBJ_BODY, "lid");
   payload_joint_ = sim_->Id(mjOBJ_JOINT, "payload_joint0");
   trash_joint_ = sim_->Id(mjOBJ_JOINT, "trash_joint0");

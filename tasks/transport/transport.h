@@ -38,6 +38,8 @@
 //   contact between the trash and trash_bin_base. Reward 1 on success, else 0. Horizon 700 for
 //   both variants (diffusion_policy's max_steps); MH demonstrations are collected with robomimic's
 //   MH horizon, 1100 (TaskSpec::collect_max_steps).
+// Perturbations: move of the trash cube in the target bin as robot1 reaches for it
+//   (transport_perturbations.cc).
 #pragma once
 
 #include <memory>
@@ -98,6 +100,8 @@ class TransportTask : public RobomimicTask {
   void PlaceLid(const Eigen::Vector3d& pos, const Eigen::Quaterniond& q);
 
  protected:
+  // move of the trash cube (tasks/transport/transport_perturbations.cc: the facts).
+  std::unique_ptr<Perturber> MakePerturber(const std::string& name) override;
   void PlaceObjects(Rng* rng) override;
   std::vector<double> ObjectObs() const override;
 
