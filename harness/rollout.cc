@@ -389,14 +389,7 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
     ts = probe->spec();
   }
   CheckPolicyFitsTask(ps, ts, o.absolute_actions);
-  const std::vector<std::string>& perturbations = ts.info.perturbations;
-  if (!o.perturbation.empty() &&
-      std::find(perturbations.begin(), perturbations.end(), o.perturbation) == perturbations.end()) {
-    std::string valid;
-    for (const auto& p : perturbations) valid += (valid.empty() ? "" : ", ") + p;
-    throw std::invalid_argument("task " + ts.name + " has no perturbation '" + o.perturbation +
-                                "' (" + (valid.empty() ? "it declares none" : "it declares: " + valid) + ")");
-  }
+  CheckPerturbationName(ts.name, ts.info, o.perturbation);  // before any call
   const bool render = PolicyUsesImages(ps);
   const int max_steps = o.max_steps > 0 ? o.max_steps : ts.max_steps;
   const int total = o.episodes;
