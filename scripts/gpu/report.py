@@ -110,7 +110,7 @@ def main():
                          read_text(w(name)) or "", re.M)
         if head:
             params[nets] = (head.group(1), *(int(head.group(i)) / 1e6 for i in (2, 3, 4)))
-            nets = f"{nets} ({params[nets][3]:.0f} M U-Net)"
+            nets = f"{nets} ({params[nets][3]:.1f} M U-Net)"
         for r in (b or {}).get("rows", []):
             table.append((nets, r))
     if table:
@@ -153,28 +153,29 @@ def main():
             sec = float(r["seconds"])
             md.append(f"| {r['epoch']} | {n} | {sec:.1f} | {n / sec:.2f} | {float(r['train_loss']):.4f} |")
             rows.append(("train_steps_per_s", f"epoch {r['epoch']}", f"{n / sec:.4f}", "steps/s"))
-        md.append("\nEpoch 1 includes the first steps' CUDA start-up (cuDNN algorithm choice, allocator growth); "
-                  "epoch 2 is the steady rate. Each epoch's seconds include its validation batches.\n")
+        warm = "CUDA start-up (cuDNN algorithm choice, allocator growth)" if a.device.startswith("cuda") else "start-up"
+        md.append(f"\nEpoch 1 includes the first steps' {warm}; epoch 2 is the steady rate. Each epoch's seconds "
+                  "include its validation batches.\n")
     else:
         md.append("Not measured (see Steps and run.log).\n")
 
     # Rollouts.
-    md.append("## Rollouts (OneDP-S student, Square-ph, EGL on the GPU)\n")
+    md.append("## Rollouts (OneDP-S student, Square-ph, rendered with the GL above)\n")
     ev = read_csv(o("eval_onedp.csv"))
     text = read_text(w("eval_onedp.txt")) or ""
     m = re.search(r"success ([0-9.eE+-]+), mean score ([0-9.eE+-]+); PredictChunk mean ([0-9.eE+-]+) ms over (\d+) calls; "
                   r"([0-9.eE+-]+) s", text)
     if ev:
         env_steps = sum(int(r["steps"]) for r in ev)
-        md.append(f"{len(ev)} episodes, {env_steps} env steps, {sum(int(r['success']) for r in ev)} successes "
-                  "(the student was distilled for 100 steps from a 200-step teacher: success is not the point here).")
+        text_ev = (f"{len(ev)} episodes, {env_steps} env steps, {sum(int(r['success']) for r in ev)} successes (a "
+                   "student distilled briefly from a briefly trained teacher: its success is not the point here).")
         if m:
             wall = float(m.group(5))
-            md.append(f" Wall {wall:.1f} s ({env_steps / wall:.0f} env steps/s with rendering and policy calls); "
-                      f"PredictChunk mean {float(m.group(3)):.2f} ms over {m.group(4)} batched calls.")
+            text_ev += (f" Wall {wall:.1f} s ({env_steps / wall:.0f} env steps/s with rendering and policy calls); "
+                        f"PredictChunk mean {float(m.group(3)):.2f} ms over {m.group(4)} batched calls.")
             rows.append(("rollout", "env_steps_per_s", f"{env_steps / wall:.2f}", "steps/s"))
             rows.append(("rollout", "predict_chunk_mean_ms", m.group(3), "ms"))
-        md.append("\n")
+        md.append(text_ev + "\n")
     else:
         md.append("Not measured (see Steps and run.log).\n")
 

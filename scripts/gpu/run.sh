@@ -23,7 +23,7 @@
 # run.log, steps.csv, gpu.md, gpu.csv, bench_onedp.json, bench_cp.json, train_log.csv, eval_onedp.csv
 # ($BENCH_GPU_ROOT/out when OUT is unset).
 # Environment: BENCH_GPU_DRYRUN=1 stops after the build (for checking the prefix on a Debian
-# machine: nothing is unpacked into /); BENCH_GPU_PYTHON (python3), BENCH_GPU_JOBS (nproc),
+# machine: nothing is unpacked into /); BENCH_GPU_PYTHON (python3), BENCH_GPU_JOBS (the CPU count),
 # BENCH_GPU_DEVICE (cuda), BENCH_GPU_PRESET (paper), BENCH_GPU_ROOT (/tmp/onedp-gpu: prefix,
 # build, datasets and runs), BENCH_GPU_BUDGET_S (450), BENCH_GPU_OBS (image), BENCH_GPU_CAP_SCALE
 # (1: multiplies every step's own limit, for slow machines); BENCH_GPU_HARNESS=path skips unpack,
