@@ -50,6 +50,8 @@ WORK=$ROOT/work
 OUT=${OUT:-$ROOT/out}
 HARNESS=$BUILD/harness/harness
 mkdir -p "$OUT" "$WORK"
+# torch's CMake package finds CUDA through nvcc.
+if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then export PATH=/usr/local/cuda/bin:$PATH; fi
 exec > >(tee "$OUT/run.log") 2>&1
 echo "step,rc,seconds,timeout_s" >"$OUT/steps.csv"
 
