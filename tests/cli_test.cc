@@ -386,7 +386,7 @@ TEST_F(CliTest, RunRejectsBadInputAndListsItsWork) {
   const std::string where = " --work " + (dir_ / "runs").string() + " --dataset " + (dir_ / "d.hdf5").string();
   CliRun r = Harness("run --task pusht --preset tiny --stage bake" + where);
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.output.find("collect, train, distill, eval, merge, all"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("collect, train, distill, eval, dynamic, merge, all"), std::string::npos) << r.output;
   r = Harness("run --task pusht --preset tiny --shard 3/3" + where);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("i/N"), std::string::npos) << r.output;
