@@ -176,8 +176,8 @@ std::string FamilyOfTable(const std::string& table) {
   return "";
 }
 
-// Seconds per episode of the done items `items` (CPU time when all recorded it, else wall), with
-// whether it is CPU time; {-1, false} when an item is not done.
+// Wall and process CPU seconds per episode of the items `items`: -1 when an item is not done (both)
+// or did not record its CPU time (cpu).
 struct PerEpisode {
   double wall = -1, cpu = -1;
 };

@@ -327,7 +327,7 @@ TEST(PerturbationTest, ToolHangResetReplacesTheWrench) {
     EXPECT_GE(at, 60);
     EXPECT_LE(at, 200);
     const int tool = mj_name2id(t->sim().model(), mjOBJ_BODY, "tool");
-    Eigen::Vector3d before;
+    Eigen::Vector3d before = Eigen::Vector3d::Zero();  // the wrench before the reset step
     for (int s = 0; s < at; ++s) {
       before = Eigen::Vector3d(t->sim().data()->xpos + 3 * tool);
       t->Step(t->HoldAction());
