@@ -52,15 +52,16 @@ def read_one(path):
                          frame_stack=2, seq_length=16, pad_frame_stack=True, pad_seq_length=True,
                          hdf5_cache_mode="low_dim", hdf5_use_swmr=True, load_next_obs=False)
     item = ds[5]
-    # the item's last observation frame and its first action are the file's step 5 (frame_stack 2:
-    # frames 4, 5; actions from 5)
+    # index 5 is demo_0's step 5; the window runs from step 4 (frame_stack 2) for 17 steps, so
+    # position 1 of each sequence is the file's step 5
     with h5py.File(path, "r") as f:
         g = f["data/demo_0"]
-        ok = all(np.allclose(item["obs"][k][-1], g["obs"][k][5], atol=1e-6) for k in low)
-        ok = ok and np.allclose(item["actions"][0], g["actions"][5], atol=1e-6)
-        ok = ok and np.allclose(item["actions_abs"][0], g["actions_abs"][5], atol=1e-6)
+        ok = all(np.allclose(item["obs"][k][1], g["obs"][k][5], atol=1e-6) for k in low)
+        ok = ok and all(np.allclose(item["obs"][k][0], g["obs"][k][4], atol=1e-6) for k in low)
+        ok = ok and np.allclose(item["actions"][1], g["actions"][5], atol=1e-6)
+        ok = ok and np.allclose(item["actions_abs"][1], g["actions_abs"][5], atol=1e-6)
         for k in rgb:  # robomimic keeps images HWC uint8 in the item until the model's processing
-            ok = ok and np.array_equal(np.asarray(item["obs"][k][-1]), g["obs"][k][5])
+            ok = ok and np.array_equal(np.asarray(item["obs"][k][1]), g["obs"][k][5])
     return {"path": path, "env_name": meta["env_name"], "env_type": meta["type"],
             "controller": meta["env_kwargs"]["controller_configs"]["type"], "demos": ds.n_demos,
             "samples": len(ds), "low_dim": low, "rgb": rgb,
