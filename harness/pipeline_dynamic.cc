@@ -308,15 +308,9 @@ void RunDynamicItem(const RunPlan& plan, const WorkItem& item, std::ostream& log
   const double t0 = Now(), cpu0 = ProcessCpuSeconds();
   const WorkItem& run = plan.items[item.source];
   auto policy = LoadPolicy((fs::path(run.path) / "checkpoint").string(), o.device);
-  const int nfe = policy->Nfe(SamplerSpec::Parse(item.sampler));
   const int chunk = policy->spec().action_steps;
   RolloutOptions ro;
-  ro.episodes = item.block_count;
-  ro.start_seed = 100000 + static_cast<uint64_t>(item.block_start);
-  ro.num_envs = item.block_count;  // the batch is part of the item: the same numbers in any shard
-  ro.workers = o.workers;
-  ro.max_steps = plan.preset.max_steps;
-  ro.sample.sampler = SamplerSpec::Parse(item.sampler);
+  const int nfe = EvalBlockOptions(plan, item, *policy, &ro);
   ro.exec = ParseExecMode(item.exec);
   ro.perturbation = item.perturbation;
   if (IsSweep(item)) {

@@ -12,6 +12,10 @@
 #include "harness/policy_jobs.h"
 
 namespace onedp {
+
+class Policy;
+struct RolloutOptions;
+
 namespace pipeline_internal {
 
 std::string Join(const std::vector<std::string>& v, const std::string& sep);
@@ -28,6 +32,11 @@ void MarkDone(const WorkItem& item, nlohmann::json extra);
 // The options a train / distill item runs with (what `harness train` / `harness distill` get).
 TrainOptions TrainItemOptions(const RunPlan& plan, const WorkItem& item);
 DistillOptions DistillItemOptions(const RunPlan& plan, const WorkItem& item);
+
+// The rollout options of an eval or dynamic item's block of test episodes (seeds, batch, workers,
+// horizon, sampler), after checking that `policy`'s NFE for the item's sampler is the one the tables
+// assume; returns that NFE.
+int EvalBlockOptions(const RunPlan& plan, const WorkItem& item, const Policy& policy, RolloutOptions* ro);
 
 // Whether a train / distill item's run directory is on this machine (a fresh machine has only the
 // committed results of earlier merges).

@@ -77,6 +77,22 @@ DistillOptions DistillItemOptions(const RunPlan& plan, const WorkItem& item) {
   return d;
 }
 
+int EvalBlockOptions(const RunPlan& plan, const WorkItem& item, const Policy& policy, RolloutOptions* ro) {
+  const int nfe = policy.Nfe(SamplerSpec::Parse(item.sampler));
+  const int table_nfe = FindPolicyInfo(item.policy).Nfe(item.sampler);
+  if (nfe != table_nfe) {
+    throw std::runtime_error("NFE of " + item.sampler + " is " + std::to_string(nfe) + ", the tables assume " +
+                             std::to_string(table_nfe));
+  }
+  ro->episodes = item.block_count;
+  ro->start_seed = 100000 + static_cast<uint64_t>(item.block_start);
+  ro->num_envs = item.block_count;  // the batch is part of the item: the same numbers in any shard
+  ro->workers = plan.options.workers;
+  ro->max_steps = plan.preset.max_steps;
+  ro->sample.sampler = SamplerSpec::Parse(item.sampler);
+  return nfe;
+}
+
 }  // namespace pipeline_internal
 
 namespace {
@@ -102,19 +118,8 @@ void RunItem(const RunPlan& plan, const WorkItem& item, std::ostream& log) {
     case Stage::kEval: {
       const WorkItem& run = plan.items[item.source];
       auto policy = LoadPolicy((fs::path(run.path) / "checkpoint").string(), o.device);
-      const int nfe = policy->Nfe(SamplerSpec::Parse(item.sampler));
-      const int table_nfe = FindPolicyInfo(item.policy).Nfe(item.sampler);
-      if (nfe != table_nfe) {
-        throw std::runtime_error("NFE of " + item.sampler + " is " + std::to_string(nfe) + ", the tables assume " +
-                                 std::to_string(table_nfe));
-      }
       RolloutOptions ro;
-      ro.episodes = item.block_count;
-      ro.start_seed = 100000 + static_cast<uint64_t>(item.block_start);
-      ro.num_envs = item.block_count;  // the batch is part of the item: the same numbers in any shard
-      ro.workers = o.workers;
-      ro.max_steps = plan.preset.max_steps;
-      ro.sample.sampler = SamplerSpec::Parse(item.sampler);
+      const int nfe = EvalBlockOptions(plan, item, *policy, &ro);
       Progress progress(item.label, item.block_count);
       const RolloutReport r = RunRollouts(*policy, o.task, ro, [&](int done, int) { progress.Update(done); });
       progress.Finish();
