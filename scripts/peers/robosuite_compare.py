@@ -667,8 +667,7 @@ def part_replay(key, env, ours, n, dataset, extra=30):
                                                        for o in obj0)})
             log(f"replay {key} {name}: here {succ_o} ({step_o}), robosuite {succ_r} ({step_r}), with hold {succ_r2}, "
                 f"{len(acts)} steps, {time.time() - t0:.0f} s")
-            if len(res["demos"]) % 5 == 0:
-                cache_save("replay", key, res)
+            cache_save("replay", key, res)  # every demo: a run can be stopped at any time
     cache_save("replay", key, res)
     return res
 
