@@ -36,6 +36,8 @@ import gym_pusht  # noqa: E402
 import pymunk  # noqa: E402
 import shapely  # noqa: E402
 
+from harness_lines import HarnessLines  # noqa: E402  (this folder)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COG = np.array([0.0, 45.0])  # the T's centre of gravity in its local frame (both implementations)
 
@@ -58,28 +60,11 @@ def wrap_deg(a):
     return d - 360.0 if d > 180.0 else d
 
 
-class OurEnv:
+class OurEnv(HarnessLines):
     """`harness env` as a subprocess speaking JSON lines."""
 
     def __init__(self, harness, task="pusht"):
-        cmd = [harness, "env", "--task", task, "--action-mode", "absolute"]
-        self.cmd = " ".join(shlex.quote(c) for c in cmd)
-        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                  text=True, bufsize=1)
-        self.n = 0
-
-    def ask(self, cmd, **fields):
-        self.n += 1
-        self.p.stdin.write(json.dumps({"id": self.n, "cmd": cmd, **fields}) + "\n")
-        self.p.stdin.flush()
-        reply = json.loads(self.p.stdout.readline())
-        if "error" in reply:
-            raise RuntimeError(f"harness env: {cmd}: {reply['error']}")
-        return reply
-
-    def close(self):
-        self.p.stdin.close()
-        self.p.wait(timeout=30)
+        super().__init__([harness, "env", "--task", task, "--action-mode", "absolute"])
 
 
 def make_gym():

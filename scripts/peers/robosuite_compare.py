@@ -41,6 +41,8 @@ import robosuite  # noqa: E402
 from robosuite.controllers import load_composite_controller_config  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
+from harness_lines import HarnessLines  # noqa: E402  (this folder)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CACHE = os.path.join(ROOT, "data", "peers", "robosuite_cache")
 OUT = os.path.join(ROOT, "results", "peers")
@@ -91,26 +93,13 @@ def cache_save(part, task, obj):
 
 
 # ------------------------------------------------------------------------------------------ ours
-class OurEnv:
+class OurEnv(HarnessLines):
     """`harness env` as a subprocess speaking JSON lines."""
 
     def __init__(self, harness, task, mode="delta"):
-        cmd = [harness, "env", "--task", task, "--action-mode", mode]
-        self.cmd = " ".join(shlex.quote(c) for c in cmd)
-        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                  text=True, bufsize=1)
-        self.n = 0
+        super().__init__([harness, "env", "--task", task, "--action-mode", mode])
         self.info = self.ask("info")
         self.joints = {j["name"]: j for j in self.info["joints"]}
-
-    def ask(self, cmd, **fields):
-        self.n += 1
-        self.p.stdin.write(json.dumps({"id": self.n, "cmd": cmd, **fields}) + "\n")
-        self.p.stdin.flush()
-        reply = json.loads(self.p.stdout.readline())
-        if "error" in reply:
-            raise RuntimeError(f"harness env: {cmd}: {reply['error']}")
-        return reply
 
     def qpos_of(self, state, joint):
         """A joint's qpos slice from a flat state [time, qpos, qvel]."""
@@ -122,29 +111,15 @@ class OurEnv:
         self.p.wait(timeout=30)
 
 
-class OurServer:
+class OurServer(HarnessLines):
     """`harness serve` (a trained policy) as a subprocess speaking JSON lines."""
 
     def __init__(self, harness, ckpt, sampler):
-        cmd = [harness, "serve", "--ckpt", ckpt, "--sampler", sampler]
-        self.cmd = " ".join(shlex.quote(c) for c in cmd)
-        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                  text=True, bufsize=1)
-        self.n = 0
+        super().__init__([harness, "serve", "--ckpt", ckpt, "--sampler", sampler])
         self.spec = self.ask({"cmd": "spec"})
 
     def ask(self, req):
-        self.n += 1
-        self.p.stdin.write(json.dumps({"id": self.n, **req}) + "\n")
-        self.p.stdin.flush()
-        reply = json.loads(self.p.stdout.readline())
-        if "error" in reply:
-            raise RuntimeError(f"harness serve: {reply['error']}")
-        return reply
-
-    def close(self):
-        self.p.stdin.close()
-        self.p.wait(timeout=30)
+        return super().ask(**req)
 
 
 # ------------------------------------------------------------------------------------- robosuite
