@@ -261,17 +261,8 @@ void PlanDynamic(RunPlan* plan, const std::vector<int>& runs, int recipe) {
       for (const Condition& c : conditions) {
         const int block = std::min(dp.episode_block, c.episodes);
         for (int start = 0; start < c.episodes; start += block) {
-          WorkItem e;
-          e.stage = Stage::kDynamic;
-          e.policy = run.policy;
-          e.seed = run.seed;
-          e.source = run_i;
-          e.sampler = sampler;
-          e.block_start = start;
-          e.block_count = std::min(block, c.episodes - start);
-          e.needs = {run_i};
-          e.table = run.table;
-          e.method = info.MethodName(sampler);
+          WorkItem e = EvalBlockItem(*plan, run_i, sampler, start, std::min(block, c.episodes - start),
+                                     Stage::kDynamic);
           e.latency = c.latency;
           e.exec = c.exec;
           e.perturbation = c.perturbation;
@@ -328,21 +319,13 @@ void RunDynamicItem(const RunPlan& plan, const WorkItem& item, std::ostream& log
   WriteRolloutCsv(r, item.path);
   double delay = 0;
   for (const EpisodeResult& e : r.episodes) delay += e.delay_steps;
-  MarkDone(item, {{"nfe", nfe},
-                  {"epoch", ReadRunProgress(run.path).epoch},
-                  {"success", r.success_rate},
-                  {"score", r.mean_score},
-                  {"episodes", static_cast<int>(r.episodes.size())},
-                  {"start_seed", ro.start_seed},
-                  {"latency", ro.latency.text},
-                  {"exec", item.exec},
-                  {"perturbation", item.perturbation},
-                  {"chunk_steps", chunk},
-                  {"delay_steps", r.episodes.empty() ? 0.0 : delay / r.episodes.size()},
-                  {"device", o.device},
-                  {"versions", AllVersions()},
-                  {"seconds", Now() - t0},
-                  {"cpu_seconds", ProcessCpuSeconds() - cpu0}});
+  nlohmann::json marker = EvalBlockMarker(plan, item, nfe, ro, r, t0, cpu0);
+  marker["latency"] = ro.latency.text;
+  marker["exec"] = item.exec;
+  marker["perturbation"] = item.perturbation;
+  marker["chunk_steps"] = chunk;
+  marker["delay_steps"] = r.episodes.empty() ? 0.0 : delay / r.episodes.size();
+  MarkDone(item, std::move(marker));
   log << item.label << ": success " << r.success_rate << ", score " << r.mean_score << "\n";
 }
 

@@ -15,6 +15,7 @@ namespace onedp {
 
 class Policy;
 struct RolloutOptions;
+struct RolloutReport;
 
 namespace pipeline_internal {
 
@@ -37,6 +38,15 @@ DistillOptions DistillItemOptions(const RunPlan& plan, const WorkItem& item);
 // horizon, sampler), after checking that `policy`'s NFE for the item's sampler is the one the tables
 // assume; returns that NFE.
 int EvalBlockOptions(const RunPlan& plan, const WorkItem& item, const Policy& policy, RolloutOptions* ro);
+
+// An eval or dynamic item of `stage` for the block [start, start + count) of test episodes of the run
+// plan.items[run_i] and `sampler`: its policy, seed, source, dependency, table and method filled in.
+WorkItem EvalBlockItem(const RunPlan& plan, int run_i, const std::string& sampler, int start, int count,
+                       Stage stage);
+// The done-marker fields an eval or dynamic item records for its rollouts `r` (run with `ro` since
+// the wall and process CPU times t0, cpu0).
+nlohmann::json EvalBlockMarker(const RunPlan& plan, const WorkItem& item, int nfe, const RolloutOptions& ro,
+                               const RolloutReport& r, double t0, double cpu0);
 
 // Whether a train / distill item's run directory is on this machine (a fresh machine has only the
 // committed results of earlier merges).

@@ -223,17 +223,8 @@ RunPlan PlanRun(const RunOptions& options) {
     const PolicyInfo& info = FindPolicyInfo(run.policy);
     for (const std::string& sampler : info.samplers) {
       for (int start = 0; start < o.episodes; start += o.episode_block) {
-        WorkItem e;
-        e.stage = Stage::kEval;
-        e.policy = run.policy;
-        e.seed = run.seed;
-        e.source = run_i;
-        e.sampler = sampler;
-        e.block_start = start;
-        e.block_count = std::min(o.episode_block, o.episodes - start);
-        e.needs = {run_i};
-        e.table = run.table;
-        e.method = info.MethodName(sampler);
+        WorkItem e = EvalBlockItem(plan, run_i, sampler, start, std::min(o.episode_block, o.episodes - start),
+                                   Stage::kEval);
         const nlohmann::json inputs = {{"recipe", kRecipe}, {"stage", "eval"},        {"run", run.key},
                                        {"sampler", sampler},  {"start", 100000 + start}, {"count", e.block_count},
                                        {"max_steps", plan.preset.max_steps}};

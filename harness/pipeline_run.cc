@@ -93,6 +93,37 @@ int EvalBlockOptions(const RunPlan& plan, const WorkItem& item, const Policy& po
   return nfe;
 }
 
+WorkItem EvalBlockItem(const RunPlan& plan, int run_i, const std::string& sampler, int start, int count,
+                       Stage stage) {
+  const WorkItem& run = plan.items[run_i];
+  WorkItem e;
+  e.stage = stage;
+  e.policy = run.policy;
+  e.seed = run.seed;
+  e.source = run_i;
+  e.sampler = sampler;
+  e.block_start = start;
+  e.block_count = count;
+  e.needs = {run_i};
+  e.table = run.table;
+  e.method = FindPolicyInfo(run.policy).MethodName(sampler);
+  return e;
+}
+
+nlohmann::json EvalBlockMarker(const RunPlan& plan, const WorkItem& item, int nfe, const RolloutOptions& ro,
+                               const RolloutReport& r, double t0, double cpu0) {
+  return {{"nfe", nfe},
+          {"epoch", ReadRunProgress(plan.items[item.source].path).epoch},
+          {"success", r.success_rate},
+          {"score", r.mean_score},
+          {"episodes", static_cast<int>(r.episodes.size())},
+          {"start_seed", ro.start_seed},
+          {"device", plan.options.device},
+          {"versions", AllVersions()},
+          {"seconds", Now() - t0},
+          {"cpu_seconds", ProcessCpuSeconds() - cpu0}};
+}
+
 }  // namespace pipeline_internal
 
 namespace {
@@ -125,16 +156,7 @@ void RunItem(const RunPlan& plan, const WorkItem& item, std::ostream& log) {
       progress.Finish();
       fs::create_directories(fs::path(item.path).parent_path());
       WriteRolloutCsv(r, item.path);
-      MarkDone(item, {{"nfe", nfe},
-                      {"epoch", ReadRunProgress(run.path).epoch},
-                      {"success", r.success_rate},
-                      {"score", r.mean_score},
-                      {"episodes", static_cast<int>(r.episodes.size())},
-                      {"start_seed", ro.start_seed},
-                      {"device", o.device},
-                      {"versions", AllVersions()},
-                      {"seconds", Now() - t0},
-                      {"cpu_seconds", ProcessCpuSeconds() - cpu0}});
+      MarkDone(item, EvalBlockMarker(plan, item, nfe, ro, r, t0, cpu0));
       return;
     }
     case Stage::kDynamic: RunDynamicItem(plan, item, log); return;
