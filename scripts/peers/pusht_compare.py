@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Holds our PushT (MuJoCo, driven through `harness env --task pusht`) against gym-pusht (pymunk)
 side by side: coverage on random block poses, the reset distribution, one-window dynamics from our
-demonstrations' states, and open-loop replays of our expert's demonstrations. Writes a Markdown
-report and a CSV of every number in it.
+demonstrations' states, open-loop replays of our expert's demonstrations, and a trained low-dim
+policy of ours run inside gym-pusht through `harness serve` beside `harness eval` on the same seeds.
+Writes a Markdown report and a CSV of every number in it; each part's numbers are cached, so
+`--parts` reruns only the parts it names and the report keeps the others.
 
 Run with the peers' virtual environment (scripts/peers/setup.sh):
-  .venv-peers/bin/python scripts/peers/pusht_compare.py --dataset /tmp/pusht200.hdf5 \
-      --out results/peers/pusht.md
+  .venv-peers/bin/python scripts/peers/pusht_compare.py          # coverage,reset,dynamics,replay
+  .venv-peers/bin/python scripts/peers/pusht_compare.py --parts policy --ckpt RUN [--sampler ddim:10]
+  .venv-peers/bin/python scripts/peers/pusht_compare.py --parts ''   # the report from the cache
 
 Coordinates: one MuJoCo length unit of ours is one PushT pixel, x right, y down, angles from +x
 toward +y, as pymunk's. Both report the block by its body origin (the T's local (0, 0), the middle
@@ -457,6 +460,322 @@ def replay_test(ours, gym_env, dataset, max_demos, rows, md):
     return md
 
 
+# ---------------------------------------------------------------------------------------------
+# Our trained policy inside gym-pusht: the observation, the noise seeds and the executed horizon
+# exactly as our rollouts (harness/rollout.cc) make them, so that with identical dynamics the same
+# actions would come back in both simulators.
+
+LOCAL_KEYPOINTS = np.array([[-55, 5], [55, 5], [-55, 25], [55, 25], [0, 15], [0, 45], [0, 80],
+                            [-10, 115], [10, 115]], dtype=float)  # PushTTask::LocalKeypoints
+U64 = (1 << 64) - 1
+
+
+def mix_seed(seed, stream=0):
+    """sim/rng.h MixSeed (SplitMix64 finaliser) in 64-bit unsigned arithmetic."""
+    z = (seed + 0x9E3779B97F4A7C15 * (stream + 1)) & U64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & U64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & U64
+    return z ^ (z >> 31)
+
+
+def chunk_noise_seed(episode_seed, chunk):
+    """harness/rollout.cc ChunkNoiseSeed: the noise seed of an episode's chunk-th policy call."""
+    return mix_seed((mix_seed(episode_seed, 0x524F4C4C) + chunk) & U64)
+
+
+def pusht_obs(agent, block):
+    """Our PushT's low-dim observation keys (PushTTask::Observe) from a pusher position and a block
+    pose (body origin x, y, angle): keypoints = the 9 block points then the agent, state = agent,
+    origin, angle mod 2 pi."""
+    pts = np.asarray(block[:2], dtype=float) + LOCAL_KEYPOINTS @ rot(block[2]).T
+    kp = [float(v) for v in pts.reshape(-1)] + [float(agent[0]), float(agent[1])]
+    return {"agent_pos": [float(agent[0]), float(agent[1])], "keypoints": kp,
+            "state": [float(agent[0]), float(agent[1]), float(block[0]), float(block[1]),
+                      float(block[2]) % (2 * math.pi)]}
+
+
+class OurServer(HarnessLines):
+    """`harness serve --ckpt CKPT --sampler SAMPLER` as a subprocess speaking JSON lines."""
+
+    def __init__(self, harness, ckpt, sampler):
+        super().__init__([harness, "serve", "--ckpt", ckpt, "--sampler", sampler])
+        self.spec = self.ask("spec")
+
+    def predict(self, obs, seed):
+        """One observation history (batch 1) -> the executed action chunk (Ta rows)."""
+        self.n += 1
+        self.p.stdin.write(json.dumps({"id": self.n, "obs": obs, "seed": seed}) + "\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()
+        if not line:
+            raise RuntimeError(f"harness serve ended without a reply: {self.cmd}")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(f"harness serve: {reply['error']}")
+        # float32 printed shortest: round back to the float32 our rollouts execute (as doubles)
+        return [[float(v) for v in row] for row in np.asarray(reply["actions"], dtype=np.float32)]
+
+
+def run_policy_episode(server, keys, to, seed, max_steps, start_obs, step_fn):
+    """One episode as our rollouts run it: the history filled with the reset observation, a policy
+    call with the To last observations and noise seed ChunkNoiseSeed(seed, chunk), its Ta actions
+    executed, until success (coverage > 0.95) or max_steps. step_fn(action) -> (obs, reward,
+    success, block pose). Returns score (max reward), success, steps, actions, block poses."""
+    history = [start_obs] * to
+    score, success, steps, chunk = 0.0, False, 0, 0
+    actions, blocks = [], []
+    while True:
+        req = {k: [h[k] for h in history] for k in keys}
+        chunk_actions = server.predict(req, chunk_noise_seed(seed, chunk))
+        chunk += 1
+        for a in chunk_actions:
+            obs, reward, ok, block = step_fn(a)
+            steps += 1
+            actions.append(a)
+            blocks.append(block)
+            score = max(score, reward)
+            success = success or ok
+            if success or steps >= max_steps:
+                return score, success, steps, np.array(actions), np.array(blocks)
+            history = history[1:] + [obs]
+
+
+def wilson(k, n, z=1.96):
+    """Wilson score interval of k successes in n."""
+    p = k / n
+    den = 1 + z * z / n
+    mid = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return mid - half, mid + half
+
+
+def bootstrap_mean(x, n_boot=10000, seed=0):
+    """Percentile bootstrap 95 % interval of the mean of x (paired data: pass the differences)."""
+    x = np.asarray(x, dtype=float)
+    idx = np.random.default_rng(seed).integers(0, len(x), size=(n_boot, len(x)))
+    m = x[idx].mean(axis=1)
+    return float(np.percentile(m, 2.5)), float(np.percentile(m, 97.5))
+
+
+def policy_one(ours, gym_env, harness, ckpt, sampler, episodes, start_seed, here_dir):
+    """Our policy `ckpt` on seeds start_seed.. in gym-pusht (through `harness serve`), the same
+    client loop on ours (through `harness env`), and `harness eval` here. Per-episode records."""
+    name = os.path.relpath(os.path.abspath(ckpt), ROOT)
+    os.makedirs(here_dir, exist_ok=True)
+    here, eval_cmds, eval_s = {}, {}, {}
+    # "one": one env per policy call, the batch of 1 that `harness serve` computes (the client loop
+    # on ours reproduces it bit for bit); "batched": the default (28 envs per call), whose float
+    # rounding differs and so follows other trajectories from the same seeds.
+    for kind, extra in (("one", ["--envs", "1"]), ("batched", [])):
+        out = os.path.join(here_dir, f"here_{name.replace('/', '_')}_{sampler.replace(':', '')}_{kind}.csv")
+        cmd = [harness, "eval", "--ckpt", ckpt, "--sampler", sampler, "--episodes", str(episodes),
+               "--start-seed", str(start_seed), *extra, "--workers", "1", "--out", out]
+        t = time.time()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        eval_s[kind] = time.time() - t
+        eval_cmds[kind] = " ".join([os.path.relpath(harness, ROOT)] + [
+            shlex.quote(os.path.relpath(a, ROOT) if a in (ckpt, out) else a) for a in cmd[1:]])
+        with open(out) as fh:
+            here[kind] = {int(r["seed"]): r for r in csv.DictReader(fh)}
+
+    server = OurServer(harness, ckpt, sampler)
+    spec = server.spec["spec"]
+    keys = [k["key"] for k in spec["obs"]]
+    if any(k["is_image"] for k in spec["obs"]):
+        raise SystemExit(f"{ckpt}: an image policy; this part runs low-dim PushT policies only")
+    to, max_steps = spec["obs_steps"], ours.ask("info")["max_steps"]
+    eps = []
+    obs_diff, start_diff = 0.0, 0.0
+    t = time.time()
+    for seed in range(start_seed, start_seed + episodes):
+        # ours, through the same client loop (checks the loop against `harness eval`)
+        r = ours.ask("reset", seed=seed)
+        st = r["state"]
+        obs_diff = max(obs_diff, max(float(np.max(np.abs(np.array(pusht_obs(st[1:3], st[3:6])[k]) -
+                                                         np.array(r["obs"][k])))) for k in keys))
+
+        def step_ours(a):
+            nonlocal obs_diff
+            s = ours.ask("step", action=a)
+            if "episode_error" in s:
+                raise RuntimeError(f"seed {seed}: {s['episode_error']}")
+            q = s["state"]
+            obs_diff = max(obs_diff, max(float(np.max(np.abs(np.array(pusht_obs(q[1:3], q[3:6])[k]) -
+                                                             np.array(s["obs"][k])))) for k in keys))
+            return s["obs"], s["reward"], s["success"], np.array(q[3:6])
+
+        o_score, o_succ, o_steps, o_act, o_blk = run_policy_episode(server, keys, to, seed, max_steps,
+                                                                    r["obs"], step_ours)
+        # a start with the pusher drawn inside the T: held still for one step, it moves the block
+        ax, ay = r["meta"]["reset_agent_pos"]
+        ours.ask("reset", seed=seed)
+        overlap = bool(np.abs(np.array(ours.ask("step", action=[ax, ay])["state"][3:6]) -
+                              np.array(st[3:6])).max() > 1e-9)
+        # gym-pusht from the same start state
+        obs, _ = gym_env.reset(options={"reset_to_state": [ax, ay, *r["meta"]["reset_block"]]})
+        start_diff = max(start_diff, float(np.max(np.abs(obs[:4] - np.array(st[1:5])))),
+                         abs(math.radians(wrap_deg(obs[4] - st[5]))))
+        g0 = pusht_obs((gym_env.agent.position.x, gym_env.agent.position.y), gym_block(gym_env))
+
+        def step_gym(a):
+            _, reward, term, _, info = gym_env.step(np.asarray(a, dtype=np.float64))
+            blk = gym_block(gym_env)
+            return (pusht_obs((gym_env.agent.position.x, gym_env.agent.position.y), blk), float(reward),
+                    bool(term), blk)
+
+        g_score, g_succ, g_steps, g_act, g_blk = run_policy_episode(server, keys, to, seed, max_steps, g0,
+                                                                    step_gym)
+        n = min(len(o_act), len(g_act))
+        act_div = np.nonzero(np.abs(o_act[:n] - g_act[:n]).max(axis=1) > 1e-3)[0]
+        blk_div = np.nonzero(np.linalg.norm(o_blk[:n, :2] - g_blk[:n, :2], axis=1) > 1.0)[0]
+        h, b = here["one"][seed], here["batched"][seed]
+        eps.append({"seed": seed, "there_score": g_score, "there_success": int(g_succ), "there_steps": g_steps,
+                    "client_score": o_score, "client_success": int(o_succ), "client_steps": o_steps,
+                    "here_score": float(h["score"]), "here_success": int(h["success"]),
+                    "here_steps": int(h["steps"]), "here_error": h["error"],
+                    "batched_score": float(b["score"]), "batched_success": int(b["success"]),
+                    "batched_steps": int(b["steps"]), "batched_error": b["error"],
+                    "overlap_start": int(overlap),
+                    "first_block_split": int(blk_div[0]) + 1 if len(blk_div) else -1,
+                    "first_action_split": int(act_div[0]) + 1 if len(act_div) else -1})
+    server.close()
+    return {"ckpt": name, "sampler": sampler, "episodes": eps, "eval_cmds": eval_cmds, "eval_s": eval_s,
+            "loop_s": time.time() - t, "obs_diff": obs_diff, "start_diff": start_diff, "spec": spec,
+            "nfe": server.spec.get("nfe")}
+
+
+def policy_report(results, rows, md):
+    """Section 5 from policy_one's records (one subsection per checkpoint)."""
+    md += [
+        "## 5. Our trained policy evaluated inside gym-pusht through `harness serve`",
+        "",
+        "For each seed: our reset (`harness env`, `reset`) gives the start state, gym-pusht is reset to it "
+        "with `reset_to_state` (the drawn values, as in section 2: identical starts), and the policy runs in "
+        "gym-pusht as our rollouts run it (`harness/rollout.cc`): the low-dim observation computed from "
+        "gym-pusht's bodies as `PushTTask::Observe` does (the 9 block keypoints from the body origin and "
+        "angle, then the pusher), the history filled with the reset observation, each call (batch 1) with "
+        "the To last observations and the noise seed ChunkNoiseSeed(episode seed, chunk), its Ta executed "
+        "actions (`harness serve`'s reply, read back as the float32 values our rollouts execute) stepped, "
+        "until coverage > 0.95 (gym-pusht's `terminated`) or our 300 steps. Score = the episode's maximum "
+        "reward clip(coverage / 0.95, 0, 1), as ours. 'Here' is `harness eval` on the same seeds, with one "
+        "env per policy call (`--envs 1`: the same batch of 1 as `serve`, so the only difference from the "
+        "gym-pusht loop is the simulator) and with its default batching (28 envs per call: other float "
+        "rounding, so other trajectories from the same seeds; its difference from `--envs 1` is the spread "
+        "that rounding alone gives). 'Client here' is the same Python loop run on our PushT through "
+        "`harness env`. Intervals: score, percentile bootstrap of the mean (10,000 resamples; paired: of "
+        "the per-seed differences); success, Wilson.",
+        "",
+    ]
+    for res in results:
+        eps = res["episodes"]
+        n = len(eps)
+        start_seed = res["start_seed"]
+        col = lambda k: np.array([e[k] for e in eps])  # noqa: E731
+        ts, hs, bs, cs = col("there_score"), col("here_score"), col("batched_score"), col("client_score")
+        tk, hk, bk, ck = col("there_success"), col("here_success"), col("batched_success"), col("client_success")
+        # harness eval's CSV prints 10 significant digits
+        client_same = int(np.sum((np.abs(cs - hs) < 1e-9) & (ck == hk) & (col("client_steps") == col("here_steps"))))
+        split, asplit = col("first_block_split"), col("first_action_split")
+        tag = f"{res['ckpt']} {res['sampler']}"
+        sec = "policy"
+        stats_row(rows, sec, f"[{tag}] episodes (seeds)", f"{n} ({start_seed}..{start_seed + n - 1})")
+        table = []
+        for label, key, sc, sk in (("gym-pusht (through `harness serve`)", "gym-pusht", ts, tk),
+                                   ("here (`harness eval --envs 1`)", "here envs 1", hs, hk),
+                                   ("here (`harness eval`, default batching)", "here batched", bs, bk)):
+            ci, wi = bootstrap_mean(sc), wilson(int(sk.sum()), n)
+            stats_row(rows, sec, f"[{tag}] score {key} [mean; 95% bootstrap]",
+                      f"{sc.mean():.4f} [{ci[0]:.4f}, {ci[1]:.4f}]")
+            stats_row(rows, sec, f"[{tag}] success {key} [k/n; 95% Wilson]",
+                      f"{int(sk.sum())}/{n} [{wi[0]:.3f}, {wi[1]:.3f}]")
+            table.append(f"| {label} | {sc.mean():.3f} [{ci[0]:.3f}, {ci[1]:.3f}] | "
+                         f"{int(sk.sum())} / {n} = {sk.mean():.2f} [{wi[0]:.2f}, {wi[1]:.2f}] |")
+        for label, key, a, b, ak, bk_, target in (
+                ("gym-pusht - here (`--envs 1`), paired", "gym-pusht - here envs 1", ts, hs, tk, hk, "|mean| <= 0.15"),
+                ("gym-pusht - here (batched), paired", "gym-pusht - here batched", ts, bs, tk, bk, ""),
+                ("here batched - here `--envs 1`, paired", "here batched - here envs 1", bs, hs, bk, hk, "")):
+            d, dk = a - b, ak - bk_
+            ci, ck_ = bootstrap_mean(d), bootstrap_mean(dk)
+            stats_row(rows, sec, f"[{tag}] score {key} [mean; 95% bootstrap]",
+                      f"{d.mean():+.4f} [{ci[0]:+.4f}, {ci[1]:+.4f}]", target)
+            stats_row(rows, sec, f"[{tag}] success {key} [mean; 95% bootstrap]",
+                      f"{dk.mean():+.3f} [{ck_[0]:+.3f}, {ck_[1]:+.3f}]",
+                      "", f"discordant pairs {int(np.sum(dk > 0))}/{int(np.sum(dk < 0))}")
+            table.append(f"| {label} | {d.mean():+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}] | "
+                         f"{dk.mean():+.2f} [{ck_[0]:+.2f}, {ck_[1]:+.2f}] ({int(np.sum(dk > 0))} vs "
+                         f"{int(np.sum(dk < 0))} discordant) |")
+        d = ts - hs
+        ov = col("overlap_start") == 1
+        if ov.any() and (~ov).any():
+            ci = bootstrap_mean(d[~ov])
+            stats_row(rows, sec, f"[{tag}] seeds with the pusher drawn inside the T", f"{int(ov.sum())}/{n}")
+            stats_row(rows, sec, f"[{tag}] score gym-pusht - here envs 1 without those seeds [mean; 95% bootstrap]",
+                      f"{d[~ov].mean():+.4f} [{ci[0]:+.4f}, {ci[1]:+.4f}]")
+            overlap_note = (f" {int(ov.sum())} of the seeds start with the pusher drawn inside the T (section 2; "
+                            f"{', '.join(str(e['seed']) for e in eps if e['overlap_start'])}); without them the "
+                            f"paired score difference is {d[~ov].mean():+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}] over "
+                            f"{int((~ov).sum())} seeds (gym-pusht {ts[~ov].mean():.3f}, here {hs[~ov].mean():.3f}).")
+        else:
+            overlap_note = f" Seeds with the pusher drawn inside the T: {int(ov.sum())}."
+        stats_row(rows, sec, f"[{tag}] client loop on ours = harness eval --envs 1 (score, success, steps)",
+                  f"{client_same}/{n}")
+        stats_row(rows, sec, f"[{tag}] start states max abs diff", f"{res['start_diff']:.3e}")
+        stats_row(rows, sec, f"[{tag}] observation from state vs ours, max abs diff", f"{res['obs_diff']:.3e}")
+        diverged = split[split > 0]
+        stats_row(rows, sec, f"[{tag}] step where the block first differs by > 1 px [median/min/max; episodes]",
+                  f"{int(np.median(diverged)) if len(diverged) else -1}/{int(diverged.min()) if len(diverged) else -1}/"
+                  f"{int(diverged.max()) if len(diverged) else -1}; {len(diverged)}/{n}")
+        for e in eps:
+            stats_row(rows, sec, f"[{tag}] seed {e['seed']}: score gym-pusht/here/batched, success gym-pusht/here/batched",
+                      f"{e['there_score']:.6f}/{e['here_score']:.6f}/{e['batched_score']:.6f}, "
+                      f"{e['there_success']}/{e['here_success']}/{e['batched_success']}",
+                      "", f"steps {e['there_steps']}/{e['here_steps']}/{e['batched_steps']}; block splits > 1 px "
+                      f"at step {e['first_block_split']}")
+        md += [
+            f"### `{res['ckpt']}`, sampler `{res['sampler']}` (NFE {res['nfe']}), seeds {start_seed}..{start_seed + n - 1}",
+            "",
+            f"Here: `{res['eval_cmds']['one']}` ({res['eval_s']['one']:.0f} s) and `{res['eval_cmds']['batched']}` "
+            f"({res['eval_s']['batched']:.0f} s). Policy: To = {res['spec']['obs_steps']}, Ta = "
+            f"{res['spec']['action_steps']}, H = {res['spec']['horizon']}, observation "
+            f"{', '.join(k['key'] for k in res['spec']['obs'])}. Client loops (gym-pusht and ours): "
+            f"{res['loop_s']:.0f} s.",
+            "",
+            "| | score (mean, 95 % CI) | success (95 % CI) |",
+            "|---|---:|---:|",
+            *table,
+            "",
+            f"Target: |score gym-pusht - score here| <= 0.15: {abs(d.mean()):.3f}, "
+            f"{'met' if abs(d.mean()) <= 0.15 else 'not met'}. Start states agree to {res['start_diff']:.1e}; "
+            f"the observation computed from the state agrees with ours to {res['obs_diff']:.1e}; the client "
+            f"loop on ours reproduces `harness eval --envs 1` (score, success, steps, bit for bit) in "
+            f"{client_same} / {n} episodes. The block positions in gym-pusht and in the client loop on ours "
+            f"first differ by more than 1 px at step "
+            + (f"median {int(np.median(diverged))} (range {int(diverged.min())}..{int(diverged.max())}) in "
+               f"{len(diverged)} / {n} episodes" if len(diverged) else "never")
+            + (f"; the executed actions first differ (> 1e-3 px) at step median {int(np.median(asplit[asplit > 0]))}"
+               if np.any(asplit > 0) else "")
+            + " (until then both simulators run the same actions from the same states)." + overlap_note,
+            "",
+            "<details><summary>Per episode</summary>",
+            "",
+            "| seed | score gym-pusht | score here | score here batched | success gym-pusht / here / batched | "
+            "steps gym-pusht / here / batched | block splits at step |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+            *[f"| {e['seed']} | {e['there_score']:.4f} | {e['here_score']:.4f} | {e['batched_score']:.4f} | "
+              f"{e['there_success']} / {e['here_success']} / {e['batched_success']} | {e['there_steps']} / "
+              f"{e['here_steps']} / {e['batched_steps']} | {e['first_block_split']} |" for e in eps],
+            "",
+            "</details>",
+            "",
+            f"Produced by `{res['command']}` ({res['elapsed']:.0f} s for this checkpoint).",
+            "",
+        ]
+    return md
+
+
+PARTS = ["coverage", "reset", "dynamics", "replay", "policy"]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--harness", default=os.path.join(ROOT, "build/harness/harness"))
@@ -468,46 +787,108 @@ def main():
     ap.add_argument("--windows", type=int, default=500)
     ap.add_argument("--replays", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--parts", default="coverage,reset,dynamics,replay")
+    ap.add_argument("--parts", default="coverage,reset,dynamics,replay",
+                    help=f"the parts to run, of {','.join(PARTS)} (policy needs --ckpt); the others are "
+                         f"kept from --cache in the report; empty: rebuild the report from the cache")
+    ap.add_argument("--ckpt", nargs="+", default=[], help="policy: trained low-dim PushT run(s) to serve")
+    ap.add_argument("--sampler", default="ddim:10", help="policy: the sampler of harness serve and eval")
+    ap.add_argument("--episodes", type=int, default=50, help="policy: episodes (seeds from --start-seed)")
+    ap.add_argument("--start-seed", type=int, default=100000, help="policy: first seed (ours: the evaluation seeds)")
+    ap.add_argument("--cache", default=os.path.join(ROOT, "data/peers/pusht_compare_cache"),
+                    help="each part's report and rows, merged into --out")
     ap.add_argument("--out", default=os.path.join(ROOT, "results/peers/pusht.md"))
     args = ap.parse_args()
-    parts = args.parts.split(",")
+    parts = [p for p in args.parts.split(",") if p]
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        ap.error(f"unknown part(s) {','.join(unknown)}; valid: {','.join(PARTS)}")
+    if "policy" in parts and not args.ckpt:
+        ap.error("--parts policy needs --ckpt")
 
-    collect = [args.harness, "collect", "--task", "pusht", "--episodes", str(args.demos), "--seed", "0",
-               "--out", args.dataset]
-    if not os.path.exists(args.dataset) and ({"dynamics", "replay"} & set(parts)):
-        os.makedirs(os.path.dirname(os.path.abspath(args.dataset)), exist_ok=True)
-        subprocess.run(collect, check=True)
-    with h5py.File(args.dataset, "r") as fh:
-        seeds = sorted(json.loads(fh[f"data/{d}"].attrs["ep_meta"])["seed"] for d in fh["data"])
-    ours = OurEnv(args.harness)
-    gym_env = make_gym()
-    rows, md = [], []
-    t0 = time.time()
-    if "coverage" in parts:
-        md = coverage_test(ours, gym_env, args.poses, args.seed, rows, md)
-    if "reset" in parts:
-        md = reset_test(ours, gym_env, args.resets, rows, md)
-    if "dynamics" in parts:
-        md = dynamics_test(ours, gym_env, args.dataset, args.windows, 10, args.seed, rows, md)
-    if "replay" in parts:
-        md = replay_test(ours, gym_env, args.dataset, args.replays, rows, md)
-    ours.close()
-    elapsed = time.time() - t0
-
-    command = " ".join(["nice -n 5 .venv-peers/bin/python scripts/peers/pusht_compare.py"] + [
+    if {"dynamics", "replay"} & set(parts):
+        collect = [args.harness, "collect", "--task", "pusht", "--episodes", str(args.demos), "--seed", "0",
+                   "--out", args.dataset]
+        if not os.path.exists(args.dataset):
+            os.makedirs(os.path.dirname(os.path.abspath(args.dataset)), exist_ok=True)
+            subprocess.run(collect, check=True)
+        with h5py.File(args.dataset, "r") as fh:
+            seeds = sorted(json.loads(fh[f"data/{d}"].attrs["ep_meta"])["seed"] for d in fh["data"])
+        harness_rel, data_rel = os.path.relpath(args.harness, ROOT), os.path.relpath(args.dataset, ROOT)
+        demos_note = (f"Demos (sections 3 and 4): `{data_rel}`, {len(seeds)} episodes of our scripted expert "
+                      f"(seeds {seeds[0]}..{seeds[-1]}), as `{harness_rel} collect --task pusht --episodes "
+                      f"{len(seeds)} --seed 0 --out {data_rel}` writes them (the script runs it when the file "
+                      f"is missing).")
+    command = " ".join([".venv-peers/bin/python scripts/peers/pusht_compare.py"] + [
         shlex.quote(a) for a in sys.argv[1:]])
+    ours = OurEnv(args.harness) if parts else None
+    gym_env = make_gym() if parts else None
+    os.makedirs(args.cache, exist_ok=True)
+    for part in PARTS:
+        if part not in parts:
+            continue
+        rows, md, data = [], [], None
+        t0 = time.time()
+        if part == "coverage":
+            md = coverage_test(ours, gym_env, args.poses, args.seed, rows, md)
+        elif part == "reset":
+            md = reset_test(ours, gym_env, args.resets, rows, md)
+        elif part == "dynamics":
+            md = dynamics_test(ours, gym_env, args.dataset, args.windows, 10, args.seed, rows, md)
+        elif part == "replay":
+            md = replay_test(ours, gym_env, args.dataset, args.replays, rows, md)
+        elif part == "policy":
+            # one subsection per checkpoint and sampler: a new run replaces its own, keeps the others
+            path = os.path.join(args.cache, "policy.json")
+            data = []
+            if os.path.exists(path):
+                with open(path) as fh:
+                    data = json.load(fh).get("data", [])
+            for c in args.ckpt:
+                t1 = time.time()
+                res = policy_one(ours, gym_env, args.harness, c, args.sampler, args.episodes, args.start_seed,
+                                 os.path.join(os.path.dirname(args.cache), "pusht_policy"))
+                res.update(command=command, start_seed=args.start_seed, elapsed=time.time() - t1)
+                data = [d for d in data if (d["ckpt"], d["sampler"]) != (res["ckpt"], res["sampler"])] + [res]
+            md = policy_report(data, rows, md)
+        else:
+            md.append(f"Produced by `{command}` ({time.time() - t0:.0f} s for this section).")
+            md.append("")
+        entry = {"md": md, "rows": rows}
+        if data is not None:
+            entry["data"] = data  # the per-episode records
+        if part in ("dynamics", "replay"):
+            entry["demos_note"] = demos_note
+        path = os.path.join(args.cache, f"{part}.json")
+        with open(path + ".tmp", "w") as fh:
+            json.dump(entry, fh, indent=1, default=lambda o: o.item())  # numpy scalars
+        os.replace(path + ".tmp", path)  # a failed run leaves the part's previous numbers
+    if ours is not None:
+        ours.close()
+    write_report(args)
+
+
+def write_report(args):
+    """The report and CSV from every cached part, in PARTS order."""
+    md, rows, notes = [], [], []
+    for part in PARTS:
+        path = os.path.join(args.cache, f"{part}.json")
+        if not os.path.exists(path):
+            continue
+        with open(path) as fh:
+            entry = json.load(fh)
+        md += entry["md"]
+        rows += entry["rows"]
+        if entry.get("demos_note") and entry["demos_note"] not in notes:
+            notes.append(entry["demos_note"])
     head = [
         "# PushT: ours (MuJoCo 2.2.2) vs gym-pusht (pymunk), side by side",
         "",
-        f"Produced by `{command}` ({elapsed:.0f} s) with gym-pusht {version('gym-pusht')}, pymunk "
-        f"{pymunk.version}, shapely {shapely.__version__}, numpy {np.__version__}; ours through "
-        f"`{os.path.relpath(args.harness, ROOT)} env --task pusht --action-mode absolute`. Every number below is "
-        f"also in `{os.path.splitext(os.path.basename(args.out))[0]}.csv`. Demos: "
-        f"`{os.path.relpath(args.dataset, ROOT)}`, {len(seeds)} episodes of our scripted expert (seeds "
-        f"{seeds[0]}..{seeds[-1]}), as `{os.path.relpath(args.harness, ROOT)} collect --task pusht --episodes "
-        f"{len(seeds)} --seed 0 --out {os.path.relpath(args.dataset, ROOT)}` writes them (the script runs it when "
-        f"the file is missing).",
+        f"With gym-pusht {version('gym-pusht')}, pymunk {pymunk.version}, shapely {shapely.__version__}, numpy "
+        f"{np.__version__}; ours through `{os.path.relpath(args.harness, ROOT)} env --task pusht --action-mode "
+        f"absolute` (and `serve` in section 5). Each section ends with the command that produced it; "
+        f"`--parts` reruns only the parts it names and keeps the others' numbers (cached in "
+        f"`{os.path.relpath(args.cache, ROOT)}/`). Every number below is also in "
+        f"`{os.path.splitext(os.path.basename(args.out))[0]}.csv`." + (" " + " ".join(notes) if notes else ""),
         "",
     ]
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
