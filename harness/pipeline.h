@@ -28,7 +28,8 @@
 //   table1.{md,csv}, table2.{md,csv}   peak over checkpoints and final checkpoint
 //   convergence.{csv,png}              success (PushT: score) vs epoch of OneDP and CP (Figure 4)
 //   latency.{md,csv}                   encoder, DDPM-100, DDIM-10, OneDP 1 NFE (Table 5), device named
-//   cost.{md,csv}                      wall time of pre-training and of each distillation
+//   cost.{md,csv}                      per run: wall and CPU time of its optimiser steps, in-training
+//                                      evaluations, eval and dynamic blocks, core-hours; the task's total
 //   dynamic.{md,csv,png}               the dynamic stage: method x condition (95 % intervals, Avg),
 //                                      success vs delay from the sweep, its cost beside the static eval's
 //   README.md                          what ran, at what scale, with which command

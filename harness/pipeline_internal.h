@@ -57,6 +57,12 @@ bool PlotLines(const std::map<std::string, std::map<double, double>>& series, co
                const std::string& xlabel, const std::string& ylabel, const std::string& key, const std::string& png,
                std::ostream& log);
 
+// cost.{md,csv} under plan.results (pipeline_merge.cc): per train / distill run its optimiser steps'
+// wall and CPU time (distillations as a share of the teacher's), its in-training evaluations, its eval
+// and dynamic blocks and its core-hours, then the task's total row and a note of what each column
+// counts; runs not on this machine keep the previous merge's row. Returns the Markdown.
+std::string WriteCost(const RunPlan& plan);
+
 // The dynamic stage (pipeline_dynamic.cc). Appends the dynamic items of `runs` (train / distill
 // item indices) to the plan: nothing when the preset has no `dynamic` section.
 void PlanDynamic(RunPlan* plan, const std::vector<int>& runs, int recipe);

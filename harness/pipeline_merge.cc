@@ -413,41 +413,113 @@ std::string WriteLatency(const RunPlan& plan, std::ostream& log) {
   return md.str();
 }
 
-// cost.{md,csv}: optimisation wall time and process CPU time of each run, distillations also as a
-// share of the teacher's. On a shared machine the wall time grows with the other jobs; the CPU time
-// does not, so the share is taken from CPU time when both runs recorded it.
+}  // namespace
+
+namespace pipeline_internal {
+
+namespace {
+
+constexpr double kSecondsPerHour = 3600;
+
+// The done blocks among `items` (eval or dynamic items), from their markers' "seconds" (wall) and
+// "cpu_seconds" (markers written before it was recorded have wall time only).
+BlockTimes DoneBlockTimes(const RunPlan& plan, const std::vector<int>& items) {
+  BlockTimes b;
+  for (int i : items) {
+    if (!ItemDone(plan.items[i])) continue;
+    const nlohmann::json m = ReadJson(DoneMarker(plan.items[i]));
+    b.Add(m.value("seconds", 0.0), m.value("cpu_seconds", -1.0));
+  }
+  return b;
+}
+
+// A previous merge's cost.csv columns <prefix>_seconds, _cpu_seconds (empty unless every block
+// recorded CPU time) and _core_seconds, with the block count in `count_column`, as BlockTimes whose
+// CoreSeconds() and AllCpu() are the ones written.
+BlockTimes CarriedBlockTimes(const std::map<std::string, std::string>& row, const std::string& count_column,
+                             const std::string& prefix) {
+  const auto number = [&row](const std::string& column) {
+    const auto c = row.find(column);
+    return c == row.end() || c->second.empty() ? 0.0 : std::stod(c->second);
+  };
+  BlockTimes b;
+  b.count = static_cast<int>(number(count_column));
+  b.seconds = number(prefix + "_seconds");
+  const auto cpu = row.find(prefix + "_cpu_seconds");
+  if (cpu != row.end() && !cpu->second.empty()) {
+    b.cpu_seconds = std::stod(cpu->second);
+  } else if (b.count > 0) {
+    b.without_cpu = b.count;
+    b.wall_only_seconds = row.count(prefix + "_core_seconds") ? number(prefix + "_core_seconds") : b.seconds;
+  }
+  return b;
+}
+
+}  // namespace
+
+// cost.{md,csv}: per train / distill run, the optimiser steps' wall and process CPU time (distillations
+// also as a share of the teacher's), its in-training evaluations, the eval and dynamic stages' blocks
+// of the run, and its core-hours; then the task's total. On a shared machine the wall time grows with
+// the other jobs; the CPU time does not, so shares and core-hours are taken from CPU time where it
+// was recorded (wall time stands in elsewhere, and the notes say where).
 std::string WriteCost(const RunPlan& plan) {
   std::ostringstream md, csv;
   csv << "task,run,policy,train_seed,epochs,seconds,cpu_seconds,teacher_seconds,teacher_cpu_seconds,"
-         "fraction_of_teacher,fraction_basis\n";
-  md << "| Run | Epochs | Wall s | CPU s | Teacher wall s | Teacher CPU s | Share of pre-training |\n"
-        "|---|---:|---:|---:|---:|---:|---:|\n";
+         "fraction_of_teacher,fraction_basis,training_evals,training_eval_seconds,training_eval_cpu_seconds,"
+         "training_eval_core_seconds,eval_blocks,eval_blocks_planned,eval_seconds,eval_cpu_seconds,eval_core_seconds,"
+         "dynamic_blocks,dynamic_blocks_planned,dynamic_seconds,dynamic_cpu_seconds,dynamic_core_seconds,core_hours\n";
+  md << "| Run | Epochs | Wall s | CPU s | Teacher wall s | Teacher CPU s | Share of pre-training "
+        "| In-training evals | In-training eval wall s | In-training eval CPU s "
+        "| Eval blocks | Eval wall s | Eval CPU s | Dynamic blocks | Dynamic wall s | Dynamic CPU s | Core-h |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   const auto cell = [](double v) { return v > 0 ? Fixed(v, 0) : std::string("-"); };
+  // A block group's CPU cell: "-" unless every block recorded its CPU time.
+  const auto cpu_cell = [&cell](const BlockTimes& b) { return b.count > 0 && b.AllCpu() ? cell(b.cpu_seconds) : "-"; };
+  const auto cpu_csv = [](const BlockTimes& b) { return b.AllCpu() ? Fixed(b.cpu_seconds, 1) : std::string(); };
   // Runs not on this machine keep the previous merge's row (see CarryOverRows).
   const auto previous = PreviousCsv(fs::path(plan.results) / "cost.csv", "run");
   const auto number = [](const std::map<std::string, std::string>& row, const char* column) {
     const auto c = row.find(column);
     return c == row.end() || c->second.empty() ? 0.0 : std::stod(c->second);
   };
-  for (const auto& it : plan.items) {
+  // Each run's eval and dynamic items.
+  std::map<int, std::vector<int>> evals_of, dynamic_of;
+  for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
+    const WorkItem& it = plan.items[i];
+    if (it.stage == Stage::kEval) evals_of[it.source].push_back(i);
+    if (it.stage == Stage::kDynamic) dynamic_of[it.source].push_back(i);
+  }
+  // The task's sums: the runs' optimiser steps per stage, one block per run (wall time where a run
+  // recorded no CPU time), and the three kinds of rollouts.
+  BlockTimes train_steps, distill_steps, training_evals_sum, evals_sum, dynamic_sum;
+  int evals_planned_sum = 0, dynamic_planned_sum = 0;
+  for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
+    const WorkItem& it = plan.items[i];
     if (it.stage != Stage::kTrain && it.stage != Stage::kDistill) continue;
     RunProgress p, t;
+    BlockTimes evals, dynamic;
     std::string carried_fraction, carried_basis;  // the previous merge's share, kept as written
     const auto prev = previous.find(fs::path(it.path).filename().string());
     if (ItemDone(it)) {
       p = ReadRunProgress(it.path);
       t = it.source >= 0 ? ReadRunProgress(plan.items[it.source].path) : RunProgress{};
+      evals = DoneBlockTimes(plan, evals_of[i]);
+      dynamic = DoneBlockTimes(plan, dynamic_of[i]);
     } else if (!RunHere(it) && prev != previous.end()) {
-      p.epoch = static_cast<int>(number(prev->second, "epochs"));
-      p.seconds = number(prev->second, "seconds");
-      p.cpu_seconds = number(prev->second, "cpu_seconds");
-      t.seconds = number(prev->second, "teacher_seconds");
-      t.cpu_seconds = number(prev->second, "teacher_cpu_seconds");
-      const auto f = prev->second.find("fraction_of_teacher");
-      if (f != prev->second.end() && !f->second.empty()) {
+      const auto& row = prev->second;
+      p.epoch = static_cast<int>(number(row, "epochs"));
+      p.seconds = number(row, "seconds");
+      p.cpu_seconds = number(row, "cpu_seconds");
+      t.seconds = number(row, "teacher_seconds");
+      t.cpu_seconds = number(row, "teacher_cpu_seconds");
+      p.evals = CarriedBlockTimes(row, "training_evals", "training_eval");
+      evals = CarriedBlockTimes(row, "eval_blocks", "eval");
+      dynamic = CarriedBlockTimes(row, "dynamic_blocks", "dynamic");
+      const auto f = row.find("fraction_of_teacher");
+      if (f != row.end() && !f->second.empty()) {
         carried_fraction = f->second;
-        const auto b = prev->second.find("fraction_basis");
-        carried_basis = b != prev->second.end() && !b->second.empty() ? b->second : "wall";
+        const auto b = row.find("fraction_basis");
+        carried_basis = b != row.end() && !b->second.empty() ? b->second : "wall";
       }
     } else {
       continue;
@@ -460,18 +532,84 @@ std::string WriteCost(const RunPlan& plan) {
       fraction = carried_fraction;
       basis = carried_basis;
     }
+    const int evals_planned = static_cast<int>(evals_of[i].size());
+    const int dynamic_planned = static_cast<int>(dynamic_of[i].size());
+    BlockTimes steps;
+    steps.Add(p.seconds, p.cpu_seconds > 0 ? p.cpu_seconds : -1);
+    const double core_hours =
+        (steps.CoreSeconds() + p.evals.CoreSeconds() + evals.CoreSeconds() + dynamic.CoreSeconds()) / kSecondsPerHour;
+    (it.stage == Stage::kTrain ? train_steps : distill_steps).Add(steps);
+    training_evals_sum.Add(p.evals);
+    evals_sum.Add(evals);
+    dynamic_sum.Add(dynamic);
+    evals_planned_sum += evals_planned;
+    dynamic_planned_sum += dynamic_planned;
     const std::string name = fs::path(it.path).filename().string();
     csv << plan.options.task << ',' << name << ',' << it.policy << ',' << it.seed << ',' << p.epoch << ','
         << Fixed(p.seconds, 1) << ',' << Fixed(p.cpu_seconds, 1) << ',' << Fixed(t.seconds, 1) << ','
-        << Fixed(t.cpu_seconds, 1) << ',' << fraction << ',' << basis << '\n';
+        << Fixed(t.cpu_seconds, 1) << ',' << fraction << ',' << basis << ',' << p.evals.count << ','
+        << Fixed(p.evals.seconds, 1) << ',' << cpu_csv(p.evals) << ',' << Fixed(p.evals.CoreSeconds(), 1) << ','
+        << evals.count << ',' << evals_planned << ',' << Fixed(evals.seconds, 1) << ',' << cpu_csv(evals) << ','
+        << Fixed(evals.CoreSeconds(), 1) << ',' << dynamic.count << ',' << dynamic_planned << ','
+        << Fixed(dynamic.seconds, 1) << ',' << cpu_csv(dynamic) << ',' << Fixed(dynamic.CoreSeconds(), 1) << ','
+        << Fixed(core_hours, 4) << '\n';
     md << "| " << name << " | " << p.epoch << " | " << cell(p.seconds) << " | " << cell(p.cpu_seconds) << " | "
        << cell(t.seconds) << " | " << cell(t.cpu_seconds) << " | "
-       << (fraction.empty() ? "-" : Fixed(100 * std::stod(fraction), 1) + " % (" + basis + ")") << " |\n";
+       << (fraction.empty() ? "-" : Fixed(100 * std::stod(fraction), 1) + " % (" + basis + ")") << " | "
+       << p.evals.count << " | " << cell(p.evals.seconds) << " | " << cpu_cell(p.evals) << " | " << evals.count << "/"
+       << evals_planned << " | " << cell(evals.seconds) << " | " << cpu_cell(evals) << " | " << dynamic.count << "/"
+       << dynamic_planned << " | " << cell(dynamic.seconds) << " | " << cpu_cell(dynamic) << " | "
+       << Fixed(core_hours, 2) << " |\n";
+  }
+  BlockTimes all_steps = train_steps;
+  all_steps.Add(distill_steps);
+  const double wall_sum = all_steps.seconds, cpu_sum = all_steps.cpu_seconds;
+  const double total_core =
+      all_steps.CoreSeconds() + training_evals_sum.CoreSeconds() + evals_sum.CoreSeconds() + dynamic_sum.CoreSeconds();
+  csv << plan.options.task << ",total,,,," << Fixed(wall_sum, 1) << ',' << Fixed(cpu_sum, 1) << ",,,,,"
+      << training_evals_sum.count << ',' << Fixed(training_evals_sum.seconds, 1) << ',' << cpu_csv(training_evals_sum)
+      << ',' << Fixed(training_evals_sum.CoreSeconds(), 1) << ',' << evals_sum.count << ',' << evals_planned_sum << ','
+      << Fixed(evals_sum.seconds, 1) << ',' << cpu_csv(evals_sum) << ',' << Fixed(evals_sum.CoreSeconds(), 1) << ','
+      << dynamic_sum.count << ',' << dynamic_planned_sum << ',' << Fixed(dynamic_sum.seconds, 1) << ','
+      << cpu_csv(dynamic_sum) << ',' << Fixed(dynamic_sum.CoreSeconds(), 1) << ',' << Fixed(total_core / kSecondsPerHour, 4)
+      << '\n';
+  md << "| **total** | | " << cell(wall_sum) << " | " << cell(cpu_sum) << " | | | | " << training_evals_sum.count
+     << " | " << cell(training_evals_sum.seconds) << " | " << cpu_cell(training_evals_sum) << " | " << evals_sum.count
+     << "/" << evals_planned_sum << " | " << cell(evals_sum.seconds) << " | " << cpu_cell(evals_sum) << " | "
+     << dynamic_sum.count << "/" << dynamic_planned_sum << " | " << cell(dynamic_sum.seconds) << " | "
+     << cpu_cell(dynamic_sum) << " | " << Fixed(total_core / kSecondsPerHour, 2) << " |\n";
+  md << "\nColumns: Wall s / CPU s are the run's optimiser steps (each epoch's batches and validation loss, "
+        "summed; process CPU time of all threads); Teacher wall s / CPU s the same for its teacher; Share = CPU s / "
+        "teacher CPU s (wall when either lacks CPU time); In-training evals are the rollouts every eval_every "
+        "epochs (count, wall s, CPU s); Eval and Dynamic blocks are the eval and dynamic stages' blocks of "
+        "test episodes of this run (done/planned, wall s, CPU s, from their done markers); Core-h is the row's CPU "
+        "time (steps + the three kinds of rollouts) in hours.\n";
+  // A part of the total, saying whether wall time stands in for all or part of it.
+  const auto part = [](const char* what, const BlockTimes& b) {
+    const std::string basis = b.AllCpu() ? "" : b.without_cpu == b.count ? " (wall time)" : " (part wall time)";
+    return std::string(what) + " " + Fixed(b.CoreSeconds(), 0) + " s" + basis;
+  };
+  md << "\nTask total: " << part("pre-training", train_steps) << " + " << part("distillation", distill_steps) << " + "
+     << part("in-training evaluations", training_evals_sum) << " + " << part("evaluation blocks", evals_sum) << " + "
+     << part("dynamic blocks", dynamic_sum) << " = "
+     << Fixed(total_core / kSecondsPerHour, 2) << " core-hours (" << evals_sum.count << " of " << evals_planned_sum
+     << " eval blocks and " << dynamic_sum.count << " of " << dynamic_planned_sum
+     << " dynamic blocks done; not counted: collecting the dataset, loading data and networks, checkpoint writes, "
+        "the merge's latency benchmark).\n";
+  if (!train_steps.AllCpu() || !distill_steps.AllCpu() || !training_evals_sum.AllCpu() || !evals_sum.AllCpu() ||
+      !dynamic_sum.AllCpu()) {
+    md << "\nCPU s `-` where time was spent: those blocks (or runs) were recorded before their CPU time was, so their "
+          "wall time stands in for it in Core-h and the total. Rollouts run on several env threads, so their wall "
+          "time can be below their CPU time; on a shared machine it also counts the other jobs' time.\n";
   }
   WriteTextAtomic(md.str(), (fs::path(plan.results) / "cost.md").string());
   WriteTextAtomic(csv.str(), (fs::path(plan.results) / "cost.csv").string());
   return md.str();
 }
+
+}  // namespace pipeline_internal
+
+namespace {
 
 std::string UtcNow() {
   const std::time_t t = std::time(nullptr);

@@ -175,15 +175,17 @@ struct EvalPlan {
 // Rolls out `p` on plan.episodes test seeds (100000+), writes <run>/eval_epoch<epoch>.csv and a
 // line on `out`; returns the metrics recorded in the history.
 nlohmann::json EvaluateEpoch(const EvalPlan& plan, int epoch, Policy& p, std::ostream& out) {
+  const double cpu0 = ProcessCpuSeconds();
   RolloutReport r = Evaluate(p, plan.task, plan.sampler, plan.episodes, 100000, 0, plan.workers,
                              "eval epoch " + std::to_string(epoch));
+  const double cpu = ProcessCpuSeconds() - cpu0;
   WriteRolloutCsv(r, (fs::path(plan.run_dir) / ("eval_epoch" + std::to_string(epoch) + ".csv")).string());
   char line[160];
   std::snprintf(line, sizeof(line), "epoch %d: success %.3f, score %.3f over %zu episodes (%.1f s)\n", epoch,
                 r.success_rate, r.mean_score, r.episodes.size(), r.wall_seconds);
   out << line;
   return {{"success", r.success_rate}, {"score", r.mean_score}, {"eval_seconds", r.wall_seconds},
-          {"eval_episodes", static_cast<int>(r.episodes.size())}};
+          {"eval_cpu_seconds", cpu}, {"eval_episodes", static_cast<int>(r.episodes.size())}};
 }
 
 // Progress with the smoothed loss and ETA, stop requests, and rollouts of the policy every
@@ -191,12 +193,10 @@ nlohmann::json EvaluateEpoch(const EvalPlan& plan, int epoch, Policy& p, std::os
 TrainCallbacks LoopCallbacks(Progress* progress, const EvalPlan& plan, std::ostream& out) {
   TrainCallbacks cb;
   auto smoothed = std::make_shared<double>(0.0);
-  auto first = std::make_shared<bool>(true);
-  cb.on_step = [progress, smoothed, first](int64_t step, int64_t, double loss) {
-    if (*first) {  // a resumed run starts past step 1
-      progress->Rebase(step - 1);
-      *first = false;
-    }
+  // The rate and ETA count from the first step this process computes: a resumed run's earlier
+  // steps took no time here.
+  cb.on_start = [progress](int64_t first_step, int64_t) { progress->Rebase(first_step); };
+  cb.on_step = [progress, smoothed](int64_t step, int64_t, double loss) {
     *smoothed = *smoothed == 0 ? loss : 0.98 * *smoothed + 0.02 * loss;
     char note[64];
     std::snprintf(note, sizeof(note), "loss %.4f", *smoothed);
@@ -291,6 +291,25 @@ TrainSetup SetUpTrain(const TrainOptions& o) {
 
 }  // namespace
 
+void BlockTimes::Add(double wall, double cpu) {
+  ++count;
+  seconds += wall;
+  if (cpu >= 0) {
+    cpu_seconds += cpu;
+  } else {
+    ++without_cpu;
+    wall_only_seconds += wall;
+  }
+}
+
+void BlockTimes::Add(const BlockTimes& other) {
+  count += other.count;
+  without_cpu += other.without_cpu;
+  seconds += other.seconds;
+  cpu_seconds += other.cpu_seconds;
+  wall_only_seconds += other.wall_only_seconds;
+}
+
 RunProgress ReadCheckpointProgress(const std::string& checkpoint_dir) {
   RunProgress p;
   const fs::path state = fs::path(checkpoint_dir) / "train_state.json";
@@ -300,6 +319,8 @@ RunProgress ReadCheckpointProgress(const std::string& checkpoint_dir) {
   for (const auto& r : j.at("history")) {
     p.seconds += r.value("seconds", 0.0);
     p.cpu_seconds += r.value("cpu_seconds", 0.0);
+    const nlohmann::json m = r.value("metrics", nlohmann::json::object());
+    if (m.contains("eval_seconds")) p.evals.Add(m.at("eval_seconds").get<double>(), m.value("eval_cpu_seconds", -1.0));
   }
   return p;
 }

@@ -184,11 +184,30 @@ int RunBenchTrain(const BenchTrainOptions& options, std::ostream& out);
 // preset, seed, spec, resolved policy / method and loop configs, eval cadence; distill: teacher
 // dir, policy and config hash), without loading data or training. `harness run --adopt` compares
 // it with an existing run's. Throws as RunTrain / RunDistill do for bad options.
+// Wall and process CPU time of a set of timed blocks of work (evaluations), each block's CPU time
+// where it recorded one (blocks written before CPU time was recorded have wall time only).
+struct BlockTimes {
+  int count = 0;
+  int without_cpu = 0;             // blocks that recorded wall time only
+  double seconds = 0;              // wall, all blocks
+  double cpu_seconds = 0;          // CPU, the blocks that recorded it
+  double wall_only_seconds = 0;    // wall, the blocks that did not
+  // One block: `cpu` < 0 when it recorded no CPU time.
+  void Add(double wall, double cpu);
+  void Add(const BlockTimes& other);
+  bool AllCpu() const { return without_cpu == 0; }
+  // CPU time, with wall time standing in for the blocks that recorded none.
+  double CoreSeconds() const { return cpu_seconds + wall_only_seconds; }
+};
+
 // Last finished epoch and summed per-epoch wall / CPU seconds of a checkpoint directory's
-// train_state.json (zeros when there is none; cpu_seconds 0 for histories from before it was recorded).
+// train_state.json (zeros when there is none; cpu_seconds 0 for histories from before it was
+// recorded): the optimiser steps only. `evals` are its in-training evaluations (the epochs whose
+// metrics hold eval_seconds, and eval_cpu_seconds where recorded).
 struct RunProgress {
   int epoch = 0;
   double seconds = 0, cpu_seconds = 0;
+  BlockTimes evals;
 };
 RunProgress ReadCheckpointProgress(const std::string& checkpoint_dir);
 

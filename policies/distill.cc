@@ -192,6 +192,7 @@ TrainResult Distill(Policy& teacher, const nlohmann::json& method_config, const 
   }
   int64_t step = state.step;
   const fs::path ckpt = fs::path(out_dir) / "checkpoint";
+  if (callbacks.on_start) callbacks.on_start(step, total_steps);
 
   for (int epoch = result.resumed_from_epoch + 1; epoch <= config.epochs; ++epoch) {
     const EpochTimer timer;

@@ -150,6 +150,7 @@ TrainResult Train(Policy& policy, const BatchSource& train, const BatchSource* v
     result.resumed_from_epoch = state.epoch;
   }
   int64_t step = state.step;
+  if (callbacks.on_start) callbacks.on_start(step, total_steps);
 
   const auto save_checkpoint = [&](int epoch) {
     WriteCheckpoint(out_dir, policy, {epoch, step, result.history}, "train_config", ResumeKey(config),

@@ -83,6 +83,9 @@ struct EpochRecord {
 };
 
 struct TrainCallbacks {
+  // Once, before the first optimiser step of this call: `first_step` steps are already done (a
+  // resumed checkpoint's; 0 for a fresh run), so a progress display counts its rate from here.
+  std::function<void(int64_t first_step, int64_t total_steps)> on_start;
   // After every optimiser step (for progress display).
   std::function<void(int64_t step, int64_t total_steps, double loss)> on_step;
   // After every epoch, with the policy (its PredictChunk uses the EMA weights); returns metrics

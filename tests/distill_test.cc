@@ -381,8 +381,14 @@ TEST_F(DistillTest, ResumedRunFollowsTheUninterruptedOne) {
     const TrainResult b1 = Distill(*teacher, mc, src, c, split, cb);
     EXPECT_TRUE(b1.stopped);
     ASSERT_EQ(b1.history.size(), 1u);
-    const TrainResult b2 = Distill(*teacher, mc, src, c, split, {}, &resumed);
+    // The resumed loop announces the steps its checkpoint held before its first step.
+    TrainCallbacks resume_cb;
+    int64_t first_step = -1;
+    resume_cb.on_start = [&](int64_t s, int64_t) { first_step = s; };
+    resume_cb.on_step = [&](int64_t, int64_t, double) { EXPECT_EQ(first_step, a.history[0].step) << method; };
+    const TrainResult b2 = Distill(*teacher, mc, src, c, split, resume_cb, &resumed);
     EXPECT_EQ(b2.resumed_from_epoch, 1);
+    EXPECT_EQ(first_step, a.history[0].step) << method;
     ASSERT_EQ(b2.history.size(), 2u);
     for (size_t e = 0; e < 2; ++e) {
       EXPECT_DOUBLE_EQ(b2.history[e].train_loss, a.history[e].train_loss) << method << " epoch " << e + 1;

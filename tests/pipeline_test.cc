@@ -8,11 +8,14 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "harness/latency.h"
 #include "harness/pipeline.h"
+#include "harness/pipeline_internal.h"
 #include "harness/policy_jobs.h"
 #include "harness/run_info.h"
 #include "harness/tables.h"
@@ -359,6 +362,22 @@ std::string Slurp(const fs::path& p) {
   return s.str();
 }
 
+// A CSV's rows, each as column name -> cell, in file order.
+std::vector<std::map<std::string, std::string>> CsvRows(const fs::path& csv) {
+  std::ifstream f(csv);
+  std::string line;
+  std::getline(f, line);
+  const std::vector<std::string> header = SplitCsv(line);
+  std::vector<std::map<std::string, std::string>> rows;
+  while (std::getline(f, line)) {
+    const std::vector<std::string> v = SplitCsv(line);
+    std::map<std::string, std::string> r;
+    for (size_t i = 0; i < header.size(); ++i) r[header[i]] = i < v.size() ? v[i] : "";
+    rows.push_back(r);
+  }
+  return rows;
+}
+
 // The rows that must agree between two runs of the same grid (all fields but provenance that
 // names the machine state: identical here anyway, but keep the comparison about numbers).
 std::vector<std::string> Numbers(const fs::path& evals) {
@@ -644,6 +663,122 @@ TEST(PipelineRun, AdoptsMatchingRunsAndRefusesOthers) {
   const RunSummary s = RunPipeline(train, log);
   EXPECT_EQ(s.ran, 1);
   EXPECT_EQ(s.skipped, 1);
+  fs::remove_all(root);
+}
+
+// cost.{md,csv} on a fixture of done markers with fixed times (no training): each run's steps,
+// in-training evaluations, eval and dynamic blocks, core-hours and the task's total row, with wall
+// time standing in for blocks recorded before CPU time was; then the same table from the previous
+// merge's rows once the runs are gone.
+TEST(PipelineMerge, CostTotalsOnAFixture) {
+  const fs::path root = fs::temp_directory_path() / "onedp_pipeline_cost";
+  fs::remove_all(root);
+  const RunPlan plan = PlanRun(Tiny(root));
+  fs::create_directories(plan.results);
+  const auto write = [](const fs::path& path, const nlohmann::json& j) {
+    fs::create_directories(path.parent_path());
+    std::ofstream(path) << j.dump(1) << "\n";
+  };
+  // A done run: its marker and a checkpoint history of (wall, CPU, metrics) per epoch.
+  const auto run = [&](const WorkItem& it, const std::vector<std::tuple<double, double, nlohmann::json>>& epochs) {
+    nlohmann::json history = nlohmann::json::array();
+    for (size_t e = 0; e < epochs.size(); ++e) {
+      history.push_back({{"epoch", e + 1}, {"step", 3 * (e + 1)}, {"seconds", std::get<0>(epochs[e])},
+                         {"cpu_seconds", std::get<1>(epochs[e])}, {"metrics", std::get<2>(epochs[e])}});
+    }
+    write(fs::path(it.path) / "checkpoint" / "train_state.json", {{"epoch", epochs.size()}, {"history", history}});
+    write(fs::path(it.path) / "done.json", {{"key", it.key}, {"label", it.label}});
+  };
+  // A done eval / dynamic block; cpu < 0: a marker from before CPU time was recorded.
+  const auto block = [&](const WorkItem& it, double wall, double cpu, const std::string& key) {
+    nlohmann::json m = {{"key", key}, {"label", it.label}, {"seconds", wall}};
+    if (cpu >= 0) m["cpu_seconds"] = cpu;
+    write(pipeline_internal::DoneMarker(it), m);
+  };
+  int ddpm = -1, student = -1;
+  for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
+    const WorkItem& it = plan.items[i];
+    if (it.stage == Stage::kTrain && it.policy == "dp-ddpm") ddpm = i;
+    if (it.stage == Stage::kDistill && it.policy == "onedp-d" && it.source == ddpm) student = i;
+  }
+  ASSERT_GE(ddpm, 0);
+  ASSERT_GE(student, 0);
+  // DP-DDPM: 2 x (3600 s wall, 2880 s CPU), one in-training evaluation of 1080 s wall (no CPU).
+  run(plan.items[ddpm], {{3600, 2880, nlohmann::json::object()}, {3600, 2880, {{"eval_seconds", 1080}}}});
+  // OneDP-D from it: 2 x (1440, 1080), each epoch evaluated in 360 s wall, 540 s CPU.
+  const nlohmann::json ev = {{"eval_seconds", 360}, {"eval_cpu_seconds", 540}};
+  run(plan.items[student], {{1440, 1080, ev}, {1440, 1080, ev}});
+  std::vector<int> ddpm_evals, student_evals, student_dynamic;
+  int ddpm_dynamic = 0;
+  for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
+    const WorkItem& it = plan.items[i];
+    if (it.stage == Stage::kEval && it.source == ddpm) ddpm_evals.push_back(i);
+    if (it.stage == Stage::kEval && it.source == student) student_evals.push_back(i);
+    if (it.stage == Stage::kDynamic && it.source == student) student_dynamic.push_back(i);
+    if (it.stage == Stage::kDynamic && it.source == ddpm) ++ddpm_dynamic;
+  }
+  ASSERT_GE(ddpm_evals.size(), 3u);
+  ASSERT_FALSE(student_evals.empty());
+  ASSERT_FALSE(student_dynamic.empty());
+  block(plan.items[ddpm_evals[0]], 432, -1, plan.items[ddpm_evals[0]].key);  // wall only
+  block(plan.items[ddpm_evals[1]], 288, 504, plan.items[ddpm_evals[1]].key);
+  block(plan.items[ddpm_evals[2]], 999, 999, "another-config");  // another item's marker: not counted
+  block(plan.items[student_evals[0]], 180, 324, plan.items[student_evals[0]].key);
+  block(plan.items[student_dynamic[0]], 216, 252, plan.items[student_dynamic[0]].key);
+
+  const std::string md = pipeline_internal::WriteCost(plan);
+  const auto csv_rows = CsvRows(fs::path(plan.results) / "cost.csv");
+  ASSERT_EQ(csv_rows.size(), 3u) << md;  // the two done runs, then the total
+  // The existing columns keep their meaning.
+  const auto& d = csv_rows.at(0);
+  EXPECT_EQ(d.at("run"), fs::path(plan.items[ddpm].path).filename().string());
+  EXPECT_EQ(d.at("seconds"), "7200.0");
+  EXPECT_EQ(d.at("cpu_seconds"), "5760.0");
+  const auto& s = csv_rows.at(1);
+  EXPECT_EQ(s.at("teacher_cpu_seconds"), "5760.0");
+  EXPECT_EQ(s.at("fraction_of_teacher"), "0.3750");
+  EXPECT_EQ(s.at("fraction_basis"), "cpu");
+  // Per run: DP-DDPM 5760 + 1080 (wall) + 288 wall + 504 CPU, i.e. 432 + 504 = 936 for its blocks.
+  EXPECT_EQ(d.at("training_evals"), "1");
+  EXPECT_EQ(d.at("training_eval_cpu_seconds"), "");
+  EXPECT_EQ(d.at("eval_blocks"), "2");
+  EXPECT_EQ(d.at("eval_blocks_planned"), std::to_string(ddpm_evals.size()));
+  EXPECT_EQ(d.at("eval_seconds"), "720.0");
+  EXPECT_EQ(d.at("eval_cpu_seconds"), "");
+  EXPECT_EQ(d.at("eval_core_seconds"), "936.0");
+  EXPECT_EQ(d.at("dynamic_blocks"), "0");
+  EXPECT_EQ(d.at("dynamic_blocks_planned"), std::to_string(ddpm_dynamic));
+  EXPECT_EQ(d.at("core_hours"), "2.1600");  // (5760 + 1080 + 936) / 3600
+  // OneDP-D: 2160 + 1080 + 324 + 252.
+  EXPECT_EQ(s.at("training_eval_cpu_seconds"), "1080.0");
+  EXPECT_EQ(s.at("eval_cpu_seconds"), "324.0");
+  EXPECT_EQ(s.at("dynamic_blocks"), "1");
+  EXPECT_EQ(s.at("dynamic_cpu_seconds"), "252.0");
+  EXPECT_EQ(s.at("core_hours"), "1.0600");
+  // The task: 5760 + 2160 + 2160 + 1260 + 252 = 11592 s.
+  const auto& t = csv_rows.at(2);
+  EXPECT_EQ(t.at("run"), "total");
+  EXPECT_EQ(t.at("seconds"), "10080.0");
+  EXPECT_EQ(t.at("cpu_seconds"), "7920.0");
+  EXPECT_EQ(t.at("training_eval_core_seconds"), "2160.0");
+  EXPECT_EQ(t.at("eval_blocks"), "3");
+  EXPECT_EQ(t.at("eval_core_seconds"), "1260.0");
+  EXPECT_EQ(t.at("dynamic_core_seconds"), "252.0");
+  EXPECT_EQ(t.at("core_hours"), "3.2200");
+  for (const char* text : {"| **total** | | 10080 | 7920 |", "| 3.22 |\n", "| Core-h |", "\nColumns: ",
+                           "Task total: pre-training 5760 s + distillation 2160 s + in-training evaluations 2160 s "
+                           "(part wall time) + evaluation blocks 1260 s (part wall time) + dynamic blocks 252 s = "
+                           "3.22 core-hours",
+                           "wall time stands in for it"}) {
+    EXPECT_NE(md.find(text), std::string::npos) << text << "\n" << md;
+  }
+  // The wall-only blocks show CPU "-": DP-DDPM's row has "-" under both in-training and eval CPU.
+  EXPECT_NE(md.find("| 1 | 1080 | - | 2/" + std::to_string(ddpm_evals.size()) + " | 720 | - |"), std::string::npos)
+      << md;
+
+  // A fresh machine: the runs are gone; the previous merge's rows give the same table.
+  fs::remove_all(fs::path(plan.options.work));
+  EXPECT_EQ(pipeline_internal::WriteCost(plan), md);
   fs::remove_all(root);
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -207,14 +208,31 @@ TEST_F(PolicyTest, ResumeFollowsTheUninterruptedLossTrajectory) {
   auto first = TinyPolicy("dp-ddpm", 1);
   TrainCallbacks cb;
   int64_t steps = 0;
-  cb.on_step = [&](int64_t s, int64_t, double) { steps = s; };
+  std::vector<int64_t> starts;  // on_start's first_step, then -1 at the first on_step after it
+  cb.on_start = [&](int64_t s, int64_t total) {
+    EXPECT_EQ(total, 9);
+    starts.push_back(s);
+  };
+  cb.on_step = [&](int64_t s, int64_t, double) {
+    if (starts.empty() || starts.back() >= 0) starts.push_back(-1);
+    steps = s;
+  };
   cb.should_stop = [&] { return steps >= 3; };
   const TrainResult b1 = Train(*first, train, &valid, tc, (dir_ / "split").string(), cb);
   EXPECT_TRUE(b1.stopped);
   ASSERT_EQ(b1.history.size(), 1u);
   auto second = TinyPolicy("dp-ddpm", 1);
-  const TrainResult b2 = Train(*second, train, &valid, tc, (dir_ / "split").string());
+  TrainCallbacks resume_cb;
+  resume_cb.on_start = cb.on_start;
+  resume_cb.on_step = [&](int64_t s, int64_t, double) {
+    if (starts.back() >= 0) starts.push_back(-1);
+    EXPECT_GT(s, 3);
+  };
+  const TrainResult b2 = Train(*second, train, &valid, tc, (dir_ / "split").string(), resume_cb);
   EXPECT_EQ(b2.resumed_from_epoch, 1);
+  // Progress rates count from on_start: before any step, with the steps a checkpoint already held
+  // (0 fresh, epoch 1's 3 resumed).
+  EXPECT_EQ(starts, (std::vector<int64_t>{0, -1, 3, -1}));
   ASSERT_EQ(b2.history.size(), 3u);
   for (size_t e = 0; e < 3; ++e) {
     EXPECT_DOUBLE_EQ(b2.history[e].train_loss, a.history[e].train_loss) << "epoch " << e + 1;
