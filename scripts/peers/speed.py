@@ -37,25 +37,56 @@ ROBOSUITE = {
                      ["shouldercamera0", "shouldercamera1", "robot0_eye_in_hand", "robot1_eye_in_hand"]),
 }
 
+# The networks compared: ours built by bench train / bench policy with net_args, LeRobot's with the same dims.
+NETS = {
+    "cpu": {"task": "pusht", "preset": "cpu", "obs": "lowdim", "set": [], "down_dims": [32, 64, 128],
+            "step_embed_dim": 32, "label": "cpu preset, PushT low-dim, U-Net [32,64,128]"},
+    "paper-edm": {"task": "pusht", "preset": "paper", "obs": "image", "set": ["unet.down_dims=[256,512,1024]"],
+                  "down_dims": [256, 512, 1024], "step_embed_dim": 128,
+                  "label": "paper EDM dims, PushT 96x96 image, U-Net [256,512,1024] + ResNet-18-GN"},
+}
+
+
+def net_args(n):
+    args = ["--task", n["task"], "--preset", n["preset"], "--obs", n["obs"], "--policy", "dp-ddpm"]
+    for s in n["set"]:
+        args += ["--set", s]
+    return args
+
+
 
 # ----------------------------------------------------------------------------------------------
 # Workers: each prints one JSON line on stdout (run in a fresh, pinned process).
 
 
-def worker_robosuite(a):
-    import numpy as np
+def robosuite_env(task, render, horizon):
+    """robosuite's env for our task (OSC_POSE, 20 Hz), with its policy cameras at 84x84 when render."""
     import robosuite
-    env_name, robots, cameras = ROBOSUITE[a.task]
-    cam = a.render
+    env_name, robots, cameras = ROBOSUITE[task]
+    cam = bool(render)
     kwargs = dict(robots=robots, has_renderer=False, has_offscreen_renderer=cam, use_camera_obs=cam,
                   camera_names=cameras if cam else None, camera_heights=84, camera_widths=84,
-                  control_freq=20, horizon=a.horizon, ignore_done=True, reward_shaping=False,
+                  control_freq=20, horizon=horizon, ignore_done=True, reward_shaping=False,
                   use_object_obs=True)
     if env_name == "TwoArmTransport":
         kwargs["env_configuration"] = "opposed"
     if not cam:
         kwargs.pop("camera_names")
-    env = robosuite.make(env_name, **kwargs)
+    return robosuite.make(env_name, **kwargs)
+
+
+def pusht_env(render, horizon):
+    """gym-pusht's PushT: state observations, or 96x96 images (+ agent position) when render."""
+    import gymnasium as gym
+    import gym_pusht  # noqa: F401  (registers the env)
+    obs_type = "pixels_agent_pos" if render else "state"
+    return gym.make("gym_pusht/PushT-v0", obs_type=obs_type, observation_width=96, observation_height=96,
+                    max_episode_steps=horizon)
+
+
+def worker_robosuite(a):
+    import numpy as np
+    env = robosuite_env(a.task, a.render, a.horizon)
     low, high = env.action_spec
     rng = np.random.default_rng(a.seed)
     replay = load_replay(a.replay) if a.replay else None
@@ -91,12 +122,8 @@ def worker_robosuite(a):
 
 
 def worker_pusht(a):
-    import gymnasium as gym
-    import gym_pusht  # noqa: F401  (registers the env)
     import numpy as np
-    obs_type = "pixels_agent_pos" if a.render else "state"
-    env = gym.make("gym_pusht/PushT-v0", obs_type=obs_type, observation_width=96, observation_height=96,
-                   max_episode_steps=a.horizon)
+    env = pusht_env(a.render, a.horizon)
     rng = np.random.default_rng(a.seed)
     replay = load_replay(a.replay) if a.replay else None
     env.reset(seed=a.seed)
@@ -468,19 +495,7 @@ def main():
                          lambda render=render, ours=ours: ours(render), theirs,
                          "ours: bench sim's env rate without the expert's planning" if actions == "expert" else "")
 
-    nets = {
-        "cpu": {"task": "pusht", "preset": "cpu", "obs": "lowdim", "set": [], "down_dims": [32, 64, 128],
-                "step_embed_dim": 32, "label": "cpu preset, PushT low-dim, U-Net [32,64,128]"},
-        "paper-edm": {"task": "pusht", "preset": "paper", "obs": "image", "set": ["unet.down_dims=[256,512,1024]"],
-                      "down_dims": [256, 512, 1024], "step_embed_dim": 128,
-                      "label": "paper EDM dims, PushT 96x96 image, U-Net [256,512,1024] + ResNet-18-GN"},
-    }
-
-    def net_args(n):
-        args = ["--task", n["task"], "--preset", n["preset"], "--obs", n["obs"], "--policy", "dp-ddpm"]
-        for s in n["set"]:
-            args += ["--set", s]
-        return args
+    nets = NETS
 
     def net_json(n):
         # The spec of ours (shapes, crop) for the LeRobot side, from a one-step bench train.
