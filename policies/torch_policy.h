@@ -57,9 +57,11 @@ void ReadPolicyWeights(TorchPolicy& policy, const std::string& dir);
 // Moves directory `from` to `to`, replacing `to`; the old `to` is deleted only after the move.
 void ReplaceDirectory(const std::string& from, const std::string& to);
 
-// Tensors of an ObsBatch, normalised and laid out for an ObsEncoder: key -> (B*To, ...) float on
-// `device`. Images (B, To, h, w, 3) u8 become (B*To, 3, h, w) in [-1, 1]; low-dim keys are
-// normalised with `normalizer`. Throws std::invalid_argument naming a missing or mis-sized key.
+// Tensors of an ObsBatch, laid out for an ObsEncoder: key -> (B*To, ...) on `device`. Images
+// (B, To, h, w, 3) u8 stay raw uint8 pixels (B*To, h, w, 3), which the encoder crops and converts
+// to [-1, 1]; on the CPU they view `obs`'s memory, so they are valid only while `obs` lives.
+// Low-dim keys become float, normalised with `normalizer`. Throws std::invalid_argument naming a
+// missing or mis-sized key.
 std::map<std::string, torch::Tensor> ObsTensors(const ObsBatch& obs, const PolicySpec& spec,
                                                 const Normalizer& normalizer,
                                                 const torch::Device& device);

@@ -46,11 +46,11 @@ std::map<std::string, torch::Tensor> ObsTensors(const ObsBatch& obs, const Polic
         throw std::invalid_argument("image key '" + key.key + "' has " + std::to_string(it->second.size()) +
                                     " values, expected " + std::to_string(expected));
       }
-      // from_blob does not own the memory: clone on the way to the device.
+      // The raw pixels, uncopied on the CPU: the encoder crops them and converts only the crop
+      // windows (ObsEncoder::CropU8). from_blob does not own the memory (see the header).
       auto t = torch::from_blob(const_cast<uint8_t*>(it->second.data()),
                                 {b * to, key.shape[0], key.shape[1], 3}, torch::kUInt8);
-      t = t.to(device).permute({0, 3, 1, 2}).to(torch::kFloat32).div_(127.5).sub_(1.0);
-      out[key.key] = t.contiguous();
+      out[key.key] = t.to(device);
     } else {
       auto it = obs.lowdim.find(key.key);
       if (it == obs.lowdim.end()) throw std::invalid_argument("observation batch lacks key '" + key.key + "'");

@@ -5,6 +5,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -408,6 +409,86 @@ TEST(ObsEncoderCrop, TrainModeUsesGeneratorEvalModeIsFixed) {
   auto core = enc->obs_nets["cam"]->as<VisualCore>();
   EXPECT_TRUE(torch::allclose(
       e, core->forward(ObsEncoderImpl::Crop(obs["cam"], 76, false, c10::nullopt)), 1e-6, 1e-6));
+}
+
+// The float images the observation path made before the raw-pixel path (ObsTensors up to the
+// uint8 crop): (N, h, w, 3) u8 -> (N, 3, h, w) float in [-1, 1], the whole image converted.
+torch::Tensor FloatImagesAsBefore(const torch::Tensor& pixels) {
+  return pixels.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(127.5).sub_(1.0).contiguous();
+}
+
+// Random pixels (N, h, w, 3) that include every byte value.
+torch::Tensor RandomPixels(int64_t n, int64_t h, int64_t w, uint64_t seed) {
+  torch::Tensor p = torch::randint(0, 256, {n, h, w, 3}, at::detail::createCPUGenerator(seed),
+                                   torch::TensorOptions().dtype(torch::kUInt8));
+  p.view({-1}).slice(0, 0, 256).copy_(torch::arange(256, torch::kUInt8));
+  return p;
+}
+
+// CropU8 on raw pixels is the float path's crop bit for bit: the same offsets from the same
+// generator draws (and the generator left in the same state), the same values; centre crops too.
+TEST(ObsEncoderCrop, RawPixelCropEqualsTheFloatPath) {
+  for (const auto& [h, w, crop] : std::vector<std::tuple<int, int, int>>{{96, 96, 84}, {84, 84, 76}, {81, 83, 76}}) {
+    const torch::Tensor px = RandomPixels(12, h, w, 11);
+    for (bool random : {true, false}) {
+      at::Generator g_old = at::detail::createCPUGenerator(5), g_new = at::detail::createCPUGenerator(5);
+      const torch::Tensor old_crop = ObsEncoderImpl::Crop(FloatImagesAsBefore(px), crop, random, g_old);
+      const torch::Tensor new_crop = ObsEncoderImpl::CropU8(px, crop, random, g_new);
+      ASSERT_EQ(new_crop.sizes(), (std::vector<int64_t>{12, 3, crop, crop}));
+      EXPECT_TRUE(new_crop.is_contiguous());
+      EXPECT_TRUE(torch::equal(new_crop, old_crop)) << h << "x" << w << " crop " << crop << " random " << random;
+      EXPECT_TRUE(torch::equal(torch::rand({4}, g_old), torch::rand({4}, g_new)));
+    }
+  }
+  // Every byte value converts as the float path converts it.
+  const torch::Tensor all = torch::arange(256, torch::kUInt8);
+  EXPECT_TRUE(torch::equal(ObsEncoderImpl::PixelsToFloat(all), all.to(torch::kFloat32).div_(127.5).sub_(1.0)));
+  EXPECT_EQ(ObsEncoderImpl::PixelsToFloat(all)[0].item<float>(), -1.0f);
+  EXPECT_EQ(ObsEncoderImpl::PixelsToFloat(all)[255].item<float>(), 1.0f);
+  // Windows stay inside the image: a crop of a position-coded image reads whole rows and columns.
+  torch::Tensor pos = torch::zeros({8, 96, 96, 3}, torch::kUInt8);
+  pos.select(3, 0).copy_(torch::arange(96, torch::kUInt8).reshape({1, 96, 1}).expand({8, 96, 96}));
+  pos.select(3, 1).copy_(torch::arange(96, torch::kUInt8).reshape({1, 1, 96}).expand({8, 96, 96}));
+  const torch::Tensor c = ObsEncoderImpl::CropU8(pos, 84, true, at::detail::createCPUGenerator(3));
+  const torch::Tensor rows = ((c.select(1, 0) + 1) * 127.5).round(), cols = ((c.select(1, 1) + 1) * 127.5).round();
+  for (int k = 0; k < 8; ++k) {
+    const float top = rows[k][0][0].item<float>(), left = cols[k][0][0].item<float>();
+    EXPECT_GE(top, 0);
+    EXPECT_LE(top, 96 - 84 - 1);
+    EXPECT_GE(left, 0);
+    EXPECT_LE(left, 96 - 84 - 1);
+    EXPECT_TRUE(torch::equal(rows[k], (torch::arange(84) + top).reshape({84, 1}).expand({84, 84}).to(torch::kFloat)));
+    EXPECT_TRUE(torch::equal(cols[k], (torch::arange(84) + left).reshape({1, 84}).expand({84, 84}).to(torch::kFloat)));
+  }
+  EXPECT_THROW(ObsEncoderImpl::CropU8(torch::zeros({1, 3, 96, 96}, torch::kUInt8), 84, true, c10::nullopt),
+               std::invalid_argument);
+  EXPECT_THROW(ObsEncoderImpl::CropU8(torch::zeros({1, 80, 96, 3}, torch::kUInt8), 84, true, c10::nullopt),
+               std::invalid_argument);
+}
+
+// A training batch's features through the raw-pixel path equal those of the float path (train
+// mode with the same generator, and eval), and both leave the generator alike, so the loss's later
+// draws (noise, timesteps) are unchanged too.
+TEST(ObsEncoder, RawPixelBatchEqualsTheFloatBatch) {
+  torch::manual_seed(6);
+  ObsEncoderOptions o;
+  o.keys = {Image("image", 96, 96), LowDim("agent_pos", 2)};
+  o.crop = 84;
+  o.backbone = "small";
+  ObsEncoder enc(o);
+  const torch::Tensor px = RandomPixels(8, 96, 96, 12);
+  const torch::Tensor pos = torch::randn({8, 2});
+  for (bool train : {true, false}) {
+    enc->train(train);
+    at::Generator g_old = at::detail::createCPUGenerator(9), g_new = at::detail::createCPUGenerator(9);
+    const torch::Tensor old_f = enc->forward({{"image", FloatImagesAsBefore(px)}, {"agent_pos", pos}}, g_old);
+    const torch::Tensor new_f = enc->forward({{"image", px}, {"agent_pos", pos}}, g_new);
+    EXPECT_TRUE(torch::equal(new_f, old_f)) << "train " << train;
+    EXPECT_TRUE(torch::equal(torch::rand({4}, g_old), torch::rand({4}, g_new)));
+  }
+  // Raw pixels must be (N, h, w, 3).
+  EXPECT_THROW(enc->forward({{"image", torch::zeros({8, 3, 96, 96}, torch::kUInt8)}, {"agent_pos", pos}}),
+               std::invalid_argument);
 }
 
 TEST(ObsEncoder, CloneIsDeepAndEqual) {

@@ -1,10 +1,14 @@
 #include "policies/nets/obs_encoder.h"
 
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <set>
 #include <stdexcept>
+#include <utility>
 
 namespace onedp {
 namespace nn = torch::nn;
@@ -17,6 +21,33 @@ nn::GroupNorm GroupNorm16(int channels) {
 
 nn::Conv2d Conv(int in, int out, int k, int stride, int padding, bool bias) {
   return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(padding).bias(bias));
+}
+
+// The crop windows' offsets of n images of h x w, as (n) long tensors on the CPU: random
+// (robomimic: every top offset first, then every left one, each floor(U[0,1) * (H - c)) in
+// float32, from `gen`) or the centre (torchvision center_crop: int(round((H - c) / 2)), Python's
+// round-half-to-even). Crop and CropU8 both draw here, so they crop alike.
+std::pair<torch::Tensor, torch::Tensor> CropOffsets(int64_t n, int64_t h, int64_t w, int crop, bool random,
+                                                    c10::optional<at::Generator> gen) {
+  if (!random) {
+    const int64_t top = static_cast<int64_t>(std::nearbyint((h - crop) / 2.0));
+    const int64_t left = static_cast<int64_t>(std::nearbyint((w - crop) / 2.0));
+    return {torch::full({n}, top, torch::kLong), torch::full({n}, left, torch::kLong)};
+  }
+  if (gen.has_value() && gen->defined() && !gen->device().is_cpu()) {
+    throw std::invalid_argument("ObsEncoder::Crop: the crop generator must be a CPU generator");
+  }
+  auto cpu = torch::TensorOptions().dtype(torch::kFloat).device(torch::kCPU);
+  torch::Tensor top = (torch::rand({n}, gen, cpu) * static_cast<float>(h - crop)).to(torch::kLong);
+  torch::Tensor left = (torch::rand({n}, gen, cpu) * static_cast<float>(w - crop)).to(torch::kLong);
+  return {top, left};
+}
+
+void CheckCropFits(int64_t h, int64_t w, int crop) {
+  if (h < crop || w < crop) {
+    throw std::invalid_argument("ObsEncoder::Crop: image " + std::to_string(h) + "x" + std::to_string(w) +
+                                " is smaller than crop " + std::to_string(crop));
+  }
 }
 
 std::string ShapeString(const std::vector<int>& shape) {
@@ -211,30 +242,75 @@ torch::Tensor ObsEncoderImpl::Crop(const torch::Tensor& images, int crop, bool r
                                 c10::str(images.sizes()));
   }
   const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
-  if (h < crop || w < crop) {
-    throw std::invalid_argument("ObsEncoder::Crop: image " + std::to_string(h) + "x" +
-                                std::to_string(w) + " is smaller than crop " +
-                                std::to_string(crop));
-  }
+  CheckCropFits(h, w, crop);
   if (!random) {
-    // torchvision center_crop: int(round((H - c) / 2)), Python's round-half-to-even.
-    const int64_t top = static_cast<int64_t>(std::nearbyint((h - crop) / 2.0));
-    const int64_t left = static_cast<int64_t>(std::nearbyint((w - crop) / 2.0));
-    return images.narrow(2, top, crop).narrow(3, left, crop);
+    const auto [top, left] = CropOffsets(1, h, w, crop, false, c10::nullopt);
+    return images.narrow(2, top.item<int64_t>(), crop).narrow(3, left.item<int64_t>(), crop);
   }
-  if (gen.has_value() && gen->defined() && !gen->device().is_cpu()) {
-    throw std::invalid_argument("ObsEncoder::Crop: the crop generator must be a CPU generator");
-  }
-  // robomimic: h offsets first, then w, each floor(U[0,1) * (H - c)) in float32.
-  auto cpu = torch::TensorOptions().dtype(torch::kFloat).device(torch::kCPU);
-  torch::Tensor top = (torch::rand({n}, gen, cpu) * static_cast<float>(h - crop)).to(torch::kLong);
-  torch::Tensor left = (torch::rand({n}, gen, cpu) * static_cast<float>(w - crop)).to(torch::kLong);
+  const auto [top, left] = CropOffsets(n, h, w, crop, true, gen);
   auto long_dev = torch::TensorOptions().dtype(torch::kLong).device(images.device());
   torch::Tensor ar = torch::arange(crop, long_dev);
   torch::Tensor rows = top.to(images.device()).reshape({n, 1}) + ar.reshape({1, crop});
   torch::Tensor cols = left.to(images.device()).reshape({n, 1}) + ar.reshape({1, crop});
   torch::Tensor out = images.gather(2, rows.reshape({n, 1, crop, 1}).expand({n, c, crop, w}));
   return out.gather(3, cols.reshape({n, 1, 1, crop}).expand({n, c, crop, crop}));
+}
+
+torch::Tensor ObsEncoderImpl::PixelsToFloat(const torch::Tensor& pixels) {
+  if (pixels.scalar_type() != torch::kUInt8) {
+    throw std::invalid_argument("ObsEncoder::PixelsToFloat: pixels must be uint8");
+  }
+  return pixels.to(torch::kFloat32).div_(127.5).sub_(1.0);
+}
+
+torch::Tensor ObsEncoderImpl::CropU8(const torch::Tensor& images, int crop, bool random,
+                                     c10::optional<at::Generator> gen) {
+  if (images.dim() != 4 || images.size(3) != 3 || images.scalar_type() != torch::kUInt8) {
+    throw std::invalid_argument("ObsEncoder::CropU8: images must be uint8 (N, H, W, 3), got " +
+                                std::string(c10::toString(images.scalar_type())) + " " + c10::str(images.sizes()));
+  }
+  const int64_t n = images.size(0), h = images.size(1), w = images.size(2);
+  CheckCropFits(h, w, crop);
+  const auto [top, left] = CropOffsets(n, h, w, crop, random, gen);
+  if (!images.device().is_cpu()) {
+    // Index ops on the device's uint8 tensor, then the conversion of the windows only.
+    auto long_dev = torch::TensorOptions().dtype(torch::kLong).device(images.device());
+    torch::Tensor ar = torch::arange(crop, long_dev);
+    torch::Tensor rows = top.to(images.device()).reshape({n, 1}) + ar.reshape({1, crop});
+    torch::Tensor cols = left.to(images.device()).reshape({n, 1}) + ar.reshape({1, crop});
+    torch::Tensor out = images.gather(1, rows.reshape({n, crop, 1, 1}).expand({n, crop, w, 3}));
+    out = out.gather(2, cols.reshape({n, 1, crop, 1}).expand({n, crop, crop, 3}));
+    return PixelsToFloat(out.permute({0, 3, 1, 2})).contiguous();
+  }
+  // The table holds PixelsToFloat of every byte value, so each output element is the value the
+  // float path computes for its pixel.
+  static const std::array<float, 256> table = [] {
+    std::array<float, 256> t{};
+    const torch::Tensor v = PixelsToFloat(torch::arange(256, torch::kUInt8)).contiguous();
+    std::copy_n(v.data_ptr<float>(), 256, t.begin());
+    return t;
+  }();
+  const float* lut = table.data();
+  const torch::Tensor src = images.contiguous();
+  const uint8_t* in = src.data_ptr<uint8_t>();
+  const int64_t* tops = top.data_ptr<int64_t>();
+  const int64_t* lefts = left.data_ptr<int64_t>();
+  torch::Tensor out = torch::empty({n, 3, crop, crop}, torch::kFloat32);
+  float* dst = out.data_ptr<float>();
+  at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) {
+      const uint8_t* image = in + k * h * w * 3;
+      for (int64_t ch = 0; ch < 3; ++ch) {
+        float* plane = dst + (k * 3 + ch) * crop * crop;
+        for (int64_t i = 0; i < crop; ++i) {
+          const uint8_t* row = image + ((tops[k] + i) * w + lefts[k]) * 3 + ch;
+          float* o = plane + i * crop;
+          for (int64_t j = 0; j < crop; ++j) o[j] = lut[row[3 * j]];
+        }
+      }
+    }
+  });
+  return out;
 }
 
 torch::Tensor ObsEncoderImpl::forward(const std::map<std::string, torch::Tensor>& obs,
@@ -252,8 +328,10 @@ torch::Tensor ObsEncoderImpl::forward(const std::map<std::string, torch::Tensor>
                                   "\" (expected keys: " + expected + "; given: " + given + ")");
     }
     const torch::Tensor& x = it->second;
-    if (!x.defined() || !x.is_floating_point()) {
-      throw std::invalid_argument("ObsEncoder: \"" + k.key + "\" must be a float tensor");
+    const bool raw = x.defined() && k.is_image && x.scalar_type() == torch::kUInt8;
+    if (!x.defined() || !(x.is_floating_point() || raw)) {
+      throw std::invalid_argument("ObsEncoder: \"" + k.key + "\" must be a float tensor" +
+                                  (k.is_image ? " or uint8 pixels" : ""));
     }
     if (n < 0) n = x.size(0);
     if (x.dim() == 0 || x.size(0) != n) {
@@ -261,7 +339,15 @@ torch::Tensor ObsEncoderImpl::forward(const std::map<std::string, torch::Tensor>
                                   (x.dim() ? std::to_string(x.size(0)) : std::string("none")) +
                                   ", other keys have " + std::to_string(n));
     }
-    if (k.is_image) {
+    if (raw) {
+      if (x.dim() != 4 || x.size(1) != k.shape[0] || x.size(2) != k.shape[1] || x.size(3) != 3) {
+        throw std::invalid_argument("ObsEncoder: uint8 image \"" + k.key + "\" must be (N, " +
+                                    std::to_string(k.shape[0]) + ", " + std::to_string(k.shape[1]) +
+                                    ", 3), got " + c10::str(x.sizes()));
+      }
+      torch::Tensor cropped = CropU8(x, options_.crop, is_training(), gen);
+      features.push_back(obs_nets->at<VisualCoreImpl>(k.key).forward(cropped));
+    } else if (k.is_image) {
       if (x.dim() != 4 || x.size(1) != 3 || x.size(2) != k.shape[0] || x.size(3) != k.shape[1]) {
         throw std::invalid_argument("ObsEncoder: image \"" + k.key + "\" must be (N, 3, " +
                                     std::to_string(k.shape[0]) + ", " +

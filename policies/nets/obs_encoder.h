@@ -15,7 +15,10 @@
 // order of `keys` (shape_meta order: images and low-dim interleaved as listed).
 //
 // Shapes (N = B * To):
-//   obs[image key]   (N, 3, h, w) float in [-1, 1], uncropped (h, w >= crop)
+//   obs[image key]   (N, h, w, 3) uint8 raw pixels as the dataset and the cameras store them, or
+//                    (N, 3, h, w) float in [-1, 1]; uncropped (h, w >= crop). The same crop
+//                    offsets and values either way: raw pixels are cropped first and only the crop
+//                    window is converted (x / 127.5 - 1), in one pass into one tensor (CropU8).
 //   obs[lowdim key]  (N, d) float
 //   output           (N, output_dim()), output_dim = sum(feature_dim per image, d per low-dim)
 //
@@ -140,8 +143,8 @@ class ObsEncoderImpl : public torch::nn::Cloneable<ObsEncoderImpl> {
   explicit ObsEncoderImpl(const ObsEncoderOptions& options);
   void reset() override;
 
-  // obs: key -> tensor with leading dim N (= B*To). Images: float in [-1, 1], (N, 3, h, w),
-  // uncropped. Low-dim: (N, d) float, already normalised. Training mode (is_training()): random
+  // obs: key -> tensor with leading dim N (= B*To). Images: uint8 (N, h, w, 3) or float in
+  // [-1, 1] (N, 3, h, w), uncropped. Low-dim: (N, d) float, already normalised. Training mode (is_training()): random
   // crop using `gen` (a CPU generator; if empty, the default CPU generator); eval mode: centre
   // crop. Returns (N, output_dim()). Throws std::invalid_argument on missing keys / bad shapes.
   torch::Tensor forward(const std::map<std::string, torch::Tensor>& obs,
@@ -154,6 +157,14 @@ class ObsEncoderImpl : public torch::nn::Cloneable<ObsEncoderImpl> {
   // the centre. Offsets are drawn on the CPU; the crop runs on the tensor's device.
   static torch::Tensor Crop(const torch::Tensor& images, int crop, bool random,
                             c10::optional<at::Generator> gen);
+  // Raw pixels (N, h, w, 3) uint8 -> (N, 3, crop, crop) float in [-1, 1]: equal, bit for bit, to
+  // Crop(PixelsToFloat(images.permute({0, 3, 1, 2})), crop, random, gen), drawing the same offsets
+  // from `gen`, but it reads only the crop windows and writes one tensor (on the CPU a single
+  // pass through a 256-entry table; on other devices index ops on the uint8 tensor).
+  static torch::Tensor CropU8(const torch::Tensor& images, int crop, bool random,
+                              c10::optional<at::Generator> gen);
+  // Raw pixels (any shape, uint8) -> float32 x / 127.5 - 1 (DP's [-1, 1] image range).
+  static torch::Tensor PixelsToFloat(const torch::Tensor& pixels);
 
   torch::nn::ModuleDict obs_nets{nullptr};  // image key -> VisualCore
 
