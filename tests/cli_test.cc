@@ -347,7 +347,7 @@ TEST_F(CliTest, TrainRejectsBadNames) {
   EXPECT_NE(r.output.find("dp-ddpm, dp-edm"), std::string::npos) << r.output;
   r = Harness("train --task pusht --preset huge --out " + (dir_ / "x").string());
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.output.find("cpu, paper, tiny"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("cpu, cpu-image, paper, tiny"), std::string::npos) << r.output;
   r = Harness("train --task pusht --dataset " + (dir_ / "absent.hdf5").string());
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("harness collect --task pusht"), std::string::npos) << r.output;

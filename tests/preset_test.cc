@@ -48,7 +48,7 @@ std::string Error(F f) {
 
 TEST(Preset, EveryPresetFileLoads) {
   const auto names = PresetNames();
-  for (const char* n : {"tiny", "cpu", "paper"}) {
+  for (const char* n : {"tiny", "cpu", "cpu-image", "paper"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
   }
   for (const auto& n : names) {
@@ -60,7 +60,7 @@ TEST(Preset, EveryPresetFileLoads) {
 TEST(Preset, UnknownNameListsTheValidOnes) {
   const std::string e = Error([] { LoadPreset("huge"); });
   EXPECT_NE(e.find("unknown preset 'huge'"), std::string::npos) << e;
-  EXPECT_NE(e.find("cpu, paper, tiny"), std::string::npos) << e;
+  EXPECT_NE(e.find("cpu, cpu-image, paper, tiny"), std::string::npos) << e;
 }
 
 TEST(Preset, TheFileSetsTheNetworksLoopsAndMethods) {
@@ -91,6 +91,32 @@ TEST(Preset, CpuBudgetIsStepsNotPasses) {
   pass.steps_per_epoch = 0;
   EXPECT_EQ(BatchesPerEpoch(18242, pass), 286);
   EXPECT_EQ(BatchesPerEpoch(25000, pass), 391);
+}
+
+// cpu-image is cpu with image observations: the same networks, loops, budgets, methods, test
+// episodes and grid (so its tables compare with cpu's cell by cell), and no dynamic stage.
+TEST(Preset, CpuImageIsCpuWithImages) {
+  const Preset& cpu = LoadPreset("cpu");
+  const Preset& image = LoadPreset("cpu-image");
+  EXPECT_EQ(cpu.json.value("obs", ""), "lowdim");
+  EXPECT_EQ(image.json.value("obs", ""), "image");
+  for (const char* section : {"networks", "networks_by_policy", "train", "distill", "methods", "eval", "run"}) {
+    EXPECT_EQ(image.Section(section), cpu.Section(section)) << section;
+  }
+  for (const char* policy : {"dp-ddpm", "dp-edm"}) {
+    EXPECT_EQ(PresetConfig(policy, "cpu-image"), PresetConfig(policy, "cpu")) << policy;
+  }
+  const RunPreset r = RunPresetFor("cpu-image");
+  EXPECT_EQ(r.obs, "image");
+  EXPECT_EQ(r.episodes, 50);
+  EXPECT_FALSE(r.dynamic.enabled);
+  int every = 0;
+  const TrainConfig t = TrainPresetConfig(image, &every);
+  EXPECT_EQ(BatchesPerEpoch(18242, t) * t.epochs, 14300);
+  EXPECT_DOUBLE_EQ(t.lr, 1e-3);
+  EXPECT_EQ(t.warmup_steps, 200);
+  const DistillConfig d = DistillPresetConfig("cpu-image", &every);
+  EXPECT_EQ(BatchesPerEpoch(18242, d) * d.epochs, 1430);
 }
 
 TEST(Preset, AFileByPathAndItsName) {
