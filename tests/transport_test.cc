@@ -1,8 +1,9 @@
 // Transport: spec and model (two renamed arms), reset distribution, the success predicate on
 // constructed states, observations, expert determinism (golden) and success.
+#include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cmath>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -87,6 +88,7 @@ TEST(TransportTest, ResetDrawsFromTheDocumentedRanges) {
     EXPECT_NEAR(task.TrashBinPos().x(), 0.2, 0.005);
     EXPECT_NEAR(task.TrashBinPos().y(), 0.45, 0.005);
     EXPECT_NEAR(std::abs(double(meta.at("payload_angle")) - M_PI / 2), 0.0, M_PI / 6);
+    EXPECT_EQ(std::abs(int(meta.at("payload_head_side"))), 1);
     EXPECT_LE(std::abs(double(meta.at("trash_yaw"))), 0.3 * M_PI);
     // lid on the start bin, hammer and trash in their bins
     EXPECT_LT((task.LidPos().head<2>() - task.StartBinPos().head<2>()).norm(), 1e-9);
@@ -105,6 +107,63 @@ TEST(TransportTest, ResetDrawsFromTheDocumentedRanges) {
   EXPECT_NEAR(task.StartBinPos().z(), 0.805, 0.002);
 }
 
+// robosuite's quaternion product, computed the way robosuite computes it (a (w, x, y, z) sampler
+// quaternion handed to a product of (x, y, z, w) quaternions, the result stored as (w, x, y, z)),
+// against the closed form the reset uses.
+TEST(TransportTest, PayloadStartRotIsRobosuitesQuaternionProduct) {
+  // Hamilton product of two (x, y, z, w) arrays
+  auto mul_xyzw = [](const std::array<double, 4>& q1, const std::array<double, 4>& q0) {
+    const Eigen::Quaterniond a(q1[3], q1[0], q1[1], q1[2]), b(q0[3], q0[0], q0[1], q0[2]);
+    const Eigen::Quaterniond p = a * b;
+    return std::array<double, 4>{p.x(), p.y(), p.z(), p.w()};
+  };
+  const std::array<double, 4> flips[2] = {{0.5, -0.5, 0.5, -0.5}, {-0.5, -0.5, -0.5, -0.5}};
+  for (int f = 0; f < 2; ++f) {
+    for (double a = M_PI / 3; a <= 2 * M_PI / 3 + 1e-12; a += M_PI / 24) {
+      const std::array<double, 4> sampler_wxyz = {std::cos(a / 2), 0.0, std::sin(a / 2), 0.0};
+      const std::array<double, 4> p = mul_xyzw(sampler_wxyz, flips[f]);
+      const Eigen::Quaterniond stored(p[0], p[1], p[2], p[3]);  // the joint reads (w, x, y, z)
+      const Eigen::Matrix3d r = TransportTask::PayloadStartRot(a, f == 0 ? 1 : -1);
+      EXPECT_LT((stored.normalized().toRotationMatrix() - r).norm(), 1e-12) << "a " << a << " flip " << f;
+    }
+  }
+}
+
+// The hammer's start pose over many seeds: level handle, yaw within +-(pi/2 +- pi/6), both head
+// sides, lowest point 1 mm above the start bin's base plate.
+TEST(TransportTest, HammerStartsLevelWithBothHeadSides) {
+  TransportTask task("ph");
+  int sides[2] = {0, 0};
+  double yaw_lo = 10, yaw_hi = -10;
+  const int n = 200;
+  for (uint64_t seed = 0; seed < n; ++seed) {
+    task.Reset(seed);
+    const nlohmann::json meta = task.EpisodeMeta();
+    const double a = meta.at("payload_angle");
+    const int side = meta.at("payload_head_side");
+    ++sides[side > 0 ? 0 : 1];
+    const Eigen::Matrix3d r = task.PayloadRot();
+    EXPECT_LT((r - TransportTask::PayloadStartRot(a, side)).norm(), 1e-9);
+    EXPECT_NEAR(r(2, 2), 0.0, 1e-9);             // handle level
+    EXPECT_NEAR(r(2, 1), double(side), 1e-9);    // head's thin axis up or down
+    const double handle_yaw = std::atan2(r(1, 2), r(0, 2));
+    EXPECT_GT(side * handle_yaw, M_PI / 3 - 1e-9);
+    EXPECT_LT(side * handle_yaw, 2 * M_PI / 3 + 1e-9);
+    const double zyx_yaw = std::atan2(r(1, 0), r(0, 0));  // robosuite_compare's yaw: pi +- pi/6
+    const double from_pi = std::abs(std::remainder(zyx_yaw - M_PI, 2 * M_PI));
+    EXPECT_LE(from_pi, M_PI / 6 + 1e-9);
+    yaw_lo = std::min(yaw_lo, side * handle_yaw);
+    yaw_hi = std::max(yaw_hi, side * handle_yaw);
+    // the head box (half h vertically, h >= the handle radius) is the lowest part
+    const double base_top = task.StartBinPos().z() + TransportTask::kBinBaseHalfZ;
+    EXPECT_NEAR(task.PayloadPos().z(), base_top + 0.001 + task.head_half_size(), 1e-9);
+  }
+  EXPECT_GT(sides[0], n / 2 - 30);
+  EXPECT_GT(sides[1], n / 2 - 30);
+  EXPECT_LT(yaw_lo, M_PI / 3 + 0.05);  // the range is reached at both ends
+  EXPECT_GT(yaw_hi, 2 * M_PI / 3 - 0.05);
+}
+
 // Constructed states: hammer lying on the target bin's base and trash on the trash bin's base.
 class TransportSuccessTest : public ::testing::Test {
  protected:
@@ -112,7 +171,7 @@ class TransportSuccessTest : public ::testing::Test {
     task.Reset(0);
     const Eigen::Vector3d target = task.TargetBinPos(), trash_bin = task.TrashBinPos();
     const double base_top = target.z() + TransportTask::kBinBaseHalfZ;
-    // hammer lying along y, body x down: handle axis 1.5 cm above the base (touching it, 0.1 mm deep)
+    // hammer lying along y, body y down: handle axis 1.5 cm above the base (touching it, 0.1 mm deep)
     const Eigen::Quaterniond lying(Eigen::AngleAxisd(-M_PI / 2, Eigen::Vector3d::UnitX()));
     const Eigen::Vector3d hammer_at = hammer_in_target ? Eigen::Vector3d(target.x(), target.y(), base_top + 0.0149)
                                                        : Eigen::Vector3d(target.x(), target.y(), base_top + 0.10);
@@ -230,10 +289,10 @@ TEST(TransportTest, ExpertGoldenDeterminism) {
   // golden: robot1's grip site and the trash after 150 steps of seed 0
   const Eigen::Vector3d eef1 = a.robot(1).EefPos();
   const Eigen::Vector3d trash = a.TrashPos();
-  const Eigen::Vector3d kEef1Golden(0.151114, 0.487944, 0.978734);
-  const Eigen::Vector3d kTrashGolden(0.195362, 0.467414, 0.829967);
-  EXPECT_LT((eef1 - kEef1Golden).norm(), 1e-5);
-  EXPECT_LT((trash - kTrashGolden).norm(), 1e-5);
+  const Eigen::Vector3d kEef1Golden(0.183855, 0.478111, 0.900954);
+  const Eigen::Vector3d kTrashGolden(0.202357, 0.457484, 0.829774);
+  EXPECT_LT((eef1 - kEef1Golden).norm(), 1e-5) << eef1.transpose();
+  EXPECT_LT((trash - kTrashGolden).norm(), 1e-5) << trash.transpose();
 }
 
 TEST(TransportTest, ExpertSucceeds) {
@@ -286,9 +345,11 @@ TEST(TransportSurvey, DISABLED_ExpertStages) {
       if (e1[expert.stage1()] < 0) e1[expert.stage1()] = t + 1;
       if (std::getenv("TR_DEBUG")) {
         const Eigen::Vector3d p0 = task.robot(0).EefPos(), p1 = task.robot(1).EefPos(), h = task.PayloadPos();
-        std::printf("  t %d %s eef0 %.3f %.3f %.3f eef1 %.3f %.3f %.3f hammer %.3f %.3f %.3f f %.3f %.3f\n", t + 1,
+        const mjModel* mm = task.sim().model();
+        auto q = [&](const char* j) { return task.sim().data()->qpos[mm->jnt_qposadr[task.sim().Id(mjOBJ_JOINT, j)]]; };
+        std::printf("  t %d %s eef0 %.3f %.3f %.3f eef1 %.3f %.3f %.3f hammer %.3f %.3f %.3f f %.3f %.3f q7 %.2f %.2f q4 %.2f %.2f\n", t + 1,
                     expert.Phase().c_str(), p0.x(), p0.y(), p0.z(), p1.x(), p1.y(), p1.z(), h.x(), h.y(), h.z(),
-                    task.robot(0).GripperQpos()[0], task.robot(1).GripperQpos()[0]);
+                    task.robot(0).GripperQpos()[0], task.robot(1).GripperQpos()[0], q("robot0_joint7"), q("robot1_joint7"), q("robot0_joint4"), q("robot1_joint4"));
       }
       if (task.Evaluate().success) {
         ok = true;

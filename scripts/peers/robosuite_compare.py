@@ -39,6 +39,7 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 import robosuite  # noqa: E402
 from robosuite.controllers import load_composite_controller_config  # noqa: E402
+from robosuite.models.objects import HammerObject  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
 from harness_lines import HarnessLines  # noqa: E402  (this folder)
@@ -237,10 +238,15 @@ def sampler_of(env, name):
     return s
 
 
-def pinned_reset(env, key, draws):
+def pinned_reset(env, key, draws, init_quat=None):
     """robosuite reset whose placement samplers are pinned to our drawn values: draws is
-    {sampler name: (world x, world y, angle)}; then the samplers are restored."""
+    {sampler name: (world x, world y, angle)}; init_quat, if given, pins HammerObject.init_quat
+    (Transport's head flip, otherwise a fresh draw at every evaluation); then all are restored."""
     saved = []
+    saved_init_quat = None
+    if init_quat is not None:
+        saved_init_quat = HammerObject.__dict__["init_quat"]
+        HammerObject.init_quat = property(lambda self: np.array(init_quat, dtype=float))
     for name, (x, y, ang) in draws.items():
         s = sampler_of(env, name)
         saved.append((s, s.x_range, s.y_range, s.rotation, s.ensure_object_boundary_in_range, s.ensure_valid_placement))
@@ -258,6 +264,15 @@ def pinned_reset(env, key, draws):
         for s, xr, yr, rot, ens, val in saved:
             s.x_range, s.y_range, s.rotation, s.ensure_object_boundary_in_range, s.ensure_valid_placement = \
                 xr, yr, rot, ens, val
+        if saved_init_quat is not None:
+            HammerObject.init_quat = saved_init_quat
+
+
+def our_init_quat(key, meta):
+    """Transport: HammerObject.init_quat's value (x, y, z, w) for our drawn head side, else None."""
+    if key != "transport" or "payload_head_side" not in meta:
+        return None
+    return (0.5, -0.5, 0.5, -0.5) if meta["payload_head_side"] > 0 else (-0.5, -0.5, -0.5, -0.5)
 
 
 def our_draws(key, ours, state, meta):
@@ -289,7 +304,7 @@ def place_like_ours(env, key, ours, reply):
     then the robots' joints."""
     state, meta = reply["state"], reply["meta"]
     draws = our_draws(key, ours, state, meta)
-    pinned_reset(env, key, {k: v for k, v in draws.items() if k in sampler_names(env)})
+    pinned_reset(env, key, {k: v for k, v in draws.items() if k in sampler_names(env)}, our_init_quat(key, meta))
     if key == "lift":
         m, _ = rs_model(env)
         m.geom_size[m.geom("cube_g0").id] = meta["cube_half_size"]
@@ -383,7 +398,8 @@ def part_placement(key, env, ours, n):
     for s in range(min(50, n)):
         rep = ours.ask("reset", seed=s)
         draws = our_draws(key, ours, rep["state"], rep["meta"])
-        pinned_reset(env, key, {k: v for k, v in draws.items() if k in sampler_names(env)})
+        pinned_reset(env, key, {k: v for k, v in draws.items() if k in sampler_names(env)},
+                     our_init_quat(key, rep["meta"]))
         for o, r in joints.items():
             a, b = ours.qpos_of(rep["state"], o), rs_qpos(env, r)
             diffs[o].append([float(np.abs(a[:2] - b[:2]).max()), float(b[2] - a[2]),
@@ -791,8 +807,11 @@ def report(tasks, args):
     if "transport" in tasks:
         md += ["", "Transport: robosuite's sampler draws the lid, payload and trash about the table's centre and its "
                "reset then moves them to their bins (ours draws and discards the same values), so their x rows "
-               "above differ by construction; the same-draw table below compares the placed poses. Bin and lid "
-               "z differ by the body origin (robosuite's bin origin is its box centre, ours the base plate)."]
+               "above differ by construction; the same-draw table below compares the placed poses (the "
+               "hammer's head flip, HammerObject.init_quat, pinned to ours as well). Bin and lid "
+               "z differ by the body origin (robosuite's bin origin is its box centre, ours the base plate); "
+               "the payload's z row is robosuite's sampler value, before its reset adds the bin's wall "
+               "thickness (0.01)."]
     if same:
         md += ["", "The same draws in both (seeds 0..49: our drawn position and angle handed to robosuite's samplers "
                "with their ranges pinned, then robosuite's reset): pose difference robosuite - ours.", "",

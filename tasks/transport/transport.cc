@@ -84,7 +84,7 @@ Eigen::Vector3d TransportTask::LidHandlePos() const { return GeomPos(lid_handle_
 void TransportTask::SetHeadHalfSize(double h) {
   mjModel* m = sim_->model();
   head_half_ = h;
-  const double half[3] = {h, 2.5 * h, h};
+  const double half[3] = {2.5 * h, h, h};  // long along body x (assets/transport/transport.xml)
   for (int i = 0; i < 3; ++i) m->geom_size[3 * head_geom_ + i] = half[i];
   m->geom_rbound[head_geom_] = std::sqrt(half[0] * half[0] + half[1] * half[1] + half[2] * half[2]);
   // head density 150 * 1.5 (HammerObject's head_density_ratio); solid box inertia about its centre
@@ -116,6 +116,10 @@ void TransportTask::PlaceObjects(Rng* rng) {
   rng->Uniform(0.0, 0.0);  // lid angle
   draw_xy(0.0, -kTableY);  // payload x, y (replaced)
   payload_angle_ = rng->Uniform(M_PI / 2 - M_PI / 6, M_PI / 2 + M_PI / 6);
+  // HammerObject.init_quat draws on every evaluation; robosuite's sampler evaluates it twice (a
+  // presence test, then the product), so the second draw picks the head's side (its flip).
+  rng->Uniform();
+  payload_head_side_ = rng->Uniform() >= 0.5 ? 1 : -1;
   target_bin_xy_ = draw_xy(-kBinX, kTableY);
   rng->Uniform(0.0, 0.0);
   draw_xy(0.0, kTableY);  // trash x, y (replaced)
@@ -132,21 +136,42 @@ void TransportTask::PlaceObjects(Rng* rng) {
   // lid plate centre on the rim: bin bottom + 0.15 + 0.001 + half thickness
   SetFreeJoint(lid_joint_, Eigen::Vector3d(start_bin_xy_.x(), start_bin_xy_.y(), kTableTopZ + 0.001 + 0.15 + 0.001 + 0.005),
                identity);
-  // hammer: handle (body z) turned about y by the drawn angle; lowest point 1 mm above the base plate
-  const Eigen::Quaterniond q_payload(Eigen::AngleAxisd(payload_angle_, Eigen::Vector3d::UnitY()));
-  const Eigen::Matrix3d r = q_payload.toRotationMatrix();
+  // hammer: robosuite's effective orientation (PayloadStartRot); lowest point 1 mm above the base plate
+  const Eigen::Matrix3d r = PayloadStartRot(payload_angle_, payload_head_side_);
+  const Eigen::Quaterniond q_payload(r);
   double low = 0;
   for (double s : {-1.0, 1.0}) {  // handle capsule ends
     low = std::min(low, (r * Eigen::Vector3d(0, 0, s * (kHandleHalfLength - kHandleRadius))).z() - kHandleRadius);
   }
   for (int c = 0; c < 8; ++c) {  // head box corners
-    const Eigen::Vector3d corner((c & 1 ? 1 : -1) * head_half_, (c & 2 ? 1 : -1) * 2.5 * head_half_,
+    const Eigen::Vector3d corner((c & 1 ? 1 : -1) * 2.5 * head_half_, (c & 2 ? 1 : -1) * head_half_,
                                  kHandleHalfLength + (c & 4 ? 1 : -1) * head_half_);
     low = std::min(low, (r * corner).z());
   }
   SetFreeJoint(payload_joint_, Eigen::Vector3d(start_bin_xy_.x(), start_bin_xy_.y(), base_top + 0.001 - low), q_payload);
   SetFreeJoint(trash_joint_, Eigen::Vector3d(target_bin_xy_.x(), target_bin_xy_.y(), base_top + 0.001 + kTrashHalf),
                Eigen::Quaterniond(Eigen::AngleAxisd(trash_yaw_, Eigen::Vector3d::UnitZ())));
+}
+
+Eigen::Matrix3d TransportTask::PayloadStartRot(double angle, int head_side) {
+  // robosuite's UniformRandomSampler returns q_s = (cos(a/2), 0, sin(a/2), 0) in (w, x, y, z) for a
+  // turn by a about y, and multiplies it by HammerObject.init_quat, which is (0.5, -0.5, 0.5, -0.5) or
+  // (-0.5, -0.5, -0.5, -0.5) in (x, y, z, w), with quat_multiply, whose formula is the Hamilton
+  // product of (x, y, z, w) quaternions; the result goes into the free joint as (w, x, y, z). Read
+  // as (x, y, z, w), q_s is the pure quaternion (c, 0, s, 0) = a half turn about (cos(a/2), 0,
+  // sin(a/2)), and the product, with its four components read as (w, x, y, z), is
+  // Rz(a - pi/2) * [half turn about (0, 1, 1)/sqrt 2] for the first flip value and
+  // Rz(pi/2 - a) * [half turn about (0, -1, 1)/sqrt 2] for the second. In words: the handle (body z)
+  // lies level with the head toward yaw +a (first flip value, head_side +1: toward +y) or -a (second,
+  // head_side -1: toward -y); the head's thin axis (body y) points up (+1) or down (-1); body x =
+  // body y x body z (the face side, toward -x +- pi/6 either way). The handle's yaw is uniform over
+  // pi/2 +- pi/6 or its mirror image -(pi/2 +- pi/6); no draw tilts it.
+  const double s = head_side;
+  Eigen::Matrix3d r;
+  r.col(2) = Eigen::Vector3d(std::cos(angle), s * std::sin(angle), 0.0);
+  r.col(1) = Eigen::Vector3d(0.0, 0.0, s);
+  r.col(0) = r.col(1).cross(r.col(2));
+  return r;
 }
 
 void TransportTask::PlacePayload(const Eigen::Vector3d& pos, const Eigen::Quaterniond& q) {
@@ -220,6 +245,7 @@ nlohmann::json TransportTask::EpisodeMeta() const {
           {"target_bin_xy", {target_bin_xy_.x(), target_bin_xy_.y()}},
           {"trash_bin_xy", {trash_bin_xy_.x(), trash_bin_xy_.y()}},
           {"payload_angle", payload_angle_},
+          {"payload_head_side", payload_head_side_},
           {"trash_yaw", trash_yaw_}};
 }
 

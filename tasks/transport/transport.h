@@ -10,7 +10,7 @@
 //   in memory, see RenamedPandaFiles); three free 0.3 x 0.3 x 0.15 bins (density 10000) with the
 //   body origin at the base plate's centre; the free lid (0.3 x 0.3 x 0.01 plate + handle 0.02 x
 //   0.08 x 0.03, long along y); the free hammer "payload" (handle capsule r 0.015 spanning body z
-//   -0.1..0.1, friction 4; head box half (h, 2.5h, h) at body z +0.1); the free trash cube (half
+//   -0.1..0.1, friction 4; head box half (2.5h, h, h) at body z +0.1); the free trash cube (half
 //   0.02); cameras shouldercamera0, shouldercamera1, robot0/1_eye_in_hand, plus agentview,
 //   frontview and birdview for videos).
 // Reset(seed): each arm init_qpos + N(0, 0.02) joint noise (stream 1, robot0 then robot1); then on
@@ -18,9 +18,11 @@
 //   model), then robosuite's sequential sampler order start_bin, lid, payload, target_bin, trash,
 //   trash_bin, each x, y, angle (all +-0.005 m around its centre): start_bin at (0.2, -0.45),
 //   target_bin at (-0.2, 0.45), trash_bin at (0.2, 0.45), bins at rest on the table (yaw 0); the
-//   lid on the start bin's rim; the hammer in the start bin, handle pointing +x rotated about y by
-//   pi/2 +- pi/6 (the head end up or down), its lowest point 1 mm above the base plate (it drops and
-//   settles); the trash in the target bin, 1 mm above the base plate, yaw ~ U[-0.3 pi, 0.3 pi].
+//   lid on the start bin's rim; the hammer in the start bin as robosuite 1.5.1 effectively places
+//   it (PayloadStartRot: its angle a ~ U[pi/2 - pi/6, pi/2 + pi/6], then a discarded draw and the
+//   head-side flip, as robosuite's sampler evaluates HammerObject.init_quat twice): handle level,
+//   head toward yaw +a or -a, its lowest point 1 mm above the base plate (it drops and settles);
+//   the trash in the target bin, 1 mm above the base plate, yaw ~ U[-0.3 pi, 0.3 pi].
 //   (The lid's, hammer's and trash's x/y draws are overridden by their bin's, as in robosuite.)
 // Action: 14-D delta (robot0 then robot1, each dpos 3, daxis-angle 3, gripper: +1 close / -1 open)
 //   or 20-D absolute (10 per arm).
@@ -81,7 +83,7 @@ class TransportTask : public RobomimicTask {
   // Both contact tests of the success predicate on the current mjData (d->contact).
   TransportChecks Checks() const;
 
-  // Poses (world). Payload body frame: handle along +z (head end), head long along +y.
+  // Poses (world). Payload body frame: handle along +z (head end), head long along x (robosuite's).
   Eigen::Vector3d PayloadPos() const { return BodyPos(payload_body_); }
   Eigen::Matrix3d PayloadRot() const { return Rot(payload_body_); }
   Eigen::Vector3d TrashPos() const { return BodyPos(trash_body_); }
@@ -93,6 +95,11 @@ class TransportTask : public RobomimicTask {
   Eigen::Vector3d TargetBinPos() const { return GeomPos(target_bin_base_); }
   Eigen::Vector3d TrashBinPos() const { return GeomPos(trash_bin_base_); }
   double head_half_size() const { return head_half_; }
+
+  // The hammer's start orientation robosuite 1.5.1's reset produces from its drawn angle (about y,
+  // pi/2 +- pi/6) and HammerObject.init_quat's flip (head_side +1 for its first value, -1 for the
+  // second); the derivation is in transport.cc.
+  static Eigen::Matrix3d PayloadStartRot(double angle, int head_side);
 
   // Test / expert helpers: set a free object's pose (zero velocity) and run mj_forward.
   void PlacePayload(const Eigen::Vector3d& pos, const Eigen::Quaterniond& q);
@@ -114,11 +121,12 @@ class TransportTask : public RobomimicTask {
   int payload_joint_, trash_joint_, lid_joint_, start_bin_joint_, target_bin_joint_, trash_bin_joint_;
   int head_geom_, lid_handle_geom_, start_bin_base_, target_bin_base_, trash_bin_base_;
   double head_half_ = 0.0165;
-  // drawn at reset (episode metadata): bins' x, y; hammer tilt; trash yaw
+  // drawn at reset (episode metadata): bins' x, y; hammer angle and head side; trash yaw
   Eigen::Vector2d start_bin_xy_ = Eigen::Vector2d::Zero();
   Eigen::Vector2d target_bin_xy_ = Eigen::Vector2d::Zero();
   Eigen::Vector2d trash_bin_xy_ = Eigen::Vector2d::Zero();
   double payload_angle_ = 0, trash_yaw_ = 0;
+  int payload_head_side_ = 1;
 };
 
 }  // namespace onedp

@@ -68,7 +68,9 @@ Eigen::Vector3d TransportExpert::HammerPoint(double body_z) const {
 
 void TransportExpert::PlanHammerGrasp() {
   // Fingers across the handle: two yaws pi apart. After the grasp the hand turns by `turn` so the
-  // head points -y; keep joint 7 inside its range at the grasp and after the turn.
+  // head points -y; keep joint 7 inside its range at the grasp and after the turn. The hammer starts
+  // with its head toward +y half the time; a turn of nearly pi has no room from some grasps, and
+  // then the turn may go the long way round (more than pi) where that leaves room.
   const PandaRobot& robot = task_->robot(0);
   const double eef_yaw = YawOf(robot.EefRot());
   const double hy = AxisZYaw(task_->PayloadRot());
@@ -79,12 +81,15 @@ void TransportExpert::PlanHammerGrasp() {
   for (double sign : {1.0, -1.0}) {
     const double g = WrapAngle(hy + sign * M_PI / 2 - eef_yaw);
     const double q_grasp = q7 + kWristSign * g;
-    const double q_end = q_grasp + kWristSign * turn;
-    double cost = std::abs(g);
-    if (std::abs(q_grasp) > kWristLimit || std::abs(q_end) > kWristLimit) cost += 100.0;
-    if (cost < best) {
-      best = cost;
-      yaw0_ = eef_yaw + g;
+    for (double way : {turn, turn - std::copysign(2.0 * M_PI, turn)}) {  // the short way first
+      const double q_end = q_grasp + kWristSign * way;
+      double cost = std::abs(g) + 0.5 * std::abs(way - turn);
+      if (std::abs(q_grasp) > kWristLimit || std::abs(q_end) > kWristLimit) cost += 100.0;
+      if (cost < best) {
+        best = cost;
+        yaw0_ = eef_yaw + g;
+        turn_way0_ = way >= 0 ? 1.0 : -1.0;
+      }
     }
   }
 }
@@ -286,8 +291,11 @@ TransportExpert::Command TransportExpert::Act0() {
     }
     case Stage0::kPresent: {
       c.gripper = 1;
-      const double turn = WrapAngle(-M_PI / 2 - AxisZYaw(task_->PayloadRot()));
-      c.yaw = eef_yaw + turn;
+      double turn = WrapAngle(-M_PI / 2 - AxisZYaw(task_->PayloadRot()));
+      // the planned way round (PlanHammerGrasp); at most a quarter turn per command so that the
+      // controller turns that way
+      if (turn * turn_way0_ < 0 && std::abs(turn) > 0.5) turn += turn_way0_ * 2.0 * M_PI;
+      c.yaw = eef_yaw + std::clamp(turn, -M_PI / 2, M_PI / 2);
       const Eigen::Vector3d goal(0.0, kHandoverY0, kHandoverZ);
       const Eigen::Vector3d g = HammerPoint(kGrip0);
       c.pos = goal + (eef - g);
@@ -325,8 +333,19 @@ TransportExpert::Command TransportExpert::Act0() {
       c.pos = hold0_;
       c.yaw = turn0_;
       if (steps0_ > 6 && robot.GripperQpos()[0] > 0.03) {
-        released_ = true;
-        Go0(Stage0::kRetreat);
+        // Open. At reset the handle lies roughly along y, the direction in which this hand drifts
+        // most while its fingers close, so the grasp can end up a few cm nearer the head than
+        // planned and the open fingers against the head (rising, they would lift it and tip the
+        // hammer out of robot1's fingers): slide back along the handle to the planned grasp point
+        // first.
+        const Eigen::Vector3d axis = task_->PayloadRot().col(2);
+        const double excess = (eef - task_->PayloadPos()).dot(axis) - kGrip0;
+        if (excess > 0.006 && steps0_ < 40) {
+          c.pos = eef - axis * excess;
+        } else {
+          released_ = true;
+          Go0(Stage0::kRetreat);
+        }
       }
       break;
     }

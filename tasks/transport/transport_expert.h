@@ -11,9 +11,9 @@
 //                                            grasp the handle 4.5 cm from its centre toward the head
   //                                            (at its centre of mass: it stays level)
 //                                            (the grasp yaw of the two, pi apart, that leaves joint 7
-//                                            room for the quarter turn that follows)
+//                                            room for the turn that follows)
 //   hammer_lift                              straight up until the hammer clears the rim
-//   present                                  turn the hammer head toward robot1 (+y) and bring the
+//   present                                  turn the hammer head toward robot0 (-y) and bring the
 //                                            grasp to the hand-over point above the gap (x 0, y -0.03)
 //   hold                                     hold still until robot1 has closed on the handle
 //   give / retreat / done                    open, then back off toward table0
@@ -103,7 +103,8 @@ class TransportExpert : public Expert {
   int steps0_ = 0, steps1_ = 0, near0_ = 0, near1_ = 0;
   double finger0_ = 0, finger1_ = 0;  // last finger position (settle test)
   double yaw0_ = 0, yaw1_ = 0;        // planned grasp yaw of each hand
-  double turn0_ = 0;                  // hand yaw while presenting (hammer head toward +y)
+  double turn0_ = 0;                  // hand yaw while presenting (hammer head toward -y)
+  double turn_way0_ = 1;              // which way round robot0 turns the hammer to present it (+1 / -1)
   bool botched0_ = false, botched1_ = false;
   bool via0_ = false;  // robot0 passed the waypoint on its way to the hammer
   bool presented_ = false, taken_ = false, released_ = false;
