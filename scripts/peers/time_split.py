@@ -11,11 +11,10 @@ share run inside C (MuJoCo, numpy, torch, pymunk builtins) is kept apart. Ours: 
 `harness bench policy`. Every measurement is its own process, pinned and niced as speed.py's
 (Runner). Writes results/peers/profile.md and profile.csv.
 
-  .venv-lerobot/bin/python scripts/peers/profile.py [--steps 300] [--harness /tmp/profile_harness]
+  .venv-lerobot/bin/python scripts/peers/time_split.py [--steps 300] [--harness /tmp/profile_harness]
 """
 import argparse
 import csv
-import gc
 import json
 import os
 import re
@@ -198,15 +197,8 @@ def worker(a):
         env.reset()
         gl = ""
         if a.render:
-            # reset rebuilds the render context; the old one, freed later by the garbage collector,
-            # frees its GL objects by name in the new GL context (the new context's buffers: stale
-            # or garbage pixels at no cost from then on) and calls eglReleaseThread. Collect it now,
-            # rebuild MuJoCo's context in the new GL context, check the frames before and after.
-            gc.collect()
-            ctx = env.sim._render_context_offscreen
-            ctx.gl_ctx.make_current()
-            ctx.con.free()
-            ctx._set_mujoco_context_and_buffers()
+            # reset rebuilt the render context (see speed.restore_render_context); check the frames.
+            speed.restore_render_context(env)
             gl = gl_renderer()
             check_frame(env, a.task)
         for _ in range(5):
@@ -324,7 +316,7 @@ def write(a, theirs_rows, ours_rows, pol_ours, net, ours_gl, wall):
     rows = [["side", "item", "config", "bucket", "fraction", "cpu_ms_per_step", "cpu_ms_in_c", "cpu_ms_per_step_plain",
              "wall_ms_per_step"]]
     v = speed.versions()
-    cmd = " ".join(["OMP_NUM_THREADS=1 nice -n 10 taskset -c 1", ".venv-lerobot/bin/python", "scripts/peers/profile.py"]
+    cmd = " ".join(["OMP_NUM_THREADS=1 nice -n 10 taskset -c 1", ".venv-lerobot/bin/python", "scripts/peers/time_split.py"]
                    + sys.argv[1:])
     L = [
         "# Where the time goes: our bench sim split and a profile of the Python side (issue 19, item 6)",
