@@ -16,15 +16,20 @@ class HarnessLines:
         self.n = 0
 
     def ask(self, cmd, **fields):
+        """A command request ({"cmd": ...}: env's commands, serve's "spec")."""
+        return self.request(cmd=cmd, **fields)
+
+    def request(self, **fields):
+        """Any request (serve's observation requests carry no "cmd"); an error reply raises."""
         self.n += 1
-        self.p.stdin.write(json.dumps({"id": self.n, "cmd": cmd, **fields}) + "\n")
+        self.p.stdin.write(json.dumps({"id": self.n, **fields}) + "\n")
         self.p.stdin.flush()
         line = self.p.stdout.readline()
         if not line:
             raise RuntimeError(f"harness {self.verb} ended without a reply: {self.cmd}")
         reply = json.loads(line)
         if "error" in reply:
-            raise RuntimeError(f"harness {self.verb}: {cmd}: {reply['error']}")
+            raise RuntimeError(f"harness {self.verb}: {fields.get('cmd', 'request')}: {reply['error']}")
         return reply
 
     def close(self):

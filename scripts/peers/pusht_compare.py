@@ -503,15 +503,7 @@ class OurServer(HarnessLines):
 
     def predict(self, obs, seed):
         """One observation history (batch 1) -> the executed action chunk (Ta rows)."""
-        self.n += 1
-        self.p.stdin.write(json.dumps({"id": self.n, "obs": obs, "seed": seed}) + "\n")
-        self.p.stdin.flush()
-        line = self.p.stdout.readline()
-        if not line:
-            raise RuntimeError(f"harness serve ended without a reply: {self.cmd}")
-        reply = json.loads(line)
-        if "error" in reply:
-            raise RuntimeError(f"harness serve: {reply['error']}")
+        reply = self.request(obs=obs, seed=seed)
         # float32 printed shortest: round back to the float32 our rollouts execute (as doubles)
         return [[float(v) for v in row] for row in np.asarray(reply["actions"], dtype=np.float32)]
 

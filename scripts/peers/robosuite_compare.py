@@ -117,10 +117,7 @@ class OurServer(HarnessLines):
 
     def __init__(self, harness, ckpt, sampler):
         super().__init__([harness, "serve", "--ckpt", ckpt, "--sampler", sampler])
-        self.spec = self.ask({"cmd": "spec"})
-
-    def ask(self, req):
-        return super().ask(**req)
+        self.spec = self.ask("spec")
 
 
 # ------------------------------------------------------------------------------------- robosuite
@@ -709,7 +706,7 @@ def part_policy(key, env, ours, server, episodes, start_seed, here_csv):
         succ, steps, req = False, 0, 0
         while steps < 400 and not succ:
             obs = {k: [h[k] for h in hist[-to:]] for k in keys}
-            acts = server.ask({"obs": obs, "seed": seed * 1000 + req})["actions"]
+            acts = server.request(obs=obs, seed=seed * 1000 + req)["actions"]
             req += 1
             for a in acts:
                 env.step(abs_to_rs(np.array(a)))
