@@ -71,7 +71,9 @@ def read_one(path):
 
 
 def train_bc(path, steps):
-    """A few steps of robomimic's BC (an MLP on the low-dim keys) on our file."""
+    """A few steps of robomimic's BC (an MLP on the low-dim keys) on our file; seeded before the
+    model is built, so its initial weights and the batch order repeat from run to run."""
+    torch.manual_seed(0)
     config = config_factory("bc")
     with config.values_unlocked():
         config.train.data = path
@@ -90,7 +92,6 @@ def train_bc(path, steps):
     ds = SequenceDataset(hdf5_path=path, obs_keys=LOW_DIM, dataset_keys=("actions",), frame_stack=1, seq_length=1,
                          hdf5_cache_mode="low_dim", load_next_obs=False)
     loader = torch.utils.data.DataLoader(ds, batch_size=16, shuffle=True, num_workers=0, drop_last=True)
-    torch.manual_seed(0)
     losses = []
     it = iter(loader)
     for _ in range(steps):
@@ -127,7 +128,8 @@ def main():
     losses = train_bc(args.train, args.steps)
     lines += ["", f"BC ({args.steps} steps, batch 16, robomimic's default BC MLP, low-dim keys) on "
               f"`{os.path.basename(args.train)}`: action loss {losses[0]:.4f} at step 1, {losses[-1]:.4f} at step "
-              f"{len(losses)} (min {min(losses):.4f}); all finite: {bool(np.all(np.isfinite(losses)))}."]
+              f"{len(losses)} (min {min(losses):.4f}; mean of the first 5 steps {np.mean(losses[:5]):.4f}, of the last 5 "
+              f"{np.mean(losses[-5:]):.4f}); all finite: {bool(np.all(np.isfinite(losses)))}."]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
