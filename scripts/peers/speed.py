@@ -17,6 +17,7 @@ The script re-invokes itself with --worker for the Python side's measurements.
 import argparse
 import csv
 import gc
+import importlib.metadata
 import json
 import os
 import platform
@@ -668,7 +669,7 @@ def versions():
     for mod in ("torch", "robosuite", "mujoco", "gym_pusht", "pymunk", "lerobot", "diffusers", "numpy"):
         try:
             m = __import__(mod)
-            v[mod] = getattr(m, "__version__", getattr(m, "version", "?"))
+            v[mod] = getattr(m, "__version__", None) or importlib.metadata.version(mod.replace("_", "-"))
         except Exception as e:  # a missing peer: its part cannot run, say so
             v[mod] = f"missing ({type(e).__name__})"
     return v
@@ -703,6 +704,8 @@ def write_results(a, rows, facts, reps, wall):
         f"CPU: {cpu}; every measurement a fresh process on core {a.core} (taskset), OMP_NUM_THREADS=1; "
         f"{reps} repeats per pair, ours and theirs alternating; wall {wall / 60:.1f} min (the last invocation; a resumed run measured earlier pairs before it). Env rates over "
         f"{a.env_steps} steps without cameras and {a.render_steps} with cameras per measurement.",
+        f"Cameras: both sides render offscreen through the same backend, robosuite with MUJOCO_GL={pinned_env()['MUJOCO_GL']} "
+        f"and ours with ONEDP_GL={pinned_env()['ONEDP_GL']} (on a machine without a GPU: Mesa's llvmpipe, in software).",
         f"Ours: git {commit}{' (uncommitted changes)' if dirty else ''}, `{a.harness}`; theirs: "
         + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
         "",
