@@ -685,7 +685,8 @@ def part_replay(key, env, ours, n, dataset, extra=30):
 def part_selfreplay(key, ours, dataset, n, extra=60):
     """Ours only: each demo replayed in our own simulator from its first state (reset with its seed,
     then set_state) with its delta `actions` (what the expert sent while collecting) and with its
-    `actions_abs` (what the replay part sends robosuite); per mode the largest difference from the
+    `actions_abs` (what the replay part sends robosuite), and with the delta actions after the reset
+    alone (no set_state: the solver's warm start as the collection had it); per mode the largest difference from the
     recorded states, the first step that differs, success at the demo's last step, and the steps of
     holding the last action until success (up to `extra`)."""
     path = os.path.join(ROOT, dataset)
@@ -698,11 +699,14 @@ def part_selfreplay(key, ours, dataset, n, extra=60):
             g = f["data"][name]
             st, meta = g["states"][()], json.loads(g.attrs["ep_meta"])
             row = {"demo": name, "len": int(len(st))}
-            for mode, akey in (("delta", "actions"), ("absolute", "actions_abs")):
+            for label, mode, akey, set_state in (("delta", "delta", "actions", True),
+                                                  ("absolute", "absolute", "actions_abs", True),
+                                                  ("delta_reset_only", "delta", "actions", False)):
                 acts = g[akey][()]
                 ours.ask("set_action_mode", mode=mode)
-                ours.ask("reset", seed=int(meta.get("seed", 0)))
-                ours.ask("set_state", state=st[0].tolist())
+                r0 = ours.ask("reset", seed=int(meta.get("seed", 0)))
+                if set_state:
+                    ours.ask("set_state", state=st[0].tolist())
                 diff = np.zeros(0)
                 if len(acts) > 1:
                     r = ours.ask("step", actions=acts[:-1].tolist(), states=True)
@@ -714,14 +718,15 @@ def part_selfreplay(key, ours, dataset, n, extra=60):
                         if ours.ask("step", action=acts[-1].tolist())["success"]:
                             hold = k + 1
                             break
-                row[mode] = {"max_state_diff": float(diff.max()) if len(diff) else 0.0,
+                row[label] = {"start_diff": float(np.abs(np.array(r0["state"]) - st[0]).max()),
+                              "max_state_diff": float(diff.max()) if len(diff) else 0.0,
                              "first_diff_step": int(np.argmax(diff > 0)) + 1 if (diff > 0).any() else None,
                              "first_step_over_1e-6": int(np.argmax(diff > 1e-6)) + 1 if (diff > 1e-6).any() else None,
                              "success_at_end": bool(last["success"]), "hold_steps": hold}
             out["demos"].append(row)
     ours.ask("set_action_mode", mode="delta")
     log(f"selfreplay {key}: " + ", ".join(f"{m} {sum(d[m]['success_at_end'] for d in out['demos'])}/{len(out['demos'])}"
-                                          for m in ("delta", "absolute")))
+                                          for m in ("delta", "absolute", "delta_reset_only")))
     return out
 
 
@@ -1239,20 +1244,28 @@ def report(tasks, args):
     if sr_rows:
         md += ["### 4a. The same demos replayed in our own simulator (part `selfreplay`)", "",
                "From each demo's first state (reset with its seed, then `set_state`), its delta `actions` (what "
-               "the expert sent while collecting) and its `actions_abs` (what section 4 sends robosuite). 'exact' "
+               "the expert sent while collecting) and its `actions_abs` (what section 4 sends robosuite); "
+               "'delta_reset_only' replays the delta actions after the reset alone (no `set_state`, whose "
+               "`mj_forward` leaves the solver a different warm start than the collection had). 'exact' "
                "counts demos whose every state equals the recorded one bit for bit; 'max diff' is the largest "
                "absolute difference from the recorded states (any qpos / qvel entry).", "",
                "| task | demos | mode | exact | max diff | first step > 1e-6 (median) | success at the last step | "
                "success after holding | steps held (max) |", "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
         for k, c in sr_rows:
             ds = c["demos"]
-            for mode in ("delta", "absolute"):
+            for mode in ("delta", "absolute", "delta_reset_only"):
+                if mode not in ds[0]:
+                    continue
                 v = [d[mode] for d in ds]
                 ex = sum(x["first_diff_step"] is None for x in v)
                 f6 = [x["first_step_over_1e-6"] for x in v if x["first_step_over_1e-6"]]
                 se = sum(x["success_at_end"] for x in v)
                 hs = [x["hold_steps"] for x in v if x["hold_steps"]]
-                md.append(f"| {k} | {len(ds)} | {mode} | {ex} | {max(x['max_state_diff'] for x in v):.1e} | "
+                label = mode
+                if mode == "delta_reset_only":
+                    same = sum(x.get("start_diff", 0) == 0 for x in v)
+                    label += f" (reset = recorded start: {same} / {len(v)})"
+                md.append(f"| {k} | {len(ds)} | {label} | {ex} | {max(x['max_state_diff'] for x in v):.1e} | "
                           f"{int(np.median(f6)) if f6 else '-'} ({len(f6)} demos) | {se} | {se + len(hs)} | "
                           f"{max(hs) if hs else '-'} |")
                 row("selfreplay", k, f"{mode}.exact", f"{ex}/{len(ds)}")
