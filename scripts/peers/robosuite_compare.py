@@ -1275,7 +1275,7 @@ def report(tasks, args):
     # (d') trace
     c = cache_load("trace", "tool_hang") if "tool_hang" in tasks else None
     if c and c.get("runs"):
-        md += ["### 4b. ToolHang demo_0 stepped side by side (part `trace`)", "",
+        md += ["### 4b. ToolHang demos stepped side by side (part `trace`)", "",
                "Both from the demo's first state with its absolute actions, every step logged, then the last action "
                "held up to 100 steps. Hook heading: direction of the frame's hook (hang site -> intersection site) "
                "in the table plane (deg); hole-line: distance of the tool's hole centre from the hook's line (mm; "
@@ -1310,6 +1310,27 @@ def report(tasks, args):
             md.append("")
             row("trace", "tool_hang", f"{run}.success_step_here", rr["ours_success_step"])
             row("trace", "tool_hang", f"{run}.success_step_robosuite", rr["rs_success_step"])
+    c = cache_load("trace", "transport") if "transport" in tasks else None
+    if c and c.get("runs"):
+        md += ["### 4b'. Transport demos stepped side by side (part `trace`)", "",
+               "As 4b, for Transport: both grip sites, the hammer (payload) and the trash, and robosuite's two "
+               "success terms (payload in the target bin, trash in the trash bin). Pose differences: position "
+               "(cm) and rotation (deg) of robosuite's body against ours (the lid's and bins' z differ by their "
+               "body origins, section 1).", "",
+               "| demo | steps | success here / robosuite | first step > 2 cm apart: robot0 grip, robot1 grip, payload, "
+               "trash | payload diff at the demo's end (cm, deg) | robosuite at the end: payload in bin, trash in bin |",
+               "|---|---:|---|---|---|---|"]
+        for run, rr in c["runs"].items():
+            S = rr["steps"]
+            first = lambda cond: next((e["t"] for e in S if cond(e)), "-")  # noqa: E731
+            end = S[min(rr["len"], len(S)) - 1]
+            last = S[-1]
+            md.append(f"| {run} | {rr['len']} | {rr['ours_success_step']} / {rr['rs_success_step']} | "
+                      f"{first(lambda e: e['eef0_cm'] > 2)}, {first(lambda e: e['eef1_cm'] > 2)}, "
+                      f"{first(lambda e: e['payload_joint0'][0] > 2)}, {first(lambda e: e['trash_joint0'][0] > 2)} | "
+                      f"{end['payload_joint0'][0]:.2f}, {end['payload_joint0'][1]:.1f} | "
+                      f"{last['rs_flags'][0]}, {last['rs_flags'][1]} (step {last['t']}) |")
+        md.append("")
     c = cache_load("frame_turn", "tool_hang") if "tool_hang" in tasks else None
     if c and c.get("starts"):
         md += ["### 4c. The released frame turning in the stand (part `frame_turn`)", "",
