@@ -3,12 +3,16 @@
 `harness env`) against robosuite 1.5.1 (MuJoCo 3.3.0) side by side: object placement over many
 resets, the OSC_POSE controller on one delta action sequence, camera views at matched poses, our PH
 demonstrations' absolute actions replayed open-loop, our Square-ph Diffusion Policy evaluated in
-robosuite through `harness serve`, and the success rules near their boundaries. Writes
+robosuite through `harness serve`, and the success rules near their boundaries. Diagnostic parts,
+not in the default list: selfreplay (our demos replayed in our own simulator, delta vs absolute
+actions, with and without set_state), trace (one demo stepped side by side, every step logged) and
+frame_turn (ToolHang's released frame in the stand under each set of solver options). Writes
 results/peers/robosuite.md, robosuite.csv and <task>_views.png.
 
 Run with the peers' virtual environment (scripts/peers/setup.sh):
   nice -n 10 .venv-peers/bin/python scripts/peers/robosuite_compare.py [--tasks lift,square] \
-      [--parts placement,controller,views,rules,replay,policy]
+      [--parts placement,controller,views,rules,replay,policy] [--replays 100]
+  ... --tasks tool_hang --parts selfreplay,trace,frame_turn --trace-demos demo_0,demo_1 --trace-variants base,opt
 
 Every part of every task is cached as JSON under data/peers/robosuite_cache/ (written under a temp
 name, then renamed; replays every few demos), so an interrupted run resumes where it stopped and the
@@ -669,7 +673,14 @@ def part_replay(key, env, ours, n, dataset, extra=30):
                 if env._check_success():
                     succ_r2, hold_r = True, k + 1
                     break
-            res["demos"].append({"demo": name, "len": len(acts), "ours": succ_o, "ours_step": step_o, "rs": succ_r,
+            stage = {}
+            if key == "tool_hang":  # which stage robosuite reached, after the held steps
+                stage = {"rs_frame_assembled_end": bool(env._check_frame_assembled()),
+                         "rs_tool_on_frame_end": bool(env._check_tool_on_frame())}
+            elif key == "transport":
+                stage = {"rs_payload_in_bin_end": bool(env.transport.payload_in_target_bin),
+                         "rs_trash_in_bin_end": bool(env.transport.trash_in_trash_bin)}
+            res["demos"].append({**stage, "demo": name, "len": len(acts), "ours": succ_o, "ours_step": step_o, "rs": succ_r,
                                  "rs_step": step_r, "ours_hold": succ_o2, "rs_hold": succ_r2,
                                  "ours_hold_steps": hold_o, "rs_hold_steps": hold_r,
                                  "start_obj_diff": max(float(np.abs(np.array(obj0[o][:3]) - np.array(ours_obj0[o][:3])).max())
@@ -686,9 +697,9 @@ def part_selfreplay(key, ours, dataset, n, extra=60):
     """Ours only: each demo replayed in our own simulator from its first state (reset with its seed,
     then set_state) with its delta `actions` (what the expert sent while collecting) and with its
     `actions_abs` (what the replay part sends robosuite), and with the delta actions after the reset
-    alone (no set_state: the solver's warm start as the collection had it); per mode the largest difference from the
-    recorded states, the first step that differs, success at the demo's last step, and the steps of
-    holding the last action until success (up to `extra`)."""
+    alone (no set_state: the solver's warm start as the collection had it); per mode the largest
+    difference from the recorded states, the first step that differs, success at the demo's last
+    step, and the steps of holding the last action until success (up to `extra`)."""
     path = os.path.join(ROOT, dataset)
     if not os.path.exists(path):
         return {"skipped": f"{dataset} missing"}
@@ -720,9 +731,9 @@ def part_selfreplay(key, ours, dataset, n, extra=60):
                             break
                 row[label] = {"start_diff": float(np.abs(np.array(r0["state"]) - st[0]).max()),
                               "max_state_diff": float(diff.max()) if len(diff) else 0.0,
-                             "first_diff_step": int(np.argmax(diff > 0)) + 1 if (diff > 0).any() else None,
-                             "first_step_over_1e-6": int(np.argmax(diff > 1e-6)) + 1 if (diff > 1e-6).any() else None,
-                             "success_at_end": bool(last["success"]), "hold_steps": hold}
+                              "first_diff_step": int(np.argmax(diff > 0)) + 1 if (diff > 0).any() else None,
+                              "first_step_over_1e-6": int(np.argmax(diff > 1e-6)) + 1 if (diff > 1e-6).any() else None,
+                              "success_at_end": bool(last["success"]), "hold_steps": hold}
             out["demos"].append(row)
     ours.ask("set_action_mode", mode="delta")
     log(f"selfreplay {key}: " + ", ".join(f"{m} {sum(d[m]['success_at_end'] for d in out['demos'])}/{len(out['demos'])}"
@@ -911,8 +922,6 @@ def part_trace(key, env, ours, dataset, demos, variants, extra=100):
     and rotation difference, finger opening, object pose differences, and each simulator's stage
     flags (ToolHang: frame assembled, tool on frame; robosuite's sub-checks too); ours is also held
     against the demo's recorded states. After the demo the last action is held up to `extra` steps."""
-    if key not in ("tool_hang", "transport"):
-        return {"skipped": "traced only for ToolHang and Transport"}
     res = cache_load("trace", key) or {"runs": {}}
     path = os.path.join(ROOT, dataset)
     with h5py.File(path, "r") as f:
@@ -962,9 +971,20 @@ def part_trace(key, env, ours, dataset, demos, variants, extra=100):
                         e["ours_flags"] = [bool(o["object"][42] > 0.5), bool(o["object"][43] > 0.5)]
                         e["rs_checks"] = rs_tool_hang_checks(env)
                         st = r["state"]
-                        do.qpos[:] = st[1:1 + mo.nq]
-                        mujoco.mj_kinematics(mo, do)
+                        do.qpos[:], do.qvel[:] = st[1:1 + mo.nq], st[1 + mo.nq:]
+                        mujoco.mj_forward(mo, do)
                         e["ours_geo"] = tool_hang_geometry(mo, do, "frame", "tool", "gripper0_grip_site")
+                        # what touches our frame besides the stand (our model's contacts at this state)
+                        fb, sb = mo.body("frame").id, mo.body("stand").id
+                        touch = set()
+                        for i in range(do.ncon):
+                            b1 = mo.body_rootid[mo.geom_bodyid[do.contact[i].geom1]]
+                            b2 = mo.body_rootid[mo.geom_bodyid[do.contact[i].geom2]]
+                            if fb in (b1, b2):
+                                other = b2 if b1 == fb else b1
+                                if other != sb:
+                                    touch.add(mujoco.mj_id2name(mo, mujoco.mjtObj.mjOBJ_BODY, other) or str(other))
+                        e["ours_frame_touch"] = sorted(touch)
                         e["rs_geo"] = tool_hang_geometry(*rs_model(env), "frame_root", "tool_root", "gripper0_right_grip_site")
                     if key == "transport":
                         e["rs_flags"] = [bool(env.transport.payload_in_target_bin), bool(env.transport.trash_in_trash_bin)]
@@ -1237,6 +1257,18 @@ def report(tasks, args):
         both = [d for d in ds if d["ours"] and d["rs"]]
         if both:
             row("replay", key, "median_step_diff", float(np.median([d["rs_step"] - d["ours_step"] for d in both])))
+    for key, a, b, what in (("tool_hang", "rs_frame_assembled_end", "rs_tool_on_frame_end", "frame assembled, tool on frame"),
+                            ("transport", "rs_payload_in_bin_end", "rs_trash_in_bin_end", "payload in target bin, trash in trash bin")):
+        c = cache_load("replay", key) if key in tasks else None
+        if not c:
+            continue
+        miss = [d for d in c["demos"] if not d.get("rs_hold", d["rs"]) and a in d]
+        if miss:
+            na, nb = sum(d[a] for d in miss), sum(d[b] for d in miss)
+            md += ["", f"{key}: of the {len(miss)} replays that fail in robosuite even held (among those that logged "
+                   f"it), after the held steps robosuite has {what}: {na} / {len(miss)} and {nb} / {len(miss)}."]
+            row("replay", key, f"failed_held.{a}", f"{na}/{len(miss)}")
+            row("replay", key, f"failed_held.{b}", f"{nb}/{len(miss)}")
     md.append("")
     # (d'') self replay
     sr_rows = [(k, cache_load("selfreplay", k)) for k in tasks]
@@ -1284,9 +1316,20 @@ def report(tasks, args):
                "hole touches hook, near its line, both sides, inserted 5 %); ours: `object[42]`, `object[43]` "
                "(frame assembled, tool on frame). 'base' is robosuite as it is; 'opt' robosuite with our solver "
                "options (pyramidal cone, impratio 1, no air).", ""]
-        for run, rr in c["runs"].items():
+        order = lambda kv: (int(kv[0].split(":")[0].split("_")[1]), kv[0].split(":")[1] != "base")  # noqa: E731
+        for run, rr in sorted(c["runs"].items(), key=order):
             S = rr["steps"]
             first = lambda cond: next((e["t"] for e in S if cond(e)), None)  # noqa: E731
+            spans = []  # runs of steps in which something other than the stand touches our frame
+            for e in S:
+                who = tuple(e.get("ours_frame_touch", ()))
+                if who and spans and spans[-1][1] == e["t"] - 1 and spans[-1][2] == who:
+                    spans[-1][1] = e["t"]
+                elif who:
+                    spans.append([e["t"], e["t"], who])
+            if any("ours_frame_touch" in e for e in S):
+                md += [f"**{run}**: our frame touched by anything but the stand (steps: bodies): " +
+                       "; ".join(f"{a}-{b}: {', '.join(w)}" for a, b, w in spans if b - a >= 2) + " (spans of 3+ steps).", ""]
             md += [f"**{run}** ({rr['len']} steps): success here at step {rr['ours_success_step']}, robosuite at "
                    f"{rr['rs_success_step']}; grip site > 1 cm apart first at step "
                    f"{first(lambda e: e['eef0_cm'] > 1)}, frame > 1 cm at {first(lambda e: e['frame_joint0'][0] > 1)}, "
@@ -1330,6 +1373,22 @@ def report(tasks, args):
                       f"{first(lambda e: e['payload_joint0'][0] > 2)}, {first(lambda e: e['trash_joint0'][0] > 2)} | "
                       f"{end['payload_joint0'][0]:.2f}, {end['payload_joint0'][1]:.1f} | "
                       f"{last['rs_flags'][0]}, {last['rs_flags'][1]} (step {last['t']}) |")
+        md.append("")
+    for key in [k for k in tasks if k in ("lift", "can", "square")]:
+        c = cache_load("trace", key)
+        if not c or not c.get("runs"):
+            continue
+        obj = next(iter(TASKS[key][3]))
+        md += [f"### 4b''. {key}: demos stepped side by side (part `trace`)", "",
+               "| demo | step | grip site diff (cm, deg) | finger opening ours / robosuite (mm) | object diff (cm, deg) |",
+               "|---|---:|---|---|---|"]
+        for run, rr in c["runs"].items():
+            for e in rr["steps"]:
+                if e["t"] % 20 == 0 or e["t"] == rr["len"]:
+                    md.append(f"| {run} | {e['t']} | {e['eef0_cm']:.2f}, {e['eef0_deg']:.1f} | {e['grip0_mm'][0]:.1f} / "
+                              f"{e['grip0_mm'][1]:.1f} | {e[obj][0]:.2f}, {e[obj][1]:.1f} |")
+            md.append(f"| {run} | success | here at step {rr['ours_success_step']}, robosuite at {rr['rs_success_step']} "
+                      f"(demo {rr['len']} steps, held up to 100 more) | | |")
         md.append("")
     c = cache_load("frame_turn", "tool_hang") if "tool_hang" in tasks else None
     if c and c.get("starts"):
