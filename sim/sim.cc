@@ -144,7 +144,12 @@ void Sim::SetFlatState(const std::vector<double>& flat) {
   d->time = flat[0];
   std::memcpy(d->qpos, flat.data() + 1, sizeof(mjtNum) * m->nq);
   std::memcpy(d->qvel, flat.data() + 1 + m->nq, sizeof(mjtNum) * m->nv);
+  // The flat state carries no warm start: keep the one in place across mj_forward (which in
+  // MuJoCo 2.2.2 overwrites it), so setting the state the simulation is already in leaves the
+  // constraint solver's starting guess for the next step as it was.
+  std::vector<mjtNum> warmstart(d->qacc_warmstart, d->qacc_warmstart + m->nv);
   mj_forward(m, d);
+  std::memcpy(d->qacc_warmstart, warmstart.data(), sizeof(mjtNum) * m->nv);
 }
 
 void Sim::ResetData() { mj_resetData(model_.get(), data_.get()); }

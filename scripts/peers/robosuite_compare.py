@@ -697,7 +697,7 @@ def part_selfreplay(key, ours, dataset, n, extra=60):
     """Ours only: each demo replayed in our own simulator from its first state (reset with its seed,
     then set_state) with its delta `actions` (what the expert sent while collecting) and with its
     `actions_abs` (what the replay part sends robosuite), and with the delta actions after the reset
-    alone (no set_state: the solver's warm start as the collection had it); per mode the largest
+    alone (no set_state); per mode the largest
     difference from the recorded states, the first step that differs, success at the demo's last
     step, and the steps of holding the last action until success (up to `extra`)."""
     path = os.path.join(ROOT, dataset)
@@ -1277,8 +1277,8 @@ def report(tasks, args):
         md += ["### 4a. The same demos replayed in our own simulator (part `selfreplay`)", "",
                "From each demo's first state (reset with its seed, then `set_state`), its delta `actions` (what "
                "the expert sent while collecting) and its `actions_abs` (what section 4 sends robosuite); "
-               "'delta_reset_only' replays the delta actions after the reset alone (no `set_state`, whose "
-               "`mj_forward` leaves the solver a different warm start than the collection had). 'exact' "
+               "'delta_reset_only' replays the delta actions after the reset alone (no `set_state`; with it a "
+               "few demos part from the recorded states from step 1, README gap 13). 'exact' "
                "counts demos whose every state equals the recorded one bit for bit; 'max diff' is the largest "
                "absolute difference from the recorded states (any qpos / qvel entry).", "",
                "| task | demos | mode | exact | max diff | first step > 1e-6 (median) | success at the last step | "
