@@ -144,11 +144,13 @@ void Sim::SetFlatState(const std::vector<double>& flat) {
   d->time = flat[0];
   std::memcpy(d->qpos, flat.data() + 1, sizeof(mjtNum) * m->nq);
   std::memcpy(d->qvel, flat.data() + 1 + m->nq, sizeof(mjtNum) * m->nv);
-  // The flat state carries no warm start: keep the one in place across mj_forward (which in
-  // MuJoCo 2.2.2 overwrites it), so setting the state the simulation is already in leaves the
-  // constraint solver's starting guess for the next step as it was.
+  // MuJoCo 2.2.2's mj_forward normalises free and ball joint quaternions in qpos in place (not
+  // idempotent in the last bit) and overwrites the solver's warm start. Put both back: the state
+  // after the call is exactly the one given, and setting the state the simulation is already in
+  // leaves the next step bit-identical (the step normalises as it would have).
   std::vector<mjtNum> warmstart(d->qacc_warmstart, d->qacc_warmstart + m->nv);
   mj_forward(m, d);
+  std::memcpy(d->qpos, flat.data() + 1, sizeof(mjtNum) * m->nq);
   std::memcpy(d->qacc_warmstart, warmstart.data(), sizeof(mjtNum) * m->nv);
 }
 

@@ -51,7 +51,8 @@ class Sim {
   SimState GetState() const;
   void SetState(const SimState& s);  // runs mj_forward
   std::vector<double> FlatState() const;
-  // Throws on a size mismatch; runs mj_forward and keeps the warm start already in place.
+  // Throws on a size mismatch; runs mj_forward, leaves qpos bit for bit as given (mj_forward
+  // normalises quaternions in place) and keeps the warm start already in place.
   void SetFlatState(const std::vector<double>& flat);
   int FlatStateSize() const { return 1 + model_->nq + model_->nv; }
 

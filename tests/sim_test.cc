@@ -345,6 +345,26 @@ TEST(SimStateTest, SetFlatStateOfTheCurrentStateChangesNothing) {
   EXPECT_EQ(sim->StateHash(), untouched);
 }
 
+TEST(SimStateTest, SetFlatStateKeepsTheGivenQuaternionBits) {
+  // mj_forward normalises the free joint's quaternion in place; a quaternion one rounding away from
+  // unit (as a drawn yaw's (cos, 0, 0, sin) can be) must come back from FlatState() as it was set,
+  // or a replay from a recorded state starts one normalisation ahead of the recording.
+  auto sim = MakeScene();
+  std::vector<double> flat = sim->FlatState();
+  const double yaw = 0.7316;
+  const int quat = 1 + 3;  // box_free: qpos 0..2 position, 3..6 quaternion (w, x, y, z)
+  flat[quat + 0] = std::cos(yaw / 2) * (1 + 4e-16);
+  flat[quat + 1] = 0;
+  flat[quat + 2] = 0;
+  flat[quat + 3] = std::sin(yaw / 2) * (1 + 4e-16);
+  sim->SetFlatState(flat);
+  const std::vector<double> back = sim->FlatState();
+  ASSERT_EQ(back.size(), flat.size());
+  for (size_t i = 0; i < flat.size(); ++i) {
+    EXPECT_EQ(std::memcmp(&back[i], &flat[i], sizeof(double)), 0) << "flat " << i << ": " << back[i];
+  }
+}
+
 TEST(SimStateTest, SetFlatStateRejectsSizeMismatch) {
   auto sim = MakeScene();
   std::vector<double> flat = sim->FlatState();

@@ -1277,8 +1277,8 @@ def report(tasks, args):
         md += ["### 4a. The same demos replayed in our own simulator (part `selfreplay`)", "",
                "From each demo's first state (reset with its seed, then `set_state`), its delta `actions` (what "
                "the expert sent while collecting) and its `actions_abs` (what section 4 sends robosuite); "
-               "'delta_reset_only' replays the delta actions after the reset alone (no `set_state`; with it a "
-               "few demos part from the recorded states from step 1, README gap 13). 'exact' "
+               "'delta_reset_only' replays the delta actions after the reset alone (no `set_state`; before "
+               "README gap 13's fix a few demos parted from the recorded states after it). 'exact' "
                "counts demos whose every state equals the recorded one bit for bit; 'max diff' is the largest "
                "absolute difference from the recorded states (any qpos / qvel entry).", "",
                "| task | demos | mode | exact | max diff | first step > 1e-6 (median) | success at the last step | "
