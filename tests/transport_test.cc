@@ -259,8 +259,12 @@ TEST(TransportTest, ObservationKeysAndShapes) {
   std::set<std::string> keys;
   for (const auto& f : task.spec().obs) {
     keys.insert(f.key);
-    if (f.key == "object") EXPECT_EQ(f.shape, std::vector<int>{41});
-    if (f.is_image) EXPECT_EQ(f.shape, (std::vector<int>{84, 84, 3}));
+    if (f.key == "object") {
+      EXPECT_EQ(f.shape, std::vector<int>{41});
+    }
+    if (f.is_image) {
+      EXPECT_EQ(f.shape, (std::vector<int>{84, 84, 3}));
+    }
   }
   for (const auto& k : {"robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos", "robot1_eef_pos",
                         "robot1_eef_quat", "robot1_gripper_qpos", "object", "shouldercamera0_image",
