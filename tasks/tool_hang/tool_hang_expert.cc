@@ -20,6 +20,16 @@ namespace {
 constexpr double kBarYaw = M_PI / 2;
 // Tip height above the wall tops before inserting.
 constexpr double kAboveWalls = 0.04;
+// Keeping clear of the assembled frame on the way to the wrench: the hand stays at least at kClearZ while
+// its grip site is within kClearRadius (horizontally) of the mount axis. The bar's axis is 0.2207 above
+// the tip (z 1.032 with the tip on the base plate), the hook's top 0.2364 (1.047), and the bar with its
+// hook reaches 0.091 from the rod axis; the open hand is ~0.1 wide across its fingers. Under robosuite's
+// solver options (elliptic cone, impratio 20; assets/README.md "ToolHang") a hand dragged across the bar
+// no longer slides off it: it turned the frame in the stand until the hook lay over the wrench, where
+// the forearm then rested on it and the grasp never converged (3 of seeds 0-29: 8 and 28 as it was, 7
+// once the insertion below was fixed).
+constexpr double kClearZ = 1.10;
+constexpr double kClearRadius = 0.17;
 // Threading path of the hole-1 centre over the hook (metres / radians): u along the bar from its
 // free end toward the rod, z above the bar axis, pitch of the wrench plane about its handle (ring top
 // leaning toward the rod). The bar + hook profile (0.75 x 1.95 cm) is 0.1 mm taller than the ring's hole
@@ -204,7 +214,13 @@ std::vector<double> ToolHangExpert::Act() {
         HandFor(robot, frame_pos, nominal_frame_rot, frame_origin_for_tip(tip_goal), frame_goal_rot, &target,
                 &target_rot);
         rot_speed = 0.3;
-        if (xy_err < 0.01 && RotErr(frame_goal_rot, frame_rot) < 0.1) {
+        // A frame hanging a few degrees off the nominal grasp in the fingers (robosuite's options hold it
+        // where it swung to rather than letting it creep) keeps both errors above these bounds for long
+        // (seed 80: 267 steps); after 120 steps looser bounds do, frame_align corrects the tip's position.
+        const double frame_rot_err = RotErr(frame_goal_rot, frame_rot);
+        const bool close = xy_err < 0.01 && frame_rot_err < 0.1;
+        const bool close_enough = stage_steps_ > 120 && xy_err < 0.03 && frame_rot_err < 0.2;
+        if (close || close_enough) {
           hold_pos_ = eef;
           Go(Stage::kFrameAlign);
         }
@@ -231,10 +247,16 @@ std::vector<double> ToolHangExpert::Act() {
       move_speed = 0.5 * speed;
       rot_speed = 0.3;
       insert_z_ = std::max(ToolHangTask::kBaseTopZ, insert_z_ - 0.004);
-      // line up the part of the rod that is entering the mount: the tip above the walls, then the rod
-      // bottom (mount site)
+      // line up the part of the rod that is entering the mount: the tip above the walls; once it is 1 cm
+      // inside them (the walls now hold the rod's lower end), the rod's middle between its bottom (mount
+      // site) and the held grip, which stands the rod upright. Under robosuite's options (elliptic cone,
+      // impratio 20) a rod 2-4 deg off plumb wedges between the walls instead of sliding down them; lining
+      // up the rod bottom alone left the grip (14 cm above it) off the axis by that tilt, and the frame
+      // jammed ~7 cm above the base plate in 17 of seeds 0-29.
       const Eigen::Vector3d rod_bottom = Site(t, t.site_id("frame_mount_site"));
-      const Eigen::Vector3d probe = tip.z() > ToolHangTask::kWallTopZ ? tip : rod_bottom;
+      const Eigen::Vector3d held = Site(t, t.site_id("frame_grip_site"));
+      const Eigen::Vector3d probe =
+          tip.z() > ToolHangTask::kWallTopZ - 0.01 ? tip : Eigen::Vector3d(0.5 * (rod_bottom + held));
       const Eigen::Vector2d xy_err = mount.head<2>() - probe.head<2>();
       target_rot = hand_goal_rot;
       hold_pos_.x() += 0.3 * xy_err.x();
@@ -267,9 +289,10 @@ std::vector<double> ToolHangExpert::Act() {
     case Stage::kToolUnflip: {
       // The frame's forward-pointing hand has the wrist flipped (joint 5 near -2.8); straight back to
       // top-down it stalls on joint 6. Unflip through a hand pointing -y (fingers along -x, yaw pi),
-      // which the wrist reaches from both sides; tool_approach then tilts it down to top-down.
+      // which the wrist reaches from both sides; tool_approach then tilts it down to top-down. Above the
+      // hook's height (kClearZ), so that the fingers do not sweep the bar on the way to the wrench.
       rot_speed = 0.8;
-      target = Eigen::Vector3d(-0.1, 0.2, 1.05);
+      target = Eigen::Vector3d(-0.1, 0.2, kClearZ);
       target_rot.col(0) = -Eigen::Vector3d::UnitX();
       target_rot.col(2) = -Eigen::Vector3d::UnitY();
       target_rot.col(1) = target_rot.col(2).cross(target_rot.col(0));
@@ -292,6 +315,8 @@ std::vector<double> ToolHangExpert::Act() {
       target_rot = TopDownRotation(cur + std::max(-1.0, rem));
       rot_speed = 1.0;
       target = tool_pos + Eigen::Vector3d(0, 0, 0.08);
+      // over the assembled frame: stay above it
+      if ((eef - mount).head<2>().norm() < kClearRadius) target.z() = std::max(target.z(), kClearZ);
       // the transit from the unflip pose to the wrench is long: full speed until close (as tool_orient's
       // carry); this gives the threading stage ~40 more steps within the horizon
       if ((target - eef).norm() > 0.05) move_speed = 1.0;

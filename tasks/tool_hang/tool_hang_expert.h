@@ -17,14 +17,17 @@
 //                   integrated into a fixed hand target (the frame swings in the fingers like a pendulum:
 //                   chasing it with the wrist makes it worse; the wrist works near joint 5's limit), until
 //                   the tip is over the mount and still
-//   frame_insert    down, xy on the tip above the walls and on the rod bottom below them, until the
-//                   frame-assembled test passes with the tip < 1.3 cm above the base plate
+//   frame_insert    down, xy on the tip above the walls and on the rod's middle (between its bottom and
+//                   the grip) once the tip is inside them, which stands the rod upright (a tilted rod
+//                   wedges between the walls under the elliptic cone), until the frame-assembled test
+//                   passes with the tip < 1.3 cm above the base plate
 //   frame_release   open, back off along the hand axis, rise
 // Tool (hang the wrench on the hook):
-//   tool_unflip     to a hand pointing -y (fingers along -x): straight from the flipped frame pose to
-//                   top-down the wrist stalls on joint 6
+//   tool_unflip     to a hand pointing -y (fingers along -x), above the hook: straight from the flipped
+//                   frame pose to top-down the wrist stalls on joint 6
 //   tool_approach   tilt down to top-down and turn (the negative way) to hand x = -tool y, above the
-//                   wrench's box grip (at full speed until close)
+//                   wrench's box grip (at full speed until close), staying above the frame's height
+//                   while over it (a hand dragged across the bar turns the frame in the stand)
 //   tool_descend / tool_close / tool_lift: top-down grasp of the grip, fingers across the handle
 //   tool_orient     turn the wrench (mostly in place) to the threading pose (handle horizontal pointing
 //                   +x, hand pointing -y and down), carry it 5 cm above the start of the threading path
