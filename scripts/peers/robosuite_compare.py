@@ -16,7 +16,9 @@ Run with the peers' virtual environment (scripts/peers/setup.sh):
 
 Every part of every task is cached as JSON under data/peers/robosuite_cache/ (written under a temp
 name, then renamed; replays every few demos), so an interrupted run resumes where it stopped and the
-report is rebuilt from the cache; --fresh recomputes. robosuite environments are built once per task
+report is rebuilt from the cache; --fresh recomputes. A side run on another dataset of ours names both
+(`--dataset data/peers/x.hdf5 --cache data/peers/robosuite_cache_x`) and writes no report (results/peers
+is built from the default cache only); `--summary` prints its replay counts. robosuite environments are built once per task
 (hard_reset=False) because building one takes tens of seconds.
 
 Frames: our models use robosuite's world frame (tables, robot bases, cameras at robosuite's
@@ -807,6 +809,44 @@ def tool_hang_geometry(m, d, frame_body, tool_body, grip_site):
     return out
 
 
+def frame_geoms(m, body):
+    b = m.body(body).id
+    return [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_GEOM, g) for g in range(m.ngeom) if m.geom_bodyid[g] == b]
+
+
+def rs_pad_geoms(env):
+    grip = env.robots[0].gripper["right"]
+    return [grip.important_geoms["left_fingerpad"], grip.important_geoms["right_fingerpad"]]
+
+
+def pad_frame_depth_mm(m, d, pads, frame):
+    """Per finger pad (a geom name or a list of them), how deep it sits in the frame: -(smallest contact
+    distance) in mm over its contacts with the frame's geoms, None when it touches none; plus whether
+    another gripper geom (finger collision shapes) touches the frame."""
+    fr = {m.geom(n).id for n in frame}
+    out = []
+    pad_ids = set()
+    for p in pads:
+        ids = {m.geom(n).id for n in ([p] if isinstance(p, str) else p)}
+        pad_ids |= ids
+        depth = None
+        for i in range(d.ncon):
+            c = d.contact[i]
+            if (c.geom1 in ids and c.geom2 in fr) or (c.geom2 in ids and c.geom1 in fr):
+                depth = max(depth if depth is not None else -1e9, -float(c.dist) * 1000)
+        out.append(depth)
+    other = False
+    for i in range(d.ncon):
+        c = d.contact[i]
+        g = c.geom2 if c.geom1 in fr else c.geom1 if c.geom2 in fr else None
+        if g is None or g in pad_ids:
+            continue
+        name = mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_GEOM, g) or ""
+        if "gripper" in name or "finger" in name:
+            other = True
+    return out + [other]
+
+
 OPTIONS = {"robosuite": (1, 20.0, 1.2, 2e-5), "ours": (0, 1.0, 0.0, 0.0), "elliptic": (1, 1.0, 0.0, 0.0),
            "impratio20": (0, 20.0, 0.0, 0.0), "elliptic_impratio20": (1, 20.0, 0.0, 0.0)}
 # (cone 0 pyramidal / 1 elliptic, impratio, air density, air viscosity)
@@ -985,6 +1025,11 @@ def part_trace(key, env, ours, dataset, demos, variants, extra=100):
                                 if other != sb:
                                     touch.add(mujoco.mj_id2name(mo, mujoco.mjtObj.mjOBJ_BODY, other) or str(other))
                         e["ours_frame_touch"] = sorted(touch)
+                        e["pad_frame_mm"] = [pad_frame_depth_mm(mo, do, ["gripper0_finger1_pad_collision",
+                                                                          "gripper0_finger2_pad_collision"],
+                                                                 frame_geoms(mo, "frame")),
+                                             pad_frame_depth_mm(*rs_model(env), rs_pad_geoms(env),
+                                                                list(env.frame.contact_geoms))]
                         e["rs_geo"] = tool_hang_geometry(*rs_model(env), "frame_root", "tool_root", "gripper0_right_grip_site")
                     if key == "transport":
                         e["rs_flags"] = [bool(env.transport.payload_in_target_bin), bool(env.transport.trash_in_trash_bin)]
@@ -1471,9 +1516,20 @@ def main():
     ap.add_argument("--trace-variants", default="base", help="part trace: base, opt (see rs_apply_variant)")
     ap.add_argument("--fresh", action="store_true", help="recompute cached parts")
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--dataset", help="our dataset for every task named (default: DATASETS); no report")
+    ap.add_argument("--cache", help="cache folder (default data/peers/robosuite_cache); no report")
+    ap.add_argument("--summary", action="store_true", help="print the replay counts of the cache and stop")
     args = ap.parse_args()
+    global CACHE
+    if args.cache:
+        CACHE = os.path.join(ROOT, args.cache)
+    if args.dataset:
+        for k in DATASETS:
+            DATASETS[k] = args.dataset
     tasks = [t for t in args.tasks.split(",") if t]
     parts = [p for p in args.parts.split(",") if p]
+    if args.summary:
+        return replay_summary(tasks)
     if not args.report_only:
         for key in tasks:
             todo = [p for p in parts if (p != "policy" or key == "square")
@@ -1517,7 +1573,37 @@ def main():
                 log(f"{key}: {p} done in {time.time() - t0:.0f} s")
             ours.close()
             env.close()
+    if args.dataset or args.cache:
+        log("side run (--dataset / --cache): no report written; --summary prints the replay counts")
+        return replay_summary(tasks)
     report(tasks, args)
+
+
+def replay_summary(tasks):
+    """Replay counts of the cache in use: successes within the demo's length and with the last
+    action held, here and in robosuite; ToolHang / Transport: the stage robosuite ended in."""
+    for key in tasks:
+        c = cache_load("replay", key)
+        if not c or "demos" not in c:
+            print(f"{key}: no replay cached in {CACHE}")
+            continue
+        ds = c["demos"]
+        n = len(ds)
+        cnt = lambda f: sum(1 for d in ds if f(d))  # noqa: E731
+        line = (f"{key}: {n} demos; here {cnt(lambda d: d['ours'])} within the length, {cnt(lambda d: d['ours_hold'])} held; "
+                f"robosuite {cnt(lambda d: d['rs'])} within, {cnt(lambda d: d['rs_hold'])} held")
+        if key == "tool_hang":
+            fail = [d for d in ds if not d["rs_hold"]]
+            line += (f"; of robosuite's {len(fail)} held failures the frame is assembled at the end in "
+                     f"{sum(1 for d in fail if d.get('rs_frame_assembled_end'))} (tool stage failed), "
+                     f"not in {sum(1 for d in fail if not d.get('rs_frame_assembled_end'))} (frame stage failed)")
+        print(line)
+        for d in ds:
+            print(f"  {d['demo']}: len {d['len']} here {d['ours']} ({d['ours_step']}) held {d['ours_hold']}; robosuite "
+                  f"{d['rs']} ({d['rs_step']}) held {d['rs_hold']} ({d['rs_hold_steps']})"
+                  + (f" frame_end {d.get('rs_frame_assembled_end')} tool_end {d.get('rs_tool_on_frame_end')}"
+                     if key == "tool_hang" else ""))
+    return 0
 
 
 if __name__ == "__main__":
