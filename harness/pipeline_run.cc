@@ -46,6 +46,9 @@ void FillLoopOptions(const RunPlan& plan, const WorkItem& item, int eval_every, 
   l->eval_episodes = plan.options.episodes;
   l->eval_sampler = FindPolicyInfo(item.policy).training_eval_sampler;
   l->workers = plan.options.workers;
+  // The eval stage evaluates the final checkpoint with every sampler (the training one included)
+  // on the same seeds, and the merge keeps those rows: an in-training evaluation there is redundant.
+  l->eval_last_epoch = false;
 }
 
 }  // namespace

@@ -123,6 +123,15 @@ void ApplyLoopOptions(const LoopOptions& o, nlohmann::json* loop, nlohmann::json
   }
 }
 
+// The in-training evaluations as run.json records them ("last_epoch" only when it is skipped, so
+// runs with the default keep their config hash).
+nlohmann::json EvalIdentity(const LoopOptions& o, int eval_every, int eval_episodes) {
+  nlohmann::json e = {{"every", eval_every}, {"episodes", eval_episodes}, {"sampler", o.eval_sampler},
+                      {"start_seed", 100000}};
+  if (!o.eval_last_epoch) e["last_epoch"] = false;
+  return e;
+}
+
 // The run.json keys of every run (train and distill add their configs).
 nlohmann::json RunIdentity(const LoopOptions& o, const std::string& task_name, const TaskSpec& task,
                            const std::string& dataset,
@@ -136,8 +145,7 @@ nlohmann::json RunIdentity(const LoopOptions& o, const std::string& task_name, c
           {"preset", o.preset},
           {"seed", o.seed},
           {"spec", spec.ToJson()},
-          {"eval", {{"every", eval_every}, {"episodes", eval_episodes}, {"sampler", o.eval_sampler},
-                    {"start_seed", 100000}}}};
+          {"eval", EvalIdentity(o, eval_every, eval_episodes)}};
 }
 
 // Creates run_dir and returns its run.json contents: `identity` + config_hash (of the identity
@@ -170,6 +178,7 @@ struct EvalPlan {
   int every = 0, episodes = 0, epochs = 0;
   std::string sampler;
   int workers = 0;
+  bool last = true;  // evaluate after the last epoch too
 };
 
 // Rolls out `p` on plan.episodes test seeds (100000+), writes <run>/eval_epoch<epoch>.csv and a
@@ -189,7 +198,8 @@ nlohmann::json EvaluateEpoch(const EvalPlan& plan, int epoch, Policy& p, std::os
 }
 
 // Progress with the smoothed loss and ETA, stop requests, and rollouts of the policy every
-// plan.every epochs and at the last one, on the test seeds 100000+ (eval_epoch<E>.csv).
+// plan.every epochs and at the last one (unless !plan.last: then never at the last one), on the
+// test seeds 100000+ (eval_epoch<E>.csv).
 TrainCallbacks LoopCallbacks(Progress* progress, const EvalPlan& plan, std::ostream& out) {
   TrainCallbacks cb;
   auto smoothed = std::make_shared<double>(0.0);
@@ -204,7 +214,7 @@ TrainCallbacks LoopCallbacks(Progress* progress, const EvalPlan& plan, std::ostr
   };
   cb.should_stop = [] { return StopRequested(); };
   cb.on_epoch = [plan, &out](int epoch, Policy& p) -> nlohmann::json {
-    const bool due = plan.every > 0 && (epoch % plan.every == 0 || epoch == plan.epochs);
+    const bool due = plan.every > 0 && (epoch == plan.epochs ? plan.last : epoch % plan.every == 0);
     return due ? EvaluateEpoch(plan, epoch, p, out) : nlohmann::json::object();
   };
   return cb;
@@ -358,7 +368,7 @@ int RunTrain(const TrainOptions& o, std::ostream& out) {
   Progress progress("train " + s.task_name + " " + o.policy,
                     BatchesPerEpoch(train.size(), tc) * tc.epochs);
   const TrainCallbacks cb = LoopCallbacks(&progress, {s.task_name, run_dir, s.eval_every, s.eval_episodes, tc.epochs,
-                                                      o.eval_sampler, o.workers}, out);
+                                                      o.eval_sampler, o.workers, o.eval_last_epoch}, out);
   const SequenceBatchSource train_source(train);
   std::unique_ptr<SequenceBatchSource> valid_source;
   if (valid) valid_source = std::make_unique<SequenceBatchSource>(*valid);
@@ -455,7 +465,7 @@ int RunDistill(const DistillOptions& o, std::ostream& out) {
   Progress progress("distill " + s.task_name + " " + o.method,
                     BatchesPerEpoch(train.size(), dc) * dc.epochs);
   const TrainCallbacks cb = LoopCallbacks(&progress, {s.task_name, run_dir, s.eval_every, s.eval_episodes, dc.epochs,
-                                                      o.eval_sampler, o.workers}, out);
+                                                      o.eval_sampler, o.workers, o.eval_last_epoch}, out);
   const SequenceBatchSource source(train);
   const fs::path warm_dir = fs::path(run_dir) / "warm_start";
   if (o.eval_warm_start && !(fs::exists(warm_dir / "policy.json") && fs::exists(fs::path(run_dir) / "eval_epoch0.csv"))) {

@@ -60,6 +60,10 @@ struct LoopOptions {
   int checkpoint_every = 0;
   int eval_every = 0;        // epochs between rollout evaluations; < 0 disables them
   int eval_episodes = 0;
+  // Also evaluate after the last epoch when it is not a multiple of eval_every. `harness run` turns
+  // it off: its eval stage rolls out the final checkpoint with every sampler on the same test
+  // seeds, and those rows replace the in-training row of that checkpoint.
+  bool eval_last_epoch = true;
   std::string eval_sampler;  // default: the policy's default sampler
   int workers = 0;           // env threads for evaluation rollouts
   // "path=value" overrides applied after the preset: "train.lr=3e-4" sets a field of the loop

@@ -508,6 +508,19 @@ TEST(PipelineRun, TinyEndToEndShardsCacheAndResume) {
   EXPECT_EQ(Slurp(fs::path(a.results) / "cost.csv").find(",wall\n"), std::string::npos);
   const auto numbers_a = Numbers(evals_a);
   CheckDynamic(plan, log.str());
+  // In-training evaluations stop short of the last epoch: the eval stage rolls out that checkpoint
+  // on the same seeds with every sampler, and its rows are the ones kept.
+  for (const WorkItem& it : plan.items) {
+    if (it.stage != Stage::kDistill) continue;
+    EXPECT_TRUE(fs::exists(fs::path(it.path) / "eval_epoch1.csv")) << it.label;
+    EXPECT_FALSE(fs::exists(fs::path(it.path) / ("eval_epoch" + std::to_string(it.epochs) + ".csv"))) << it.label;
+    EXPECT_EQ(ReadJson((fs::path(it.path) / "run.json").string()).at("eval").value("last_epoch", true), false);
+  }
+  std::set<std::string> with_final;
+  for (const auto& r : rows) {
+    if (r.epoch == r.epochs) with_final.insert(r.method);
+  }
+  EXPECT_EQ(with_final, methods);
   const auto dynamic_a = DynamicRows(fs::path(a.results) / "dynamic.csv");
 
   // Rerun: everything cached.
