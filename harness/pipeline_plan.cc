@@ -110,7 +110,7 @@ RunPlan PlanRun(const RunOptions& options) {
   RunOptions& o = plan.options;
   const TaskEntry& entry = FindTask(o.task);  // unknown names list the valid ones
   o.task = entry.name;
-  plan.preset = RunPresetFor(o.preset);
+  plan.preset = RunPresetFor(o.preset, o.task);
   if (std::find(kStages.begin(), kStages.end(), o.stage) == kStages.end()) {
     throw std::invalid_argument("unknown stage '" + o.stage + "'; valid: " + Join(kStages, ", "));
   }

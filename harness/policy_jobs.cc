@@ -283,12 +283,13 @@ TrainSetup SetUpTrain(const TrainOptions& o) {
   const TaskEntry& entry = FindTask(o.task);
   s.task_name = entry.name;
   s.task = entry.make()->spec();
-  const RunPreset preset = RunPresetFor(o.preset);
+  const RunPreset preset = RunPresetFor(o.preset, entry.name);
   const std::string obs = o.obs.empty() ? preset.obs : o.obs;
   s.spec = PolicySpecForTask(s.task, obs);
   s.run_dir = o.out.empty() ? "runs/" + entry.name + "/" + o.policy + "/seed" + std::to_string(o.seed) : o.out;
   s.config = PresetConfig(o.policy, o.preset);
   nlohmann::json loop = TrainPresetConfig(LoadPreset(o.preset), &s.eval_every).ToJson();
+  s.eval_every = preset.dp_eval_every;  // the task's cadence (eval.every_by_task) where the preset sets one
   s.eval_episodes = preset.episodes;
   ApplyLoopOptions(o, &loop, &s.config, &s.eval_every, &s.eval_episodes);
   s.tc = TrainConfig::FromJson(loop);
@@ -415,8 +416,9 @@ DistillSetup SetUpDistill(const DistillOptions& o) {
                                   s.teacher_policy + "-seed" + std::to_string(teacher_seed)
                             : o.out;
 
-  const RunPreset preset = RunPresetFor(o.preset);
+  const RunPreset preset = RunPresetFor(o.preset, entry.name);
   nlohmann::json loop = DistillPresetConfig(LoadPreset(o.preset), &s.eval_every).ToJson();
+  s.eval_every = preset.distill_eval_every;
   loop["method"] = o.method;
   s.eval_episodes = preset.episodes;
   s.method_key = FindPolicyInfo(o.method).config_key;

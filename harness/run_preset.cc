@@ -10,6 +10,7 @@
 #include "policies/distill.h"
 #include "policies/preset.h"
 #include "policies/trainer.h"
+#include "tasks/task_registry.h"
 
 namespace onedp {
 
@@ -51,12 +52,42 @@ DynamicPreset DynamicPresetFor(const nlohmann::json& section, const std::string&
   return p;
 }
 
+// eval.every_by_task: every entry checked (a known task; train / distill epochs >= 0), then `task`'s
+// applied to the cadences.
+void ApplyEveryByTask(const nlohmann::json& by_task, const std::string& task, const std::string& where,
+                      RunPreset* p) {
+  if (!by_task.is_object()) throw std::invalid_argument(where + "eval.every_by_task must be an object");
+  const std::string canonical = task.empty() ? "" : FindTask(task).name;
+  for (auto it = by_task.begin(); it != by_task.end(); ++it) {
+    const std::string at = "eval.every_by_task." + it.key();
+    const TaskEntry* entry = nullptr;
+    try {
+      entry = &FindTask(it.key());
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(where + at + ": " + e.what());
+    }
+    nlohmann::json every = {{"train", -1}, {"distill", -1}};
+    MergeKnownFields(every, it.value(), at);
+    for (const char* loop : {"train", "distill"}) {
+      if (it.value().contains(loop) && every.at(loop).get<int>() < 0) {
+        throw std::invalid_argument(where + at + "." + loop + " must be >= 0 (epochs between evaluations; 0: none)");
+      }
+    }
+    if (entry->name != canonical) continue;
+    if (every.at("train").get<int>() >= 0) p->dp_eval_every = every.at("train").get<int>();
+    if (every.at("distill").get<int>() >= 0) p->distill_eval_every = every.at("distill").get<int>();
+  }
+}
+
 }  // namespace
 
-RunPreset RunPresetFor(const std::string& name_or_path) {
+RunPreset RunPresetFor(const std::string& name_or_path, const std::string& task) {
   const Preset& preset = LoadPreset(name_or_path);
   nlohmann::json eval = {{"episodes", 50}, {"episode_block", 25}, {"max_steps", 0}};
-  MergeKnownFields(eval, preset.Section("eval"), "eval");
+  nlohmann::json eval_section = preset.Section("eval");
+  const nlohmann::json by_task = eval_section.value("every_by_task", nlohmann::json::object());
+  eval_section.erase("every_by_task");
+  MergeKnownFields(eval, eval_section, "eval");
   nlohmann::json run = {{"train_seeds", {0}}, {"collect_episodes", 0}, {"bench_repeats", 5}};
   MergeKnownFields(run, preset.Section("run"), "run");
 
@@ -79,6 +110,7 @@ RunPreset RunPresetFor(const std::string& name_or_path) {
   TrainPresetConfig(preset, &p.dp_eval_every);
   p.distill_epochs = DistillPresetConfig(preset, &p.distill_eval_every).epochs;
   p.long_epochs = DistillLongEpochs(preset);
+  ApplyEveryByTask(by_task, task, where, &p);
   return p;
 }
 

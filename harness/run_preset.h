@@ -4,7 +4,9 @@
 // The harness owns two sections of a preset file and checks their fields here:
 //   eval  episodes (test episodes per method x sampler, seeds 100000 ..; also the in-training
 //         rollouts' count), episode_block (episodes per eval item), max_steps (episode cap, 0:
-//         the task's horizon)
+//         the task's horizon), every_by_task ({"<task>": {"train": E, "distill": E}}: the
+//         in-training evaluation cadence in epochs for the named tasks, in place of train.eval_every
+//         / distill.eval_every; for tasks whose episodes cost many times PushT's)
 //   run   train_seeds, collect_episodes (demonstrations when the dataset is missing, 0: the task
 //         variant's size), bench_repeats (latency: timed calls per sampler)
 //   dynamic  (optional; absent: `harness run` has no dynamic stage) the latency-aware evaluation of
@@ -48,8 +50,9 @@ struct RunPreset {
   DynamicPreset dynamic;
 };
 
-// The preset `name_or_path` resolved (LoadPreset, then its eval and run sections); throws
-// std::invalid_argument for an unknown preset (listing the valid ones) or an unknown field.
-RunPreset RunPresetFor(const std::string& name_or_path);
+// The preset `name_or_path` resolved (LoadPreset, then its eval and run sections) for `task` (its
+// eval.every_by_task entry; empty: none); throws std::invalid_argument for an unknown preset (listing
+// the valid ones), an unknown field or an unknown task.
+RunPreset RunPresetFor(const std::string& name_or_path, const std::string& task = "");
 
 }  // namespace onedp

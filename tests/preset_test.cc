@@ -169,6 +169,42 @@ TEST(Preset, UnknownSectionsAndFieldsAreRefusedWithTheValidOnes) {
   }
 }
 
+// eval.every_by_task sets the in-training cadence of the named tasks (any spelling the registry
+// accepts) and of no other; bad entries name the field, and an unknown task lists the valid ones.
+TEST(Preset, EveryByTaskSetsTheNamedTasksCadence) {
+  nlohmann::json j = LoadPreset("tiny").json;
+  j["train"]["eval_every"] = 1;
+  j["distill"]["eval_every"] = 1;
+  j["eval"]["every_by_task"] = {{"Transport-PH", {{"distill", 5}}}, {"tool-hang-ph", {{"train", 0}, {"distill", 2}}}};
+  const std::string path = WritePreset("by_task", j);
+  const RunPreset none = RunPresetFor(path), pusht = RunPresetFor(path, "pusht");
+  const RunPreset transport = RunPresetFor(path, "transport-ph"), tool_hang = RunPresetFor(path, "tool-hang-ph");
+  for (const RunPreset& p : {none, pusht}) {
+    EXPECT_EQ(p.dp_eval_every, 1);
+    EXPECT_EQ(p.distill_eval_every, 1);
+  }
+  EXPECT_EQ(transport.dp_eval_every, 1);
+  EXPECT_EQ(transport.distill_eval_every, 5);
+  EXPECT_EQ(tool_hang.dp_eval_every, 0);
+  EXPECT_EQ(tool_hang.distill_eval_every, 2);
+  const std::vector<std::pair<nlohmann::json, std::string>> bad = {
+      {{{"transport-xx", {{"distill", 5}}}}, "eval.every_by_task.transport-xx: "},
+      {{{"transport-ph", {{"distill", -1}}}}, "eval.every_by_task.transport-ph.distill must be >= 0"},
+      {{{"transport-ph", {{"distil", 5}}}}, "valid fields in eval.every_by_task.transport-ph: distill, train"},
+      {{{"transport-ph", {{"distill", "often"}}}}, "eval.every_by_task.transport-ph.distill"},
+      {{{"transport-ph", 5}}, "eval.every_by_task.transport-ph must be an object"},
+  };
+  for (size_t i = 0; i < bad.size(); ++i) {  // one file each: presets are cached by path
+    const auto& [entry, expect] = bad[i];
+    j["eval"]["every_by_task"] = entry;
+    const std::string bad_path = WritePreset("by_task_bad" + std::to_string(i), j);
+    const std::string e = Error([&] { RunPresetFor(bad_path, "pusht"); });
+    EXPECT_NE(e.find(expect), std::string::npos) << entry.dump() << ": " << e;
+  }
+  j["eval"]["every_by_task"] = {{"transport-xx", {{"distill", 5}}}};
+  EXPECT_NE(Error([&] { RunPresetFor(WritePreset("by_task_unknown", j)); }).find("pusht"), std::string::npos);
+}
+
 // An epoch of steps_per_epoch batches: up to one pass it is the pass's first batches (so a preset
 // whose steps_per_epoch equals a dataset's pass trains exactly as one pass does); beyond it, it
 // continues with fresh permutations, each sample once per pass.
