@@ -2,6 +2,7 @@
 
 #include "harness/pipeline.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <ostream>
@@ -167,24 +168,6 @@ void RunItem(const RunPlan& plan, const WorkItem& item, std::ostream& log) {
   MarkDone(item, {{"seconds", Now() - t0}, {"versions", AllVersions()}});
 }
 
-// Waits until the item is done (another shard computes it) or fails after `seconds`.
-void WaitFor(const WorkItem& item, double seconds, std::ostream& log) {
-  const double t0 = Now();
-  bool said = false;
-  while (!ItemDone(item)) {
-    if (StopRequested()) throw std::runtime_error("interrupted while waiting for " + item.label);
-    if (Now() - t0 >= seconds) {
-      throw std::runtime_error("'" + item.label + "' is not done (" + DoneMarker(item) +
-                               "): run its stage first (harness run --stage " + StageName(item.stage) + ")");
-    }
-    if (!said) {
-      log << "waiting for '" << item.label << "' (another shard)\n";
-      said = true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-}
-
 }  // namespace
 
 RunSummary RunPipeline(const RunOptions& options, std::ostream& out) {
@@ -218,33 +201,63 @@ RunSummary RunPipeline(const RunOptions& options, std::ostream& out) {
   // Another shard's prerequisite is waited for only when this process runs every stage.
   const double wait = o.stage == "all" && o.shards > 1 ? o.wait_seconds : 0;
   Progress progress("run " + o.task + " " + o.preset, static_cast<int64_t>(mine.size()));
+  int64_t finished = 0;
+  const auto unmet = [&plan](const WorkItem& item) {  // its first prerequisite not done, or -1
+    for (int need : item.needs) {
+      if (!ItemDone(plan.items[need])) return need;
+    }
+    return -1;
+  };
   // A single stage runs every item whose prerequisites are done and fails at the end naming the
-  // others (stage all waits for them instead, or fails at once).
+  // others (no item of a stage needs another of the same stage).
   std::vector<std::string> blocked;
   std::set<std::string> blocking_stages;
+  std::vector<size_t> pending;  // positions in `mine`
   for (size_t k = 0; k < mine.size(); ++k) {
     const WorkItem& item = plan.items[mine[k]];
     if (ItemDone(item)) {
       ++summary.skipped;
+      progress.Update(++finished);
+    } else if (const int need = unmet(item); o.stage != "all" && need >= 0) {
+      blocked.push_back("'" + item.label + "' (needs '" + plan.items[need].label + "')");
+      blocking_stages.insert("--stage " + StageName(plan.items[need].stage));
+      progress.Update(++finished);
     } else {
-      bool ready = true;
-      for (int need : item.needs) {
-        if (o.stage != "all" && !ItemDone(plan.items[need])) {
-          blocked.push_back("'" + item.label + "' (needs '" + plan.items[need].label + "')");
-          blocking_stages.insert("--stage " + StageName(plan.items[need].stage));
-          ready = false;
-          break;
-        }
-        WaitFor(plan.items[need], wait, out);
-      }
-      if (ready) {
-        out << "[" << k + 1 << "/" << mine.size() << "] " << item.label << "\n";
-        RunItem(plan, item, out);
-        ++summary.ran;
-      }
+      pending.push_back(k);
     }
+  }
+  // Stage all: the first item (in grid order) whose prerequisites are done runs next, so a shard
+  // works on while another shard computes what one of its items needs; when none is ready it
+  // waits, up to `wait` seconds without progress.
+  double since = Now();
+  std::string waiting_for;
+  while (!pending.empty()) {
+    const auto next = std::find_if(pending.begin(), pending.end(),
+                                   [&](size_t k) { return unmet(plan.items[mine[k]]) < 0; });
+    if (next == pending.end()) {
+      const WorkItem& need = plan.items[unmet(plan.items[mine[pending.front()]])];
+      if (StopRequested()) throw std::runtime_error("interrupted while waiting for " + need.label);
+      if (Now() - since >= wait) {
+        throw std::runtime_error("'" + need.label + "' is not done (" + DoneMarker(need) +
+                                 "): run its stage first (harness run --stage " + StageName(need.stage) + ")");
+      }
+      if (need.label != waiting_for) {
+        out << "waiting for '" << need.label << "' (another shard)\n";
+        waiting_for = need.label;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      continue;
+    }
+    const size_t k = *next;
+    pending.erase(next);
+    const WorkItem& item = plan.items[mine[k]];
+    out << "[" << k + 1 << "/" << mine.size() << "] " << item.label << "\n";
+    RunItem(plan, item, out);
+    ++summary.ran;
+    since = Now();
+    waiting_for.clear();
     if (StopRequested()) throw std::runtime_error("interrupted; rerun the same command to resume");
-    progress.Update(static_cast<int64_t>(k + 1));
+    progress.Update(++finished);
   }
   progress.Finish();
   out << "ran " << summary.ran << " items, skipped " << summary.skipped << " already done\n";

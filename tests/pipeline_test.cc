@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <set>
@@ -604,6 +605,60 @@ TEST(PipelineRun, TinyEndToEndShardsCacheAndResume) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("--stage train"), std::string::npos) << e.what();
   }
+  fs::remove_all(root);
+}
+
+// Stage all on one shard of two, with the other shard never started: the shard runs every item it
+// can (those whose prerequisites are its own), not only those before the first one it must wait
+// for, then gives up after --wait naming the other shard's item.
+TEST(PipelineRun, AShardWorksOnWhileAnotherComputesWhatItNeeds) {
+  const fs::path root = fs::temp_directory_path() / "onedp_pipeline_shard_order";
+  fs::remove_all(root);
+  RunOptions o = Tiny(root);
+  o.shard = 0;
+  o.shards = 2;
+  o.wait_seconds = 1;
+  std::ostringstream log;
+  std::string error;
+  try {
+    RunPipeline(o, log);
+  } catch (const std::runtime_error& e) {
+    error = e.what();
+  }
+  const RunPlan plan = PlanRun(o);
+  int teacher_here = -1, teacher_there = -1;
+  for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
+    const WorkItem& it = plan.items[i];
+    if (it.stage == Stage::kTrain) (ItemDone(it) ? teacher_here : teacher_there) = i;
+  }
+  ASSERT_GE(teacher_here, 0) << log.str();
+  ASSERT_GE(teacher_there, 0) << log.str();
+  EXPECT_NE(error.find("'" + plan.items[teacher_there].label + "' is not done"), std::string::npos) << error;
+  EXPECT_NE(log.str().find("waiting for '" + plan.items[teacher_there].label + "'"), std::string::npos);
+  // Every item of this shard that needs nothing from the other one ran, whatever its grid position.
+  std::vector<int> here;
+  for (Stage st : {Stage::kCollect, Stage::kTrain, Stage::kDistill, Stage::kEval, Stage::kDynamic}) {
+    for (int i : ShardItems(plan, st, 0, 2)) here.push_back(i);
+  }
+  const std::set<int> mine(here.begin(), here.end());
+  std::function<bool(int)> needs_there = [&](int i) {  // on an item of the other shard, at any depth
+    for (int n : plan.items[i].needs) {
+      if (!mine.count(n) || needs_there(n)) return true;
+    }
+    return false;
+  };
+  int ran_after_a_wait = 0;
+  bool blocked_seen = false;
+  for (int i : here) {
+    if (needs_there(i)) {
+      blocked_seen = true;
+      EXPECT_FALSE(ItemDone(plan.items[i])) << plan.items[i].label;
+    } else {
+      EXPECT_TRUE(ItemDone(plan.items[i])) << plan.items[i].label;
+      if (blocked_seen) ++ran_after_a_wait;
+    }
+  }
+  EXPECT_GT(ran_after_a_wait, 0);
   fs::remove_all(root);
 }
 
