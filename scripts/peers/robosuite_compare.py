@@ -66,7 +66,7 @@ TASKS = {
                    "target_bin_joint0": "transport_target_bin_joint0", "trash_bin_joint0": "transport_trash_bin_joint0"}),
 }
 DATASETS = {"lift": "data/peers/lift_ph.hdf5", "can": "data/peers/can_ph.hdf5", "square": "data/square_ph.hdf5",
-            "tool_hang": "data/tool_hang_ph.hdf5", "transport": "data/transport_ph.hdf5"}
+            "tool_hang": "data/tool_hang_ph_v2.hdf5", "transport": "data/transport_ph.hdf5"}
 VIEW_CAMERAS = {"tool_hang": ["sideview", "robot0_eye_in_hand"],
                 "transport": ["shouldercamera0", "robot0_eye_in_hand", "shouldercamera1", "robot1_eye_in_hand"]}
 
