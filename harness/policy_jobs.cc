@@ -288,8 +288,9 @@ TrainSetup SetUpTrain(const TrainOptions& o) {
   s.spec = PolicySpecForTask(s.task, obs);
   s.run_dir = o.out.empty() ? "runs/" + entry.name + "/" + o.policy + "/seed" + std::to_string(o.seed) : o.out;
   s.config = PresetConfig(o.policy, o.preset);
-  nlohmann::json loop = TrainPresetConfig(LoadPreset(o.preset), &s.eval_every).ToJson();
-  s.eval_every = preset.dp_eval_every;  // the task's cadence (eval.every_by_task) where the preset sets one
+  int preset_every = 0;  // train.eval_every; the task's cadence (eval.every_by_task) is preset.dp_eval_every
+  nlohmann::json loop = TrainPresetConfig(LoadPreset(o.preset), &preset_every).ToJson();
+  s.eval_every = preset.dp_eval_every;
   s.eval_episodes = preset.episodes;
   ApplyLoopOptions(o, &loop, &s.config, &s.eval_every, &s.eval_episodes);
   s.tc = TrainConfig::FromJson(loop);
@@ -417,7 +418,8 @@ DistillSetup SetUpDistill(const DistillOptions& o) {
                             : o.out;
 
   const RunPreset preset = RunPresetFor(o.preset, entry.name);
-  nlohmann::json loop = DistillPresetConfig(LoadPreset(o.preset), &s.eval_every).ToJson();
+  int preset_every = 0;  // distill.eval_every; the task's cadence is preset.distill_eval_every
+  nlohmann::json loop = DistillPresetConfig(LoadPreset(o.preset), &preset_every).ToJson();
   s.eval_every = preset.distill_eval_every;
   loop["method"] = o.method;
   s.eval_episodes = preset.episodes;

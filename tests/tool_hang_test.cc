@@ -20,6 +20,20 @@ namespace {
 
 constexpr double kBarYaw = 3.0 * M_PI / 4.0;  // any yaw works; this is the expert's
 
+// The first contact between the frame and a robot0 arm or gripper geom, or nullptr.
+const mjContact* ArmContactWithFrame(const ToolHangTask& task) {
+  const mjModel* m = task.sim().model();
+  const mjData* d = task.sim().data();
+  const int frame = mj_name2id(m, mjOBJ_BODY, "frame");
+  for (int i = 0; i < d->ncon; ++i) {
+    const int b1 = m->geom_bodyid[d->contact[i].geom1], b2 = m->geom_bodyid[d->contact[i].geom2];
+    const int other = b1 == frame ? b2 : b2 == frame ? b1 : -1;
+    const std::string on = other >= 0 ? mj_id2name(m, mjOBJ_BODY, other) : "";
+    if (on.rfind("robot0", 0) == 0 || on.rfind("gripper0", 0) == 0) return &d->contact[i];
+  }
+  return nullptr;
+}
+
 Eigen::Matrix3d FrameUprightRot() {
   const Eigen::Vector3d bar(std::cos(kBarYaw), std::sin(kBarYaw), 0.0);
   Eigen::Matrix3d r;
@@ -441,22 +455,10 @@ TEST(ToolHangTest, ExpertLeavesTheReleasedFrameAlone) {
   const uint64_t seed = 8;
   task.Reset(seed);
   ToolHangExpert expert(&task, op, seed);
-  const mjModel* m = task.sim().model();
-  const int frame = mj_name2id(m, mjOBJ_BODY, "frame");
   int touches = 0, t = 0;
   for (; t < task.spec().max_steps && expert.stage() <= 12; ++t) {  // 12: tool_lift
     task.Step(expert.Act());
-    if (!expert.frame_done()) continue;
-    const mjData* d = task.sim().data();
-    for (int i = 0; i < d->ncon; ++i) {
-      const int b1 = m->geom_bodyid[d->contact[i].geom1], b2 = m->geom_bodyid[d->contact[i].geom2];
-      const int other = b1 == frame ? b2 : b2 == frame ? b1 : -1;
-      const std::string on = other >= 0 ? mj_id2name(m, mjOBJ_BODY, other) : "";
-      if (on.rfind("robot0", 0) == 0 || on.rfind("gripper0", 0) == 0) {
-        ++touches;
-        break;
-      }
-    }
+    if (expert.frame_done() && ArmContactWithFrame(task) != nullptr) ++touches;
   }
   EXPECT_GT(expert.stage(), 12) << "stopped in " << expert.Phase() << " at step " << t;
   EXPECT_EQ(touches, 0);
@@ -514,21 +516,12 @@ TEST(ToolHangSurvey, DISABLED_ExpertStages) {
                     task.robot().GripperQpos()[0]);
       }
       if (std::getenv("TH_DEBUG3") && expert.stage() >= 8) {  // the arm touching the released frame
-        const mjModel* m = task.sim().model();
-        const mjData* d = task.sim().data();
-        const int frame = mj_name2id(m, mjOBJ_BODY, "frame");
-        for (int i = 0; i < d->ncon; ++i) {
-          const mjContact& c = d->contact[i];
-          const int b1 = m->geom_bodyid[c.geom1], b2 = m->geom_bodyid[c.geom2];
-          const int other = b1 == frame ? b2 : b2 == frame ? b1 : -1;
-          const std::string on = other >= 0 ? mj_id2name(m, mjOBJ_BODY, other) : "";
-          if (on.rfind("robot0", 0) == 0 || on.rfind("gripper0", 0) == 0) {
-            std::printf("  t %d %s arm-frame %s/%s dist %.4f at %.3f %.3f %.3f eef %.3f %.3f %.3f\n", t + 1,
-                        expert.Phase().c_str(), mj_id2name(m, mjOBJ_GEOM, c.geom1), mj_id2name(m, mjOBJ_GEOM, c.geom2),
-                        c.dist, c.pos[0], c.pos[1], c.pos[2], task.robot().EefPos().x(), task.robot().EefPos().y(),
-                        task.robot().EefPos().z());
-            break;
-          }
+        if (const mjContact* c = ArmContactWithFrame(task)) {
+          const mjModel* m = task.sim().model();
+          std::printf("  t %d %s arm-frame %s/%s dist %.4f at %.3f %.3f %.3f eef %.3f %.3f %.3f\n", t + 1,
+                      expert.Phase().c_str(), mj_id2name(m, mjOBJ_GEOM, c->geom1), mj_id2name(m, mjOBJ_GEOM, c->geom2),
+                      c->dist, c->pos[0], c->pos[1], c->pos[2], task.robot().EefPos().x(), task.robot().EefPos().y(),
+                      task.robot().EefPos().z());
         }
       }
       if (task.Evaluate().success) {

@@ -25,9 +25,8 @@ constexpr double kAboveWalls = 0.04;
 // the tip (z 1.032 with the tip on the base plate), the hook's top 0.2364 (1.047), and the bar with its
 // hook reaches 0.091 from the rod axis; the open hand is ~0.1 wide across its fingers. Under robosuite's
 // solver options (elliptic cone, impratio 20; assets/README.md "ToolHang") a hand dragged across the bar
-// no longer slides off it: it turned the frame in the stand until the hook lay over the wrench, where
-// the forearm then rested on it and the grasp never converged (3 of seeds 0-29: 8 and 28 as it was, 7
-// once the insertion below was fixed).
+// no longer slides off it: it turns the frame in the stand until the hook lies over the wrench, where
+// the forearm then rests on it and the grasp never converges.
 constexpr double kClearZ = 1.10;
 constexpr double kClearRadius = 0.17;
 // Threading path of the hole-1 centre over the hook (metres / radians): u along the bar from its
@@ -215,8 +214,8 @@ std::vector<double> ToolHangExpert::Act() {
                 &target_rot);
         rot_speed = 0.3;
         // A frame hanging a few degrees off the nominal grasp in the fingers (robosuite's options hold it
-        // where it swung to rather than letting it creep) keeps both errors above these bounds for long
-        // (seed 80: 267 steps); after 120 steps looser bounds do, frame_align corrects the tip's position.
+        // where it swung to rather than letting it creep) can keep both errors above these bounds for
+        // most of the horizon; after 120 steps looser bounds do, frame_align corrects the tip's position.
         const double frame_rot_err = RotErr(frame_goal_rot, frame_rot);
         const bool close = xy_err < 0.01 && frame_rot_err < 0.1;
         const bool close_enough = stage_steps_ > 120 && xy_err < 0.03 && frame_rot_err < 0.2;
@@ -252,7 +251,7 @@ std::vector<double> ToolHangExpert::Act() {
       // site) and the held grip, which stands the rod upright. Under robosuite's options (elliptic cone,
       // impratio 20) a rod 2-4 deg off plumb wedges between the walls instead of sliding down them; lining
       // up the rod bottom alone left the grip (14 cm above it) off the axis by that tilt, and the frame
-      // jammed ~7 cm above the base plate in 17 of seeds 0-29.
+      // jammed above the base plate.
       const Eigen::Vector3d rod_bottom = Site(t, t.site_id("frame_mount_site"));
       const Eigen::Vector3d held = Site(t, t.site_id("frame_grip_site"));
       const Eigen::Vector3d probe =
