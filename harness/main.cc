@@ -241,6 +241,9 @@ int main(int argc, char** argv) {
       a->add_option("--adopt", run.adopt,
                     "Existing train/distill run directory to take as the matching work item (repeatable)")
           ->check(CLI::ExistingDirectory);
+      a->add_option("--only", run.only,
+                    "Only this run (its directory without the key, e.g. dp-edm-seed0; repeatable) and its "
+                    "eval / dynamic blocks");
       a->add_option("--wait", run.wait_seconds, "Stage all with shards: seconds to wait for another shard's item")
           ->capture_default_str();
     }

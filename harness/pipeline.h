@@ -62,6 +62,10 @@ struct RunOptions {
   // Existing train / distill run directories (e.g. from `harness train`) to take as this grid's
   // items instead of recomputing them: each must match an item's computation (see AdoptRuns).
   std::vector<std::string> adopt;
+  // Only these runs, named as their directories without the key ("dp-edm-seed0",
+  // "cp-long-from-dp-edm-seed0"), with their eval and dynamic blocks (and the dataset); empty: every
+  // run. A selected item whose prerequisite is left out and not done is an error.
+  std::vector<std::string> only;
 };
 
 // Parses "i/N" (0 <= i < N); throws std::invalid_argument.

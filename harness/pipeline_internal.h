@@ -21,6 +21,9 @@ namespace pipeline_internal {
 
 std::string Join(const std::vector<std::string>& v, const std::string& sep);
 std::string StageName(Stage s);
+// The run a train / distill item is, or an eval / dynamic item evaluates, named as its directory
+// without the key ("dp-edm-seed0"); "" for the collect item.
+std::string RunNameOf(const RunPlan& plan, const WorkItem& item);
 // The file whose presence (holding the item's key) marks `item` done.
 std::string DoneMarker(const WorkItem& item);
 // RunVersions() plus the torch version.

@@ -50,6 +50,13 @@ std::string StageName(Stage s) {
   return "?";
 }
 
+std::string RunNameOf(const RunPlan& plan, const WorkItem& item) {
+  if (item.stage == Stage::kCollect) return "";
+  const WorkItem& run = item.stage == Stage::kEval || item.stage == Stage::kDynamic ? plan.items[item.source] : item;
+  const std::string dir = fs::path(run.path).filename().string();
+  return dir.substr(0, dir.size() - Short(run.key).size() - 1);  // drop "-<key8>"
+}
+
 std::string DoneMarker(const WorkItem& item) {
   switch (item.stage) {
     case Stage::kTrain:
@@ -241,6 +248,15 @@ RunPlan PlanRun(const RunOptions& options) {
     }
   }
   PlanDynamic(&plan, runs, kRecipe);
+  if (!o.only.empty()) {
+    std::vector<std::string> names;
+    for (int run_i : runs) names.push_back(RunNameOf(plan, plan.items[run_i]));
+    for (const std::string& name : o.only) {
+      if (std::find(names.begin(), names.end(), name) == names.end()) {
+        throw std::invalid_argument("--only: no run '" + name + "' in this grid; valid: " + Join(names, ", "));
+      }
+    }
+  }
   return plan;
 }
 

@@ -182,10 +182,15 @@ RunSummary RunPipeline(const RunOptions& options, std::ostream& out) {
       if (StageName(s) == o.stage) stages = {s};
     }
   }
+  const auto selected = [&plan, &o](const WorkItem& item) {
+    return o.only.empty() || item.stage == Stage::kCollect ||
+           std::find(o.only.begin(), o.only.end(), RunNameOf(plan, item)) != o.only.end();
+  };
   std::vector<int> mine;
   for (Stage s : stages) {
-    const auto v = ShardItems(plan, s, o.shard, o.shards);
-    mine.insert(mine.end(), v.begin(), v.end());
+    for (int i : ShardItems(plan, s, o.shard, o.shards)) {
+      if (selected(plan.items[i])) mine.push_back(i);
+    }
   }
   out << "run " << o.task << " (" << o.preset << "), stage " << o.stage << ", shard " << o.shard << "/" << o.shards
       << ": " << mine.size() << " of " << plan.items.size() << " work items; runs in " << o.work << "/" << o.task
@@ -237,6 +242,10 @@ RunSummary RunPipeline(const RunOptions& options, std::ostream& out) {
     if (next == pending.end()) {
       const WorkItem& need = plan.items[unmet(plan.items[mine[pending.front()]])];
       if (StopRequested()) throw std::runtime_error("interrupted while waiting for " + need.label);
+      if (!selected(need)) {
+        throw std::runtime_error("'" + need.label + "' is not done and --only leaves it out: add --only " +
+                                 RunNameOf(plan, need));
+      }
       if (Now() - since >= wait) {
         throw std::runtime_error("'" + need.label + "' is not done (" + DoneMarker(need) +
                                  "): run its stage first (harness run --stage " + StageName(need.stage) + ")");

@@ -662,6 +662,53 @@ TEST(PipelineRun, AShardWorksOnWhileAnotherComputesWhatItNeeds) {
   fs::remove_all(root);
 }
 
+// --only keeps the named runs with their eval and dynamic blocks (and the dataset); an unknown name
+// lists the valid ones; a selected item whose prerequisite is left out and not done stops the run
+// naming the run to add, before anything is computed.
+TEST(PipelineRun, OnlyKeepsTheNamedRunsAndTheirBlocks) {
+  const fs::path root = fs::temp_directory_path() / "onedp_pipeline_only";
+  fs::remove_all(root);
+  RunOptions o = Tiny(root);
+  o.only = {"dp-edm-seed0", "cp-long-from-dp-edm-seed0"};
+  o.dry_run = true;
+  std::ostringstream log;
+  RunPipeline(o, log);
+  const RunPlan plan = PlanRun(o);
+  int listed = 0, expected = 0;
+  for (const WorkItem& it : plan.items) {
+    const std::string run = pipeline_internal::RunNameOf(plan, it);
+    const bool kept = it.stage == Stage::kCollect || run == "dp-edm-seed0" || run == "cp-long-from-dp-edm-seed0";
+    const bool in_log = log.str().find(" " + it.label + "  (") != std::string::npos;
+    EXPECT_EQ(in_log, kept) << it.label;
+    expected += kept;
+    listed += in_log;
+  }
+  EXPECT_EQ(listed, expected);
+  EXPECT_GT(expected, 3);  // the dataset, two runs and their blocks
+
+  RunOptions bad = Tiny(root);
+  bad.only = {"dp-edm"};
+  try {
+    PlanRun(bad);
+    ADD_FAILURE() << "an unknown run was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("valid: dp-ddpm-seed0, dp-edm-seed0"), std::string::npos) << e.what();
+  }
+
+  fs::create_directories(root);
+  std::ofstream(o.dataset) << "";  // the dataset item counts as done: nothing is collected
+  RunOptions student = Tiny(root);
+  student.only = {"onedp-d-from-dp-edm-seed0"};
+  try {
+    RunPipeline(student, log);
+    ADD_FAILURE() << "a distillation ran without its teacher";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("--only leaves it out: add --only dp-edm-seed0"), std::string::npos)
+        << e.what();
+  }
+  fs::remove_all(root);
+}
+
 // Runs trained by hand (`harness train` / `distill`) with the grid's inputs are taken as its items:
 // copied, marked done with where they came from, and not recomputed; other runs are refused.
 TEST(PipelineRun, AdoptsMatchingRunsAndRefusesOthers) {
