@@ -108,7 +108,7 @@ std::vector<std::string> SplitQuoted(const std::string& line) {
 // Sums over the episodes of per-episode CSVs (WriteRolloutCsv's columns, read by header).
 struct EpisodeSums {
   int episodes = 0, successes = 0, applied = 0, skipped = 0, jumps = 0;
-  double score = 0, score_sq = 0, delay = 0, held = 0, skipped_actions = 0, jump = 0;
+  double score = 0, score_sq = 0, delay = 0, held = 0, skipped_actions = 0, jump = 0, steps = 0;
 };
 void AddEpisodes(const std::string& path, EpisodeSums* s) {
   std::ifstream f(path);
@@ -118,8 +118,8 @@ void AddEpisodes(const std::string& path, EpisodeSums* s) {
   const std::vector<std::string> header = SplitQuoted(line);
   std::map<std::string, size_t> col;
   for (size_t i = 0; i < header.size(); ++i) col[header[i]] = i;
-  for (const char* c : {"success", "score", "delay_steps", "held_steps", "skipped_actions", "boundary_jump",
-                        "perturbation"}) {
+  for (const char* c : {"success", "score", "steps", "delay_steps", "held_steps", "skipped_actions",
+                        "boundary_jump", "perturbation"}) {
     if (!col.count(c)) throw std::runtime_error(path + " has no column " + c + ": not a dynamic evaluation's CSV");
   }
   while (std::getline(f, line)) {
@@ -131,6 +131,7 @@ void AddEpisodes(const std::string& path, EpisodeSums* s) {
     s->successes += std::stoi(v[col["success"]]);
     s->score += score;
     s->score_sq += score * score;
+    s->steps += std::stod(v[col["steps"]]);
     s->delay += std::stod(v[col["delay_steps"]]);
     s->held += std::stod(v[col["held_steps"]]);
     s->skipped_actions += std::stod(v[col["skipped_actions"]]);
@@ -164,7 +165,8 @@ const std::vector<std::string>& Columns() {
       "exec", "perturbation", "delay_multiple", "chunk_steps", "episodes", "successes", "success", "success_lo",
       "success_hi", "score", "score_sd", "delay_steps", "held_steps", "skipped_actions", "boundary_jump",
       "perturbation_applied", "perturbation_skipped", "seconds_per_episode", "cpu_seconds_per_episode",
-      "static_seconds_per_episode", "static_cpu_seconds_per_episode", "config_hash", "git_commit", "device"};
+      "static_seconds_per_episode", "static_cpu_seconds_per_episode", "steps_per_episode", "static_steps_per_episode",
+      "config_hash", "git_commit", "device"};
   return c;
 }
 
@@ -374,6 +376,11 @@ std::string WriteDynamic(const RunPlan& plan, std::ostream& log) {
     const PerEpisode dyn = SecondsPerEpisode(plan, items);
     const auto st = static_items.find({run_i, sampler});
     const PerEpisode stat = st == static_items.end() ? PerEpisode{} : SecondsPerEpisode(plan, st->second);
+    // The eval stage's env steps per episode, for the cost per step (its episodes end on success).
+    EpisodeSums stat_steps;
+    if (stat.wall >= 0) {
+      for (int i : st->second) AddEpisodes(plan.items[i].path, &stat_steps);
+    }
     const double n = s.episodes;
     const double p = s.successes / n, score = s.score / n;
     const auto [lo, hi] = WilsonInterval(p, s.episodes);
@@ -411,6 +418,9 @@ std::string WriteDynamic(const RunPlan& plan, std::ostream& log) {
                {"cpu_seconds_per_episode", opt(dyn.cpu, 4)},
                {"static_seconds_per_episode", opt(stat.wall, 4)},
                {"static_cpu_seconds_per_episode", opt(stat.cpu, 4)},
+               {"steps_per_episode", Fixed(s.steps / n, 2)},
+               {"static_steps_per_episode",
+                stat_steps.episodes > 0 ? Fixed(stat_steps.steps / stat_steps.episodes, 2) : std::string()},
                {"config_hash", run.key},
                {"git_commit", marker.at("versions").value("git_commit", "")},
                {"device", marker.value("device", "")}};
@@ -475,6 +485,8 @@ std::string WriteDynamic(const RunPlan& plan, std::ostream& log) {
   std::map<std::string, std::map<std::string, std::pair<double, int>>> delays;  // line -> condition -> (sum, n)
   std::map<std::string, std::map<std::string, double>> dyn_cost;  // line -> condition -> s/episode
   std::map<std::string, double> static_cost;
+  // line -> condition -> (s / env step) / (the eval stage's s / env step), where both recorded steps
+  std::map<std::string, std::map<std::string, double>> step_ratio;
   std::map<std::string, std::string> cost_basis;
   for (const DynRow* r : ordered) {
     const std::string name = line_name(*r);
@@ -491,6 +503,10 @@ std::string WriteDynamic(const RunPlan& plan, std::ostream& log) {
         dyn_cost[name][r->Str("condition")] = r->Num(dyn_col);
         static_cost[name] = r->Num(stat_col);
         cost_basis[name] = by_cpu ? "cpu" : "wall";
+        if (r->Num("steps_per_episode") > 0 && r->Num("static_steps_per_episode") > 0 && r->Num(stat_col) > 0) {
+          step_ratio[name][r->Str("condition")] = (r->Num(dyn_col) / r->Num("steps_per_episode")) /
+                                                  (r->Num(stat_col) / r->Num("static_steps_per_episode"));
+        }
       }
     }
   }
@@ -580,9 +596,13 @@ std::string WriteDynamic(const RunPlan& plan, std::ostream& log) {
   // Cost: a dynamic condition's seconds per episode beside the eval stage's for the same run and sampler.
   if (!static_cost.empty()) {
     md << "\n### Cost\n\nSeconds per episode of each dynamic condition over the eval stage's (the same run, sampler "
-       << "and episode cap; CPU time when both recorded it, else wall time): the issue's target is <= 1.5x.\n\n"
-       << "| Method | Sampler | NFE | Epochs | static s/episode | dynamic s/episode (min-max) | ratio (mean, max) |\n"
-       << "|---|---|---:|---:|---:|---:|---:|\n";
+       << "and episode cap; CPU time when both recorded it, else wall time): the issue's target is <= 1.5x. "
+       << "A perturbed episode that fails runs to the horizon where the static one succeeded early, so the last "
+       << "column divides each side by its env steps per episode: what the protocol itself costs per simulated "
+       << "step (- where the rows predate the steps columns).\n\n"
+       << "| Method | Sampler | NFE | Epochs | static s/episode | dynamic s/episode (min-max) | ratio (mean, max) "
+          "| ratio per env step (mean, max) |\n"
+       << "|---|---|---:|---:|---:|---:|---:|---:|\n";
     for (const auto& name : lines) {
       if (!static_cost.count(name) || static_cost.at(name) <= 0) continue;
       double lo = 1e300, hi = 0, sum = 0;
@@ -592,8 +612,17 @@ std::string WriteDynamic(const RunPlan& plan, std::ostream& log) {
         sum += v;
       }
       const double mean = sum / dyn_cost[name].size(), st = static_cost.at(name);
+      std::string per_step = "-";
+      if (!step_ratio[name].empty()) {
+        double ssum = 0, smax = 0;
+        for (const auto& [c, v] : step_ratio[name]) {
+          ssum += v;
+          smax = std::max(smax, v);
+        }
+        per_step = Fixed(ssum / step_ratio[name].size(), 2) + "x, " + Fixed(smax, 2) + "x";
+      }
       md << "| " << name << " | " << Fixed(st, 4) << " (" << cost_basis[name] << ") | " << Fixed(lo, 4) << "-"
-         << Fixed(hi, 4) << " | " << Fixed(mean / st, 2) << "x, " << Fixed(hi / st, 2) << "x |\n";
+         << Fixed(hi, 4) << " | " << Fixed(mean / st, 2) << "x, " << Fixed(hi / st, 2) << "x | " << per_step << " |\n";
     }
   }
   if (carried > 0) {

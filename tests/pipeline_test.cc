@@ -464,8 +464,27 @@ void CheckDynamic(const RunPlan& plan, const std::string& log) {
     }
   }
   EXPECT_EQ(compared, 14);
+  // The cost per env step: each row's static steps per episode are its eval blocks' mean steps.
+  std::map<std::string, std::pair<double, int>> eval_steps;  // run key|sampler -> (steps, episodes)
+  for (const auto& e : plan.items) {
+    if (e.stage != Stage::kEval) continue;
+    std::ifstream f(e.path);
+    std::string line;
+    std::getline(f, line);
+    auto& acc = eval_steps[plan.items[e.source].key + "|" + e.sampler];
+    while (std::getline(f, line)) {
+      acc.first += std::stod(SplitCsv(line).at(3));
+      ++acc.second;
+    }
+  }
+  for (const auto& r : rows) {
+    EXPECT_GT(std::stod(r.at("steps_per_episode")), 0) << r.at("condition");
+    const auto& acc = eval_steps.at(r.at("config_hash") + "|" + r.at("sampler"));
+    EXPECT_NEAR(std::stod(r.at("static_steps_per_episode")), acc.first / acc.second, 0.006) << r.at("sampler");
+  }
   const std::string md = Slurp(results / "dynamic.md");
-  for (const char* s : {"| sync + move |", "| async + reset |", "Avg", "| 2x |", "### Cost", "dynamic.png"}) {
+  for (const char* s : {"| sync + move |", "| async + reset |", "Avg", "| 2x |", "### Cost", "dynamic.png",
+                        "| ratio per env step (mean, max) |"}) {
     EXPECT_NE(md.find(s), std::string::npos) << s << "\n" << md;
   }
   EXPECT_TRUE(fs::exists(results / "dynamic.png"));
