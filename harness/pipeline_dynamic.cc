@@ -352,6 +352,7 @@ std::string WriteDynamic(const RunPlan& plan, std::ostream& log) {
     header[c] = IsSweep(it) ? Compact(it.delay_multiple) + "x"
                             : it.exec + (it.perturbation.empty() ? "" : " + " + it.perturbation);
   }
+  std::map<std::pair<int, std::string>, EpisodeSums> static_sums;  // the eval blocks' episodes
   std::map<std::string, DynRow> rows;  // by config_hash|sampler|condition
   std::map<std::string, std::string> missing;  // row key -> label
   for (const auto& [group, items] : groups) {
@@ -376,9 +377,10 @@ std::string WriteDynamic(const RunPlan& plan, std::ostream& log) {
     const PerEpisode dyn = SecondsPerEpisode(plan, items);
     const auto st = static_items.find({run_i, sampler});
     const PerEpisode stat = st == static_items.end() ? PerEpisode{} : SecondsPerEpisode(plan, st->second);
-    // The eval stage's env steps per episode, for the cost per step (its episodes end on success).
-    EpisodeSums stat_steps;
-    if (stat.wall >= 0) {
+    // The eval stage's env steps per episode, for the cost per step (its episodes end on success);
+    // read once per run and sampler, whatever the number of conditions.
+    EpisodeSums& stat_steps = static_sums[{run_i, sampler}];
+    if (stat.wall >= 0 && stat_steps.episodes == 0) {
       for (int i : st->second) AddEpisodes(plan.items[i].path, &stat_steps);
     }
     const double n = s.episodes;
