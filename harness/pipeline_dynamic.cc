@@ -451,6 +451,15 @@ std::string WriteDynamic(const RunPlan& plan, std::ostream& log) {
       missing.erase(key);
     }
   }
+  const RunOptions& o = plan.options;
+  if (rows.empty()) {
+    // Nothing to show: no table of empty rows, and no stale files from an earlier merge.
+    for (const char* f : {"dynamic.csv", "dynamic.md", "dynamic.png"}) fs::remove(fs::path(plan.results) / f);
+    log << "dynamic: none of the " << missing.size() << " run x sampler x condition rows is done\n";
+    return "## Latency-aware evaluation (dynamic stage)\n\nNot run: none of its " + std::to_string(missing.size()) +
+           " run x sampler x condition rows is done (`harness run --task " + o.task + " --preset " + o.preset +
+           " --stage dynamic` computes them).\n";
+  }
   // Row order: the paper's method order, then epochs, sampler (NFE descending), seed, condition.
   std::vector<const DynRow*> ordered;
   for (const auto& [k, r] : rows) ordered.push_back(&r);
@@ -512,7 +521,6 @@ std::string WriteDynamic(const RunPlan& plan, std::ostream& log) {
       }
     }
   }
-  const RunOptions& o = plan.options;
   std::ostringstream md;
   md << "## Latency-aware evaluation (dynamic stage)\n\n"
      << "Each method at its own latency under `" << dp.latency << "` (its sampler's NFE in milliseconds, d = ceil(latency x "

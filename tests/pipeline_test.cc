@@ -565,6 +565,8 @@ TEST(PipelineRun, TinyEndToEndShardsCacheAndResume) {
   // Sharded, stage by stage (as the Slurm arrays run it), into another work tree: same numbers.
   RunOptions b = Tiny(root / "b");
   b.dataset = a.dataset;
+  RunOptions m = b;
+  m.stage = "merge";
   for (const std::string stage : {"collect", "train", "distill", "eval", "dynamic"}) {
     for (int i = 0; i < 3; ++i) {
       RunOptions s = b;
@@ -573,9 +575,14 @@ TEST(PipelineRun, TinyEndToEndShardsCacheAndResume) {
       s.shards = 3;
       RunPipeline(s, log);
     }
+    if (stage == "eval") {
+      // Before the dynamic stage: no dynamic files, and the README says the stage is not run.
+      RunPipeline(m, log);
+      EXPECT_FALSE(fs::exists(fs::path(b.results) / "dynamic.csv"));
+      EXPECT_FALSE(fs::exists(fs::path(b.results) / "dynamic.md"));
+      EXPECT_NE(Slurp(fs::path(b.results) / "README.md").find("Not run: none of its"), std::string::npos);
+    }
   }
-  RunOptions m = b;
-  m.stage = "merge";
   RunPipeline(m, log);
   EXPECT_EQ(Numbers(fs::path(b.results) / "evals.csv"), numbers_a);
   EXPECT_EQ(DynamicRows(fs::path(b.results) / "dynamic.csv"), dynamic_a);
