@@ -688,7 +688,9 @@ void MergeRun(const RunPlan& plan, std::ostream& out) {
   readme << "## Cost\n\n" << cost << "\nFiles: evals.csv (one row per method x sampler x training seed x checkpoint, "
          << "with seeds, config hash, git commit, device, versions), table{1,2}.md and _peak/_final.csv, "
          << "convergence.csv, latency.csv, cost.csv, "
-         << (!fs::exists(fs::path(plan.results) / "dynamic.csv") ? "" : "dynamic.csv (the dynamic stage: one row per run x sampler x condition), ")
+         << (fs::exists(fs::path(plan.results) / "dynamic.csv")
+                 ? "dynamic.csv (the dynamic stage: one row per run x sampler x condition), "
+                 : "")
          << "preset.json (the preset file the run read).\n";
   WriteTextAtomic(readme.str(), (fs::path(plan.results) / "README.md").string());
   out << "merged " << rr.rows.size() << " evaluation rows into " << plan.results << " (" << done << "/"
