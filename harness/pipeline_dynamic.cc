@@ -48,11 +48,6 @@ double Now() {
   return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
-std::string Fixed(double v, int digits) {
-  std::ostringstream o;
-  o << std::fixed << std::setprecision(digits) << v;
-  return o.str();
-}
 
 // A number as short as it prints exactly enough ("0.5", "2", "350").
 std::string Compact(double v) {
@@ -79,69 +74,34 @@ std::string ConditionName(const WorkItem& item) {
   return item.latency + " " + item.exec + " " + (item.perturbation.empty() ? "none" : item.perturbation);
 }
 
-// The cells of a CSV line, with RFC 4180 quotes (WriteRolloutCsv quotes errors and details).
-std::vector<std::string> SplitQuoted(const std::string& line) {
-  std::vector<std::string> out(1);
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        out.back() += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        out.back() += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      out.emplace_back();
-    } else {
-      out.back() += c;
-    }
-  }
-  return out;
-}
-
 // Sums over the episodes of per-episode CSVs (WriteRolloutCsv's columns, read by header).
 struct EpisodeSums {
   int episodes = 0, successes = 0, applied = 0, skipped = 0, jumps = 0;
   double score = 0, score_sq = 0, delay = 0, held = 0, skipped_actions = 0, jump = 0, steps = 0;
 };
 void AddEpisodes(const std::string& path, EpisodeSums* s) {
-  std::ifstream f(path);
-  if (!f) throw std::runtime_error("cannot read " + path);
-  std::string line;
-  std::getline(f, line);
-  const std::vector<std::string> header = SplitQuoted(line);
-  std::map<std::string, size_t> col;
-  for (size_t i = 0; i < header.size(); ++i) col[header[i]] = i;
+  const EpisodeCsv csv = ReadEpisodeCsv(path);
   for (const char* c : {"success", "score", "steps", "delay_steps", "held_steps", "skipped_actions",
                         "boundary_jump", "perturbation"}) {
-    if (!col.count(c)) throw std::runtime_error(path + " has no column " + c + ": not a dynamic evaluation's CSV");
+    if (!csv.Has(c)) throw std::runtime_error(path + " has no column " + c + ": not a dynamic evaluation's CSV");
   }
-  while (std::getline(f, line)) {
-    if (line.empty()) continue;
-    const std::vector<std::string> v = SplitQuoted(line);
-    if (v.size() < header.size()) throw std::runtime_error(path + ": short line '" + line + "'");
-    const double score = std::stod(v[col["score"]]);
+  for (const auto& v : csv.rows) {
+    const double score = std::stod(v.at("score"));
     ++s->episodes;
-    s->successes += std::stoi(v[col["success"]]);
+    s->successes += std::stoi(v.at("success"));
     s->score += score;
     s->score_sq += score * score;
-    s->steps += std::stod(v[col["steps"]]);
-    s->delay += std::stod(v[col["delay_steps"]]);
-    s->held += std::stod(v[col["held_steps"]]);
-    s->skipped_actions += std::stod(v[col["skipped_actions"]]);
-    const std::string& jump = v[col["boundary_jump"]];
+    s->steps += std::stod(v.at("steps"));
+    s->delay += std::stod(v.at("delay_steps"));
+    s->held += std::stod(v.at("held_steps"));
+    s->skipped_actions += std::stod(v.at("skipped_actions"));
+    const std::string& jump = v.at("boundary_jump");
     if (!jump.empty()) {
       s->jump += std::stod(jump);
       ++s->jumps;
     }
-    s->applied += v[col["perturbation"]] == "applied";
-    s->skipped += v[col["perturbation"]] == "skipped";
+    s->applied += v.at("perturbation") == "applied";
+    s->skipped += v.at("perturbation") == "skipped";
   }
 }
 

@@ -20,6 +20,21 @@ struct RolloutReport;
 namespace pipeline_internal {
 
 std::string Join(const std::vector<std::string>& v, const std::string& sep);
+// `v` with `digits` digits after the point.
+std::string Fixed(double v, int digits);
+// A per-episode CSV (WriteRolloutCsv's columns, RFC 4180 quotes: it quotes errors and details): its
+// header and its rows, each a map from column to cell.
+struct EpisodeCsv {
+  std::vector<std::string> header;
+  std::vector<std::map<std::string, std::string>> rows;
+  bool Has(const std::string& column) const;
+};
+// Throws std::runtime_error when the file cannot be read or a line has fewer cells than the header.
+EpisodeCsv ReadEpisodeCsv(const std::string& path);
+// The rows of a CSV file whose cells hold no commas (the merge's own files), each a map from column
+// name to cell, columns by header (so files written before a column was added still read); none
+// when the file is missing or empty.
+std::vector<std::map<std::string, std::string>> CsvRowsByHeader(const std::string& path);
 std::string StageName(Stage s);
 // The run a train / distill item is, or an eval / dynamic item evaluates, named as its directory
 // without the key ("dp-edm-seed0"); "" for the collect item.
@@ -74,6 +89,12 @@ void RunDynamicItem(const RunPlan& plan, const WorkItem& item, std::ostream& log
 // dynamic.{md,csv,png} under plan.results from the done dynamic items (and the previous merge's rows
 // of runs not on this machine); returns the Markdown ("" when the plan has no dynamic stage).
 std::string WriteDynamic(const RunPlan& plan, std::ostream& log);
+
+// milestones.{md,csv} under plan.results (pipeline_milestones.cc), for a task that declares sub-goals
+// (TaskInfo::milestones): per run x sampler of the eval stage, how many of its test episodes reached
+// each sub-goal, with the 95 % Wilson interval; rows of runs not on this machine come from the
+// previous merge. Returns the Markdown ("" when the task declares none).
+std::string WriteMilestones(const RunPlan& plan, std::ostream& log);
 
 }  // namespace pipeline_internal
 }  // namespace onedp

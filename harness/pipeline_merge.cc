@@ -124,12 +124,6 @@ EpisodeStats ReadEpisodes(const std::string& path) {
   return s;
 }
 
-std::string Fixed(double v, int digits) {
-  std::ostringstream o;
-  o << std::fixed << std::setprecision(digits) << v;
-  return o.str();
-}
-
 // --- merge -------------------------------------------------------------------------------------
 
 struct RunRows {
@@ -309,19 +303,11 @@ std::string ReadText(const fs::path& path) {
   return s.str();
 }
 
-// The rows of a CSV written by a previous merge, keyed by the value of `key_column`, each a map from
-// column name to cell (columns by header, so files written before a column was added still read).
+// The rows of a CSV written by a previous merge, keyed by the value of `key_column`.
 std::map<std::string, std::map<std::string, std::string>> PreviousCsv(const fs::path& path,
                                                                        const std::string& key_column) {
   std::map<std::string, std::map<std::string, std::string>> out;
-  std::ifstream f(path);
-  std::string line;
-  if (!std::getline(f, line)) return out;
-  const std::vector<std::string> header = SplitCsv(line);
-  while (std::getline(f, line)) {
-    const std::vector<std::string> cells = SplitCsv(line);
-    std::map<std::string, std::string> row;
-    for (size_t i = 0; i < header.size() && i < cells.size(); ++i) row[header[i]] = cells[i];
+  for (auto& row : CsvRowsByHeader(path.string())) {
     if (row.count(key_column)) out[row.at(key_column)] = row;
   }
   return out;
@@ -644,6 +630,7 @@ void MergeRun(const RunPlan& plan, std::ostream& out) {
   const std::string latency = WriteLatency(plan, out);
   const std::string cost = WriteCost(plan);
   const std::string dynamic = WriteDynamic(plan, out);
+  const std::string milestones = WriteMilestones(plan, out);
   int done = 0;
   for (const auto& it : plan.items) done += ItemDone(it);
   const RunOptions& o = plan.options;
@@ -664,6 +651,7 @@ void MergeRun(const RunPlan& plan, std::ostream& out) {
            << Join({carried_runs.begin(), carried_runs.end()}, ", ") << ".\n\n";
   }
   readme << tables;
+  if (!milestones.empty()) readme << milestones << "\n";
   if (!png.empty()) readme << "## Convergence (Figure 4)\n\n![convergence](convergence.png)\n\n";
   if (!latency.empty()) readme << "## Latency (Table 5)\n\n" << latency << "\n";
   std::ostringstream adopted;
@@ -690,6 +678,9 @@ void MergeRun(const RunPlan& plan, std::ostream& out) {
          << "convergence.csv, latency.csv, cost.csv, "
          << (fs::exists(fs::path(plan.results) / "dynamic.csv")
                  ? "dynamic.csv (the dynamic stage: one row per run x sampler x condition), "
+                 : "")
+         << (fs::exists(fs::path(plan.results) / "milestones.csv")
+                 ? "milestones.csv (sub-goal counts: one row per run x sampler of the eval stage), "
                  : "")
          << "preset.json (the preset file the run read).\n";
   WriteTextAtomic(readme.str(), (fs::path(plan.results) / "README.md").string());

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iomanip>
 #include <map>
+#include <sstream>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +15,7 @@
 #include "harness/pipeline_internal.h"
 #include "harness/policy_jobs.h"
 #include "harness/run_info.h"
+#include "harness/tables.h"
 #include "policies/distill.h"
 #include "policies/policy_info.h"
 #include "policies/registry.h"
@@ -29,6 +33,32 @@ const std::vector<std::string> kStages = {"collect", "train", "distill", "eval",
 
 std::string Short(const std::string& key) { return key.substr(0, 8); }
 
+// The cells of a CSV line, with RFC 4180 quotes (WriteRolloutCsv quotes errors and details).
+std::vector<std::string> SplitQuoted(const std::string& line) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        out.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        out.back() += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      out.emplace_back();
+    } else {
+      out.back() += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 namespace pipeline_internal {
@@ -37,6 +67,49 @@ std::string Join(const std::vector<std::string>& v, const std::string& sep) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
   return s;
+}
+
+std::string Fixed(double v, int digits) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(digits) << v;
+  return o.str();
+}
+
+bool EpisodeCsv::Has(const std::string& column) const {
+  return std::find(header.begin(), header.end(), column) != header.end();
+}
+
+EpisodeCsv ReadEpisodeCsv(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw std::runtime_error("cannot read " + path);
+  EpisodeCsv csv;
+  std::string line;
+  std::getline(f, line);
+  csv.header = SplitQuoted(line);
+  while (std::getline(f, line)) {
+    if (line.empty()) continue;
+    const std::vector<std::string> v = SplitQuoted(line);
+    if (v.size() < csv.header.size()) throw std::runtime_error(path + ": short line '" + line + "'");
+    std::map<std::string, std::string> row;
+    for (size_t i = 0; i < csv.header.size(); ++i) row[csv.header[i]] = v[i];
+    csv.rows.push_back(std::move(row));
+  }
+  return csv;
+}
+
+std::vector<std::map<std::string, std::string>> CsvRowsByHeader(const std::string& path) {
+  std::vector<std::map<std::string, std::string>> out;
+  std::ifstream f(path);
+  std::string line;
+  if (!std::getline(f, line)) return out;
+  const std::vector<std::string> header = SplitCsv(line);
+  while (std::getline(f, line)) {
+    const std::vector<std::string> cells = SplitCsv(line);
+    std::map<std::string, std::string> row;
+    for (size_t i = 0; i < header.size() && i < cells.size(); ++i) row[header[i]] = cells[i];
+    out.push_back(std::move(row));
+  }
+  return out;
 }
 
 std::string StageName(Stage s) {

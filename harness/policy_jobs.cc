@@ -193,6 +193,8 @@ nlohmann::json EvaluateEpoch(const EvalPlan& plan, int epoch, Policy& p, std::os
   std::snprintf(line, sizeof(line), "epoch %d: success %.3f, score %.3f over %zu episodes (%.1f s)\n", epoch,
                 r.success_rate, r.mean_score, r.episodes.size(), r.wall_seconds);
   out << line;
+  const std::string reached = MilestoneSummary(r);
+  if (!reached.empty()) out << "  sub-goals reached: " << reached << "\n";
   return {{"success", r.success_rate}, {"score", r.mean_score}, {"eval_seconds", r.wall_seconds},
           {"eval_cpu_seconds", cpu}, {"eval_episodes", static_cast<int>(r.episodes.size())}};
 }
@@ -557,6 +559,7 @@ int RunEval(const EvalOptions& o, std::ostream& out) {
       << r.success_rate << ", mean score " << r.mean_score << "; PredictChunk mean "
       << 1e3 * Mean(per_call) << " ms over " << per_call.size() << " calls; " << r.wall_seconds
       << " s; wrote " << csv << "\n";
+  if (!r.milestones.empty()) out << "sub-goals reached: " << MilestoneSummary(r) << "\n";
   {  // the chunk clock, summed over episodes (per-episode values in the CSV)
     double delay = 0, chunks = 0, held = 0, skipped = 0, jump = 0;
     int jumps = 0;

@@ -363,6 +363,7 @@ bool StepEpisode(Task& task, const std::vector<double>& action, int max_steps, E
   }
   *outcome = task.Evaluate();
   r->score = std::max(r->score, outcome->score);
+  r->milestones |= outcome->milestones;
   if (outcome->success) r->success = true;
   return outcome->success || r->steps >= max_steps;
 }
@@ -588,9 +589,12 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
 
   int successes = 0;
   double score_sum = 0;
+  report.milestones = ts.info.milestones;
+  report.milestone_episodes.assign(report.milestones.size(), 0);
   for (const EpisodeResult& r : report.episodes) {
     successes += r.success ? 1 : 0;
     score_sum += r.score;
+    for (size_t m = 0; m < report.milestones.size(); ++m) report.milestone_episodes[m] += (r.milestones >> m) & 1u;
   }
   report.latency = o.latency.text;
   report.exec = o.exec;
@@ -602,6 +606,15 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
   return report;
 }
 
+std::string MilestoneSummary(const RolloutReport& report) {
+  std::string s;
+  for (size_t m = 0; m < report.milestones.size() && m < report.milestone_episodes.size(); ++m) {
+    s += (s.empty() ? "" : ", ") + report.milestones[m] + " " + std::to_string(report.milestone_episodes[m]) + "/" +
+         std::to_string(report.episodes.size());
+  }
+  return s;
+}
+
 void WriteRolloutCsv(const RolloutReport& report, const std::string& path) {
   namespace fs = std::filesystem;
   if (path.empty()) throw std::runtime_error("rollout csv: empty path");
@@ -610,7 +623,7 @@ void WriteRolloutCsv(const RolloutReport& report, const std::string& path) {
     std::ofstream f(tmp, std::ios::trunc);
     if (!f) throw std::runtime_error("cannot write " + tmp);
     f << "seed,success,score,steps,error,delay_steps,chunks,held_steps,skipped_actions,"
-         "boundary_jump,deterministic,perturbation,perturbation_step,perturbation_detail\n";
+         "boundary_jump,deterministic,perturbation,perturbation_step,perturbation_detail,milestones\n";
     f << std::setprecision(10);
     for (const EpisodeResult& r : report.episodes) {
       f << r.seed << ',' << (r.success ? 1 : 0) << ',' << r.score << ',' << r.steps << ','
@@ -618,7 +631,15 @@ void WriteRolloutCsv(const RolloutReport& report, const std::string& path) {
         << ',' << r.skipped_actions << ',';
       if (std::isfinite(r.boundary_jump)) f << r.boundary_jump;
       f << ',' << (report.deterministic ? 1 : 0) << ',' << r.perturbation << ','
-        << r.perturbation_step << ',' << CsvField(r.perturbation_detail) << '\n';
+        << r.perturbation_step << ',' << CsvField(r.perturbation_detail) << ',';
+      const char* sep = "";
+      for (size_t m = 0; m < report.milestones.size(); ++m) {
+        if ((r.milestones >> m) & 1u) {
+          f << sep << report.milestones[m];
+          sep = ";";
+        }
+      }
+      f << '\n';
     }
     f.flush();
     if (!f) {

@@ -114,12 +114,16 @@ struct EpisodeResult {
   std::string perturbation = "none";
   int perturbation_step = -1;
   std::string perturbation_detail;
+  uint32_t milestones = 0;  // OR over the rollout of Outcome::milestones: the sub-goals reached
 };
 
 struct RolloutReport {
   std::vector<EpisodeResult> episodes;  // in seed order
   double success_rate = 0;
   double mean_score = 0;
+  // The task's sub-goals (TaskInfo::milestones) and how many episodes reached each.
+  std::vector<std::string> milestones;
+  std::vector<int> milestone_episodes;
   std::vector<double> predict_seconds;  // wall time of every PredictChunk call
   std::vector<int> predict_batch;       // batch size of each call
   double wall_seconds = 0;
@@ -236,7 +240,7 @@ class ObsHistory {
   std::map<std::string, std::vector<std::vector<uint8_t>>> images_;
 };
 
-// One env step: applies `action`, then updates `r` (steps, max score, success, error) and
+// One env step: applies `action`, then updates `r` (steps, max score, milestones, success, error) and
 // `outcome`. Returns true when the episode is over: first success, an episode error, or
 // `max_steps` steps. Exceptions from the task propagate.
 bool StepEpisode(Task& task, const std::vector<double>& action, int max_steps, EpisodeResult* r,
@@ -250,11 +254,16 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
                           const RolloutOptions& options,
                           const std::function<void(int done, int total)>& progress = {});
 
+// "lid_off 12/50, hammer_lifted 3/50": the episodes that reached each of the task's sub-goals; ""
+// when the task declares none.
+std::string MilestoneSummary(const RolloutReport& report);
+
 // Writes one row per episode (seed, success, score, steps, error, then the chunk clock's
 // delay_steps, chunks, held_steps, skipped_actions, boundary_jump (empty when undefined) and
 // deterministic: 0 when the latency was measured on this machine; then perturbation,
-// perturbation_step, perturbation_detail) to `<path>.tmp`, then renames it to `path`. Throws
-// std::runtime_error on I/O errors.
+// perturbation_step, perturbation_detail, and milestones: the names of the sub-goals the episode
+// reached, joined by ';') to `<path>.tmp`, then renames it to `path`. Throws std::runtime_error on
+// I/O errors.
 void WriteRolloutCsv(const RolloutReport& report, const std::string& path);
 
 // ---- recorded rollouts -------------------------------------------------------------------------

@@ -78,6 +78,11 @@ struct TaskInfo {
   // The perturbations the task declares (tasks/perturbation.h: "move", "reset"), for
   // Task::SetPerturbation.
   std::vector<std::string> perturbations;
+  // The sub-goals on the way to success that the task reports (snake_case names, at most 32, in
+  // the order a demonstration reaches them, e.g. Transport's "lid_off"): a rollout records which
+  // ones an episode reached, so a task that no policy solves still says how far each one gets.
+  // Empty: the task reports none. Outcome::milestones has bit i set while sub-goal i holds.
+  std::vector<std::string> milestones;
   TaskView view;
 };
 
@@ -111,6 +116,7 @@ struct Outcome {
   bool success = false;
   double score = 0;   // continuous metric (PushT coverage reward; robomimic: success as 0/1)
   double reward = 0;  // reward of the current state
+  uint32_t milestones = 0;  // bit i: TaskInfo::milestones[i] holds in the current state
 };
 
 // Wall-clock time a task spent, split by kind (for `harness bench sim`).

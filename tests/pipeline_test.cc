@@ -17,6 +17,7 @@
 #include "harness/latency.h"
 #include "harness/pipeline.h"
 #include "harness/pipeline_internal.h"
+#include "harness/rollout.h"
 #include "harness/policy_jobs.h"
 #include "harness/run_info.h"
 #include "harness/tables.h"
@@ -920,6 +921,93 @@ TEST(PipelineMerge, CostTotalsOnAFixture) {
   // A fresh machine: the runs are gone; the previous merge's rows give the same table.
   fs::remove_all(fs::path(plan.options.work));
   EXPECT_EQ(pipeline_internal::WriteCost(plan), md);
+  fs::remove_all(root);
+}
+
+// The sub-goal table on a fixture: Transport's DP-DDPM with one sampler's blocks written with the
+// milestones column and another's in the format before it; then the same table on a fresh machine.
+TEST(PipelineMerge, MilestonesCountSubGoalsPerRunAndSampler) {
+  const fs::path root = fs::temp_directory_path() / "onedp_pipeline_milestones";
+  fs::remove_all(root);
+  RunOptions o = Tiny(root);
+  std::ostringstream log;
+  EXPECT_EQ(pipeline_internal::WriteMilestones(PlanRun(o), log), "");  // PushT declares none
+  o.task = "transport-ph";
+  const RunPlan plan = PlanRun(o);
+  const std::vector<std::string> names = FindTask(o.task).info.milestones;
+  ASSERT_EQ(names.size(), 4u);
+  int ddpm = -1;
+  for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
+    if (plan.items[i].stage == Stage::kTrain && plan.items[i].policy == "dp-ddpm") ddpm = i;
+  }
+  ASSERT_GE(ddpm, 0);
+  std::map<std::string, std::vector<int>> blocks;  // sampler -> eval items of DP-DDPM
+  std::vector<std::string> samplers;
+  for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
+    const WorkItem& it = plan.items[i];
+    if (it.stage != Stage::kEval || it.source != ddpm) continue;
+    if (!blocks.count(it.sampler)) samplers.push_back(it.sampler);
+    blocks[it.sampler].push_back(i);
+  }
+  ASSERT_GE(samplers.size(), 2u);
+  fs::create_directories(plan.items[ddpm].path);
+  std::ofstream(fs::path(plan.items[ddpm].path) / "run.json") << "{}\n";  // the run is on this machine
+  // First sampler: per block, episode e reached sub-goals 0..(e % 3) - 1 and success on e % 5 == 4.
+  int episodes = 0, reached[4] = {0, 0, 0, 0}, successes = 0;
+  for (int i : blocks.at(samplers[0])) {
+    const WorkItem& it = plan.items[i];
+    RolloutReport r;
+    r.milestones = names;
+    for (int e = 0; e < it.block_count; ++e) {
+      EpisodeResult ep;
+      ep.seed = 100000 + it.block_start + e;
+      ep.success = e % 5 == 4;
+      for (int m = 0; m < e % 3; ++m) ep.milestones |= 1u << m;
+      if (ep.success) ep.milestones = 15u;
+      for (int m = 0; m < 4; ++m) reached[m] += (ep.milestones >> m) & 1u;
+      successes += ep.success;
+      ++episodes;
+      r.episodes.push_back(ep);
+    }
+    fs::create_directories(fs::path(it.path).parent_path());
+    WriteRolloutCsv(r, it.path);
+    std::ofstream(pipeline_internal::DoneMarker(it))
+        << nlohmann::json({{"key", it.key}, {"epoch", 7}, {"versions", {{"git_commit", "abc"}}}}).dump() << "\n";
+  }
+  // Second sampler: a block CSV without the milestones column (written before sub-goals were recorded).
+  for (int i : blocks.at(samplers[1])) {
+    const WorkItem& it = plan.items[i];
+    fs::create_directories(fs::path(it.path).parent_path());
+    std::ofstream(it.path) << "seed,success,score,steps,error\n100000,0,0,700,\n";
+    std::ofstream(pipeline_internal::DoneMarker(it))
+        << nlohmann::json({{"key", it.key}, {"epoch", 7}, {"versions", {{"git_commit", "abc"}}}}).dump() << "\n";
+  }
+  const std::string md = pipeline_internal::WriteMilestones(plan, log);
+  const auto rows = CsvRows(fs::path(plan.results) / "milestones.csv");
+  ASSERT_EQ(rows.size(), 1u) << md;
+  const auto& row = rows.at(0);
+  EXPECT_EQ(row.at("sampler"), samplers[0]);
+  EXPECT_EQ(row.at("method"), FindPolicyInfo("dp-ddpm").MethodName(samplers[0]));
+  EXPECT_EQ(row.at("epoch"), "7");
+  EXPECT_EQ(row.at("episodes"), std::to_string(episodes));
+  EXPECT_EQ(row.at("successes"), std::to_string(successes));
+  EXPECT_EQ(row.at("config_hash"), plan.items[ddpm].key);
+  for (int m = 0; m < 4; ++m) EXPECT_EQ(row.at(names[m]), std::to_string(reached[m])) << names[m];
+  EXPECT_GT(reached[0], reached[2]);  // the fixture tells the sub-goals apart
+  const auto [lo, hi] = WilsonInterval(static_cast<double>(reached[0]) / episodes, episodes);
+  const std::string cell = pipeline_internal::Fixed(static_cast<double>(reached[0]) / episodes, 2) + " [" +
+                           pipeline_internal::Fixed(lo, 2) + ", " + pipeline_internal::Fixed(hi, 2) + "]";
+  EXPECT_NE(md.find("| " + row.at("method") + " | 0 | 7 | " + std::to_string(episodes) + " | " + cell + " |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("1 run x sampler groups have no row"), std::string::npos) << md;
+  EXPECT_TRUE(fs::exists(fs::path(plan.results) / "milestones.md"));
+
+  // A fresh machine: the run is gone; the previous merge's row stays.
+  fs::remove_all(fs::path(plan.options.work));
+  const std::string again = pipeline_internal::WriteMilestones(plan, log);
+  EXPECT_EQ(CsvRows(fs::path(plan.results) / "milestones.csv"), rows);
+  EXPECT_NE(again.find("1 rows come from the previous merge"), std::string::npos) << again;
   fs::remove_all(root);
 }
 

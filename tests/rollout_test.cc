@@ -326,6 +326,8 @@ TEST(RolloutTest, CsvHasOneRowPerEpisode) {
   r.episodes[0].perturbation = "skipped";
   r.episodes[0].perturbation_step = 7;
   r.episodes[0].perturbation_detail = "task solved";
+  r.milestones = {"lid_off", "trash_in_trash_bin", "hammer_lifted"};
+  r.episodes[0].milestones = 0b101;
   const fs::path dir = fs::temp_directory_path() / ("onedp_rollout_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const std::string path = (dir / "eval.csv").string();
@@ -335,9 +337,9 @@ TEST(RolloutTest, CsvHasOneRowPerEpisode) {
   std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   EXPECT_EQ(all,
             "seed,success,score,steps,error,delay_steps,chunks,held_steps,skipped_actions,"
-            "boundary_jump,deterministic,perturbation,perturbation_step,perturbation_detail\n"
-            "100,1,1,42,,2,5,10,0,12.5,1,skipped,7,task solved\n"
-            "101,0,0.25,300,\"non-finite action, \"\"x\"\"\",0,0,0,0,,1,none,-1,\n");
+            "boundary_jump,deterministic,perturbation,perturbation_step,perturbation_detail,milestones\n"
+            "100,1,1,42,,2,5,10,0,12.5,1,skipped,7,task solved,lid_off;hammer_lifted\n"
+            "101,0,0.25,300,\"non-finite action, \"\"x\"\"\",0,0,0,0,,1,none,-1,,\n");
   r.deterministic = false;  // measured latency
   WriteRolloutCsv(r, path);
   std::ifstream g(path);

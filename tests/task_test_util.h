@@ -22,6 +22,23 @@ inline int RunExpert(Task& task, const OperatorProfile& op, uint64_t seed, int s
   return steps;
 }
 
+// Runs the expert as RunExpert does and returns, per sub-goal of the task (TaskInfo::milestones),
+// the first step after which Outcome::milestones had its bit set (-1: never).
+inline std::vector<int> FirstMilestoneSteps(Task& task, const OperatorProfile& op, uint64_t seed, int steps) {
+  task.Reset(seed);
+  auto expert = task.MakeExpert(op, seed);
+  std::vector<int> first(task.spec().info.milestones.size(), -1);
+  for (int t = 0; t < steps; ++t) {
+    task.Step(expert->Act());
+    const Outcome o = task.Evaluate();
+    for (size_t m = 0; m < first.size(); ++m) {
+      if (first[m] < 0 && ((o.milestones >> m) & 1u)) first[m] = t + 1;
+    }
+    if (o.success) break;
+  }
+  return first;
+}
+
 // Moves free joint `joint` to `pos` with identity orientation, at rest; runs mj_forward.
 inline void SetFreeJointPos(Sim& sim, int joint, const Eigen::Vector3d& pos) {
   const int adr = sim.model()->jnt_qposadr[joint];

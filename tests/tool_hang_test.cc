@@ -430,6 +430,27 @@ TEST(ToolHangTest, ExpertHangsTheWrench) {
   }
 }
 
+// Sub-goals: none after a reset; the constructed hung state has all four (lifted: both objects are
+// far above their rest heights on the stand).
+TEST(ToolHangTest, SubGoalBitsFollowTheState) {
+  ToolHangTask task;
+  ASSERT_EQ(task.spec().info.milestones,
+            (std::vector<std::string>{"frame_lifted", "frame_assembled", "tool_lifted", "tool_on_frame"}));
+  task.Reset(0);
+  EXPECT_EQ(task.Evaluate().milestones, 0u);
+  HungState s(task);
+  EXPECT_EQ(task.Evaluate().milestones, 15u);
+}
+
+// The expert reaches the sub-goals in their declared order.
+TEST(ToolHangTest, ExpertReachesTheSubGoalsInOrder) {
+  ToolHangTask task;
+  const std::vector<int> first = FirstMilestoneSteps(task, OperatorsForVariant("ph").front(), 0, task.spec().max_steps);
+  ASSERT_EQ(first.size(), 4u);
+  for (size_t m = 0; m < first.size(); ++m) EXPECT_GT(first[m], 0) << task.spec().info.milestones[m];
+  for (size_t m = 1; m < first.size(); ++m) EXPECT_LE(first[m - 1], first[m]) << task.spec().info.milestones[m];
+}
+
 // robosuite 1.5.1's solver options (elliptic friction cone, impratio 20) are ToolHang's own: set in
 // tool_hang.xml after the shared scene include, which keeps its 2 ms Euler step; the other robosuite
 // tasks keep MuJoCo's defaults (pyramidal, impratio 1).

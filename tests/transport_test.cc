@@ -299,6 +299,40 @@ TEST(TransportTest, ExpertGoldenDeterminism) {
   EXPECT_LT((trash - kTrashGolden).norm(), 1e-5) << trash.transpose();
 }
 
+// Sub-goals: none holds after a reset; a constructed state sets exactly the bits it should.
+TEST_F(TransportSuccessTest, SubGoalBitsFollowTheConstructedState) {
+  task.Reset(0);
+  EXPECT_EQ(task.Evaluate().milestones, 0u);
+  const std::vector<std::string> names = task.spec().info.milestones;
+  ASSERT_EQ(names, (std::vector<std::string>{"lid_off", "trash_in_trash_bin", "hammer_lifted", "hammer_in_target_bin"}));
+  const Eigen::Vector3d start = task.StartBinPos();
+  // the lid moved sideways by just under / over the bin's half width
+  task.PlaceLid(task.LidPos() + Eigen::Vector3d(0, TransportTask::kBinHalf - 0.01, 0), Eigen::Quaterniond::Identity());
+  EXPECT_EQ(task.Evaluate().milestones, 0u);
+  task.PlaceLid(task.LidPos() + Eigen::Vector3d(0, 0.02, 0), Eigen::Quaterniond::Identity());
+  EXPECT_EQ(task.Evaluate().milestones, 1u);
+  // the hammer's handle centre just below / above the start bin's rim
+  const double rim = start.z() + TransportTask::kBinRim;
+  const Eigen::Quaterniond level(Eigen::AngleAxisd(-M_PI / 2, Eigen::Vector3d::UnitX()));
+  task.PlacePayload(Eigen::Vector3d(start.x(), start.y(), rim - 0.005), level);
+  EXPECT_EQ(task.Evaluate().milestones, 1u);
+  task.PlacePayload(Eigen::Vector3d(start.x(), start.y(), rim + 0.005), level);
+  EXPECT_EQ(task.Evaluate().milestones, 1u | 4u);
+  Place(true, true);  // both success conditions (the lid back on its bin by the reset)
+  EXPECT_EQ(task.Evaluate().milestones, 2u | 8u);
+}
+
+// The expert reaches every sub-goal: the lid comes off before the hammer is lifted, which is before
+// it lands in the target bin.
+TEST(TransportTest, ExpertReachesEverySubGoal) {
+  TransportTask task("ph");
+  const std::vector<int> first = FirstMilestoneSteps(task, OperatorsForVariant("ph").front(), 0, task.spec().max_steps);
+  ASSERT_EQ(first.size(), 4u);
+  for (size_t m = 0; m < first.size(); ++m) EXPECT_GT(first[m], 0) << task.spec().info.milestones[m];
+  EXPECT_LT(first[0], first[2]);
+  EXPECT_LT(first[2], first[3]);
+}
+
 TEST(TransportTest, ExpertSucceeds) {
   const OperatorProfile op = OperatorsForVariant("ph").front();
   TransportTask task("ph");

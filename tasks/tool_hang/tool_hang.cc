@@ -44,6 +44,9 @@ Eigen::Quaterniond FrameLyingQuat(double a) {
 TaskInfo ToolHangTask::Info(const std::string& variant) {
   TaskInfo info = RobomimicTaskInfo(ToolHangConfig(variant));
   info.perturbations = {"reset"};  // tool_hang_perturbations.cc
+  // A demonstration lifts the frame, inserts it into the stand, lifts the tool and hangs it on the
+  // frame's hook (ToolHangChecks::Milestones sets the bits in this order).
+  info.milestones = {"frame_lifted", "frame_assembled", "tool_lifted", "tool_on_frame"};
   return info;
 }
 
@@ -81,10 +84,7 @@ void ToolHangTask::PlaceObjects(Rng* rng) {
   const double fa = rng->Uniform(-M_PI / 2 + M_PI / 6 - M_PI / 18, -M_PI / 2 + M_PI / 6 + M_PI / 18);
   frame_init_ = Eigen::Vector3d(fx, fy, fa);
   tool_init_ = DrawTool(rng);
-  // frame z: table + z_offset + bounding half height, z_offset = (t - H)/2 + 0.001 + base_thickness/2 +
-  // grip half length - (CH + 2 * cone height) = -0.0993, half height (H + 2 (CH + 2 * cone height))/2 = 0.1408
-  const double frame_z = kTableTopZ + (-0.0993) + 0.1408;
-  SetFreeJoint(frame_joint_, Eigen::Vector3d(fx, fy, frame_z), FrameLyingQuat(fa));
+  SetFreeJoint(frame_joint_, Eigen::Vector3d(fx, fy, kFrameRestZ), FrameLyingQuat(fa));
   PlaceToolAt(tool_init_);
 }
 
@@ -96,8 +96,7 @@ Eigen::Vector3d ToolHangTask::DrawTool(Rng* rng) {
 }
 
 void ToolHangTask::PlaceToolAt(const Eigen::Vector3d& xy_yaw) {
-  // tool z: table + 0.001 + 0.04 (the grip's unrotated half height is the composite's bottom offset)
-  SetFreeJoint(tool_joint_, Eigen::Vector3d(xy_yaw.x(), xy_yaw.y(), kTableTopZ + 0.001 + 0.04),
+  SetFreeJoint(tool_joint_, Eigen::Vector3d(xy_yaw.x(), xy_yaw.y(), kToolRestZ),
                Eigen::Quaterniond(Eigen::AngleAxisd(xy_yaw.z(), Eigen::Vector3d::UnitZ())));
 }
 
@@ -192,14 +191,23 @@ ToolHangChecks ToolHangTask::Checks() const {
   c.tool[3] = cross_sign_differs(g0, g4, hook_dir);
   const double frac = along / hook_len;
   c.tool[4] = frac > 0.05 && frac < 1.0;
+  c.frame_lifted = FramePos().z() > kFrameRestZ + kLiftedHeight;
+  c.tool_lifted = ToolPos().z() > kToolRestZ + kLiftedHeight;
   return c;
+}
+
+uint32_t ToolHangChecks::Milestones() const {
+  return (frame_lifted ? 1u : 0u) | (FrameAssembled() ? 2u : 0u) | (tool_lifted ? 4u : 0u) |
+         (ToolOnFrame() ? 8u : 0u);
 }
 
 Outcome ToolHangTask::Evaluate() const {
   Outcome o;
-  o.success = episode_error().empty() && Checks().Success();
+  const ToolHangChecks c = Checks();
+  o.success = episode_error().empty() && c.Success();
   o.reward = o.success ? 1.0 : 0.0;
   o.score = o.reward;
+  o.milestones = c.Milestones();
   return o;
 }
 

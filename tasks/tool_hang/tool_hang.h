@@ -53,7 +53,13 @@ struct ToolHangChecks {
   std::array<bool, 5> tool{};   // no pad contact, hole-hook contact, near line, straddles, inserted
   bool FrameAssembled() const { return frame[0] && frame[1] && frame[2]; }
   bool ToolOnFrame() const { return tool[0] && tool[1] && tool[2] && tool[3] && tool[4]; }
+  // Sub-goals before success (TaskInfo::milestones): the frame's / tool's body origin is more
+  // than ToolHangTask::kLiftedHeight above where the reset leaves it lying on the table.
+  bool frame_lifted = false;
+  bool tool_lifted = false;
   bool Success() const { return FrameAssembled() && ToolOnFrame(); }
+  // Bits in the order of ToolHangTask::Info's milestones.
+  uint32_t Milestones() const;
 };
 
 class ToolHangTask : public RobomimicTask {
@@ -67,6 +73,14 @@ class ToolHangTask : public RobomimicTask {
   static constexpr double kHole1Offset = 0.0935328;  // hole 1 centre along the tool's -x
   static constexpr double kGripLocation = 0.0525;    // frame grip centre along the rod (body z)
   static constexpr double kRodX = 0.04375;           // rod axis in the frame's body x
+  // Body-origin heights of the frame and the tool lying on the table after a reset: table +
+  // z_offset + bounding half height, z_offset = (t - H)/2 + 0.001 + base_thickness/2 + grip half
+  // length - (CH + 2 * cone height) = -0.0993, half height (H + 2 (CH + 2 * cone height))/2 =
+  // 0.1408; the tool: table + 0.001 + 0.04 (the grip's unrotated half height is the composite's
+  // bottom offset).
+  static constexpr double kFrameRestZ = kTableTopZ + (-0.0993) + 0.1408;
+  static constexpr double kToolRestZ = kTableTopZ + 0.001 + 0.04;
+  static constexpr double kLiftedHeight = 0.05;  // "lifted" sub-goals: this far above the rest height
 
   explicit ToolHangTask(const std::string& variant = "ph");
   // The task's facts (TaskInfo) without constructing it.

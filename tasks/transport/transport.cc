@@ -50,6 +50,11 @@ void Append(const Eigen::Vector3d& v, std::vector<double>* out) { out->insert(ou
 TaskInfo TransportTask::Info(const std::string& variant) {
   TaskInfo info = RobomimicTaskInfo(TransportConfig(variant));
   info.perturbations = {"move"};  // transport_perturbations.cc
+  // A demonstration: arm 0 takes the lid off while arm 1 moves the trash from the target bin to the
+  // trash bin (the two arms work at once, so either can come first), then arm 0 lifts the hammer out
+  // of the start bin and hands it over and arm 1 drops it into the target bin
+  // (TransportChecks::Milestones sets the bits in this order).
+  info.milestones = {"lid_off", "trash_in_trash_bin", "hammer_lifted", "hammer_in_target_bin"};
   return info;
 }
 
@@ -228,14 +233,25 @@ TransportChecks TransportTask::Checks() const {
       c.trash_in_trash_bin = true;
     }
   }
+  const Eigen::Vector3d lid_offset = LidPos() - StartBinPos();
+  c.lid_off = std::abs(lid_offset.x()) > kBinHalf || std::abs(lid_offset.y()) > kBinHalf;
+  // The bin's rim is kBinRim above its body origin, the base plate's centre (StartBinPos).
+  c.payload_lifted = PayloadPos().z() > StartBinPos().z() + kBinRim;
   return c;
+}
+
+uint32_t TransportChecks::Milestones() const {
+  return (lid_off ? 1u : 0u) | (trash_in_trash_bin ? 2u : 0u) | (payload_lifted ? 4u : 0u) |
+         (payload_in_target_bin ? 8u : 0u);
 }
 
 Outcome TransportTask::Evaluate() const {
   Outcome o;
-  o.success = episode_error().empty() && Checks().Success();
+  const TransportChecks c = Checks();
+  o.success = episode_error().empty() && c.Success();
   o.reward = o.success ? 1.0 : 0.0;
   o.score = o.reward;
+  o.milestones = c.Milestones();
   return o;
 }
 

@@ -54,7 +54,13 @@ namespace onedp {
 struct TransportChecks {
   bool payload_in_target_bin = false;
   bool trash_in_trash_bin = false;
+  // Sub-goals before success (TaskInfo::milestones): the lid's centre is off the start bin's
+  // footprint; the hammer's body origin (handle centre) is above the start bin's rim.
+  bool lid_off = false;
+  bool payload_lifted = false;
   bool Success() const { return payload_in_target_bin && trash_in_trash_bin; }
+  // Bits in the order of TransportTask::Info's milestones.
+  uint32_t Milestones() const;
 };
 
 class TransportTask : public RobomimicTask {
