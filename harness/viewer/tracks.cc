@@ -113,6 +113,7 @@ void LiveTrack::Reset(uint64_t seed) {
     frame_.success = out.success;
     frame_.score = out.score;
     frame_.reward = out.reward;
+    frame_.milestones = out.milestones;
   });
 }
 
@@ -156,6 +157,7 @@ void LiveTrack::Advance() {
       frame_.success = out.success;
       frame_.score = out.score;
       frame_.reward = out.reward;
+      frame_.milestones = result_.milestones;
       ObserveImages(&obs_);
       if (!frame_.done) history_.Push(obs_, /*fill=*/false);
     } catch (const std::exception& e) {
@@ -212,6 +214,7 @@ void ReplayTrack::Seek(int frame) {
     frame_.success = out.success;
     frame_.score = out.score;
     frame_.reward = out.reward;
+    frame_.milestones = out.milestones;
   });
   if (s >= 0 && s < static_cast<int>(data_.scores.size())) {  // what the run itself measured
     frame_.score = data_.scores[s];

@@ -33,6 +33,9 @@ struct TrackFrame {
   bool success = false;
   double score = 0;  // Outcome::score now (the task's score metric; success tasks 0/1)
   double reward = 0;
+  // The task's sub-goals (TaskInfo::milestones), bit i for sub-goal i: a live episode's reached so
+  // far; a replayed frame's holding in its state.
+  uint32_t milestones = 0;
   std::string error;  // the episode's error, if any
   // The action that led to this frame (empty at frame 0), and the chunk it came from: H x Da
   // values at horizon indices (NaN where unknown), chunk_pos = that action's horizon index,

@@ -439,6 +439,12 @@ class App {
       ImGui::SameLine();
       ImGui::Text("  %s %.3f", t.spec().info.score_label.c_str(), f.score);
       ImGui::Text("reward %.3f", f.reward);
+      const std::vector<std::string>& goals = t.spec().info.milestones;
+      for (size_t m = 0; m < goals.size(); ++m) {
+        const bool reached = (f.milestones >> m) & 1u;
+        ImGui::TextColored(reached ? ImVec4(0.3f, 1, 0.4f, 1) : ImVec4(0.6f, 0.6f, 0.6f, 1), "%s %s",
+                           reached ? "[x]" : "[ ]", goals[m].c_str());
+      }
       if (t.live()) {
         const auto* lt = dynamic_cast<const LiveTrack*>(&t);
         if (lt) {
