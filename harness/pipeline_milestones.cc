@@ -137,7 +137,8 @@ std::string WriteMilestones(const RunPlan& plan, std::ostream& log) {
   md << "## Sub-goals reached (milestones)\n\n"
      << "The share of each run x sampler's test episodes that reached each of " << info.display_name
      << "'s sub-goals at some step (" << Join(names, ", ")
-     << "; defined by the task), with the 95 % Wilson interval over episodes; success last.\n\n"
+     << "; the task's definitions: docs/tasks.md, \"Sub-goals\"), with the 95 % Wilson interval over "
+     << "episodes; success last.\n\n"
      << "| Method | Seed | Epoch | Episodes |";
   for (const auto& n : names) md << " " << n << " |";
   md << " success |\n|---|---:|---:|---:|";
