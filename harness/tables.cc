@@ -251,7 +251,9 @@ std::string TableMarkdown(const PaperTable& t) {
 std::string TableCsv(const PaperTable& t) {
   std::ostringstream o;
   o << "method,epochs,nfe";
-  for (const auto& task : t.tasks) o << ',' << task << "_mean," << task << "_std," << task << "_seeds";
+  for (const auto& task : t.tasks) {
+    o << ',' << task << "_mean," << task << "_std," << task << "_seeds," << task << "_ci_low," << task << "_ci_high";
+  }
   o << ",avg,avg_tasks\n";
   for (const auto& l : t.lines) {
     o << l.method << ',' << l.epochs << ',' << l.nfe;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include <unistd.h>
@@ -92,6 +93,13 @@ TEST(TablesTest, MissingCellsAndAvg) {
   EXPECT_NE(md.find("Square-ph"), std::string::npos);
   const std::string csv = TableCsv(t);
   EXPECT_NE(csv.find("OneDP-S,20,1,0.7500,0.0000,1,0.6151,0.8492,,,0,,,0.7500,1"), std::string::npos) << csv;
+  // Every line has as many cells as the header names, each task's five under its own names.
+  std::istringstream lines(csv);
+  std::string header, line;
+  std::getline(lines, header);
+  EXPECT_EQ(header.rfind("method,epochs,nfe,pusht_mean,pusht_std,pusht_seeds,pusht_ci_low,pusht_ci_high,", 0), 0u)
+      << header;
+  while (std::getline(lines, line)) EXPECT_EQ(SplitCsv(line).size(), SplitCsv(header).size()) << line;
   // A task nobody evaluated is a column of missing cells.
   const PaperTable wide = AssembleTable(Fixture(), "table1", {"pusht", "tool-hang-ph"}, Reduce::kPeak);
   EXPECT_FALSE(wide.lines[0].cells[1].present);
