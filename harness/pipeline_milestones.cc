@@ -80,8 +80,8 @@ std::string WriteMilestones(const RunPlan& plan, std::ostream& log) {
     if (!groups.count(g)) order.push_back(g);
     groups[g].push_back(i);
   }
-  const std::vector<std::string> fixed_columns = {"method",   "sampler",    "train_seed",  "epoch", "episodes",
-                                                  "successes", "config_hash", "git_commit"};
+  const std::vector<std::string> fixed_columns = {"method",   "run",       "sampler",     "train_seed", "epoch",
+                                                  "episodes", "successes", "config_hash", "git_commit"};
   std::map<std::pair<int, std::string>, std::map<std::string, std::string>> rows;  // cells by column
   int unrecorded = 0;
   for (const auto& g : order) {
@@ -100,6 +100,7 @@ std::string WriteMilestones(const RunPlan& plan, std::ostream& log) {
     const nlohmann::json marker = ReadJson(DoneMarker(plan.items[items.front()]));
     std::map<std::string, std::string> r = {
         {"method", FindPolicyInfo(run.policy).MethodName(g.second)},
+        {"run", RunNameOf(plan, run)},
         {"sampler", g.second},
         {"train_seed", std::to_string(run.seed)},
         {"epoch", std::to_string(marker.value("epoch", 0))},
@@ -139,9 +140,9 @@ std::string WriteMilestones(const RunPlan& plan, std::ostream& log) {
      << "'s sub-goals at some step (" << Join(names, ", ")
      << "; the task's definitions: docs/tasks.md, \"Sub-goals\"), with the 95 % Wilson interval over "
      << "episodes; success last.\n\n"
-     << "| Method | Seed | Epoch | Episodes |";
+     << "| Method | Run | Sampler | Episodes |";
   for (const auto& n : names) md << " " << n << " |";
-  md << " success |\n|---|---:|---:|---:|";
+  md << " success |\n|---|---|---|---:|";
   for (size_t i = 0; i <= names.size(); ++i) md << "---:|";
   md << "\n";
   for (const auto& g : order) {
@@ -152,7 +153,7 @@ std::string WriteMilestones(const RunPlan& plan, std::ostream& log) {
     for (const auto& c : columns) cells.push_back(cell(c));
     csv << Join(cells, ",") << "\n";
     const int n = std::stoi(cell("episodes"));
-    md << "| " << cell("method") << " | " << cell("train_seed") << " | " << cell("epoch") << " | " << n << " |";
+    md << "| " << cell("method") << " | " << cell("run") << " | " << cell("sampler") << " | " << n << " |";
     for (const auto& m : names) md << " " << RateCell(cell(m).empty() ? 0 : std::stoi(cell(m)), n) << " |";
     md << " " << RateCell(std::stoi(cell("successes")), n) << " |\n";
   }

@@ -997,7 +997,9 @@ TEST(PipelineMerge, MilestonesCountSubGoalsPerRunAndSampler) {
   const auto [lo, hi] = WilsonInterval(static_cast<double>(reached[0]) / episodes, episodes);
   const std::string cell = pipeline_internal::Fixed(static_cast<double>(reached[0]) / episodes, 2) + " [" +
                            pipeline_internal::Fixed(lo, 2) + ", " + pipeline_internal::Fixed(hi, 2) + "]";
-  EXPECT_NE(md.find("| " + row.at("method") + " | 0 | 7 | " + std::to_string(episodes) + " | " + cell + " |"),
+  EXPECT_EQ(row.at("run"), "dp-ddpm-seed0");
+  EXPECT_NE(md.find("| " + row.at("method") + " | dp-ddpm-seed0 | " + samplers[0] + " | " + std::to_string(episodes) +
+                    " | " + cell + " |"),
             std::string::npos)
       << md;
   EXPECT_NE(md.find("1 run x sampler groups have no row"), std::string::npos) << md;
