@@ -25,6 +25,7 @@
 #include "harness/rollout_timeline.h"
 #include "policies/policy.h"
 #include "tasks/task_registry.h"
+#include "tasks/transport/transport.h"
 
 namespace onedp {
 namespace {
@@ -313,6 +314,33 @@ TEST(RolloutTest, MismatchesAreInvalidArguments) {
   EXPECT_THROW(RunRollouts(lift, "no-such-task", Options(1, 1, 1, 8)), std::invalid_argument);
   EXPECT_THROW(RunRollouts(lift, "pusht", Options(0, 1, 1, 8)), std::invalid_argument);
   EXPECT_TRUE(lift.calls.empty());
+}
+
+TEST(RolloutTest, MilestoneSummaryCountsEpisodesPerSubGoal) {
+  RolloutReport r;
+  r.episodes.resize(4);
+  EXPECT_EQ(MilestoneSummary(r), "");  // the task declares none
+  r.milestones = {"lid_off", "hammer_lifted"};
+  r.milestone_episodes = {3, 0};
+  EXPECT_EQ(MilestoneSummary(r), "lid_off 3/4, hammer_lifted 0/4");
+}
+
+// An episode keeps a sub-goal once reached, though the state later loses it.
+TEST(RolloutTest, StepEpisodeKeepsSubGoalsOnceReached) {
+  TransportTask task("ph");
+  task.SetActionMode(ActionMode::kAbsolute);
+  task.Reset(0);
+  const Eigen::Vector3d lid = task.LidPos();
+  EpisodeResult r;
+  Outcome out;
+  task.PlaceLid(lid + Eigen::Vector3d(0, 2 * TransportTask::kBinHalf, 0), Eigen::Quaterniond::Identity());
+  StepEpisode(task, task.HoldAction(), 10, &r, &out);
+  EXPECT_EQ(out.milestones & 1u, 1u);
+  task.PlaceLid(lid, Eigen::Quaterniond::Identity());  // back on its bin
+  StepEpisode(task, task.HoldAction(), 10, &r, &out);
+  EXPECT_EQ(out.milestones & 1u, 0u);
+  EXPECT_EQ(r.milestones, 1u);
+  EXPECT_EQ(r.steps, 2);
 }
 
 TEST(RolloutTest, CsvHasOneRowPerEpisode) {
