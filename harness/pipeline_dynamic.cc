@@ -391,19 +391,11 @@ std::string WriteDynamic(const RunPlan& plan, std::ostream& log) {
   // Rows of the previous merge for runs not on this machine are kept (as evals.csv's are).
   const fs::path csv_path = fs::path(plan.results) / "dynamic.csv";
   int carried = 0;
-  if (fs::exists(csv_path)) {
-    std::set<std::string> absent;
-    for (const auto& it : plan.items) {
-      if ((it.stage == Stage::kTrain || it.stage == Stage::kDistill) && !RunHere(it)) absent.insert(it.key);
-    }
-    std::ifstream f(csv_path);
-    std::string line;
-    std::getline(f, line);
-    const std::vector<std::string> columns = SplitCsv(line);
-    while (std::getline(f, line)) {
-      const std::vector<std::string> v = SplitCsv(line);
+  {
+    const std::map<std::string, int> absent = AbsentRuns(plan);
+    for (auto& cells : CsvRowsByHeader(csv_path.string())) {
       DynRow r;
-      for (size_t i = 0; i < columns.size() && i < v.size(); ++i) r.cells[columns[i]] = v[i];
+      r.cells = std::move(cells);
       const std::string key = r.Str("config_hash") + "|" + r.Str("sampler") + "|" + r.Str("condition");
       if (!absent.count(r.Str("config_hash")) || rows.count(key)) continue;
       rows[key] = r;

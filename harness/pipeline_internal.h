@@ -69,6 +69,9 @@ nlohmann::json EvalBlockMarker(const RunPlan& plan, const WorkItem& item, int nf
 // Whether a train / distill item's run directory is on this machine (a fresh machine has only the
 // committed results of earlier merges).
 bool RunHere(const WorkItem& item);
+// The train / distill items whose run directory is not on this machine, by key (-> item index): their
+// rows in a previous merge's files are kept.
+std::map<std::string, int> AbsentRuns(const RunPlan& plan);
 // A gnuplot PNG (written to a temporary name and renamed) of `series` (name -> x -> y, y in [0, 1]),
 // one line each; false (and a warning on `log`) when gnuplot fails or there is nothing to plot.
 bool PlotLines(const std::map<std::string, std::map<double, double>>& series, const std::string& title,

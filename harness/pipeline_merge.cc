@@ -34,6 +34,15 @@ namespace fs = std::filesystem;
 
 bool RunHere(const WorkItem& item) { return fs::exists(fs::path(item.path) / "run.json"); }
 
+std::map<std::string, int> AbsentRuns(const RunPlan& plan) {
+  std::map<std::string, int> absent;
+  for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
+    const WorkItem& it = plan.items[i];
+    if ((it.stage == Stage::kTrain || it.stage == Stage::kDistill) && !RunHere(it)) absent[it.key] = i;
+  }
+  return absent;
+}
+
 bool PlotLines(const std::map<std::string, std::map<double, double>>& series, const std::string& title,
                const std::string& xlabel, const std::string& ylabel, const std::string& key, const std::string& png,
                std::ostream& log) {
@@ -320,11 +329,7 @@ std::map<std::string, std::map<std::string, std::string>> PreviousCsv(const fs::
 int CarryOverRows(const RunPlan& plan, RunRows* rr, std::set<std::string>* runs) {
   const fs::path previous = fs::path(plan.results) / "evals.csv";
   if (!fs::exists(previous)) return 0;
-  std::map<std::string, int> absent;  // run item key -> index, for runs not on this machine
-  for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
-    const WorkItem& it = plan.items[i];
-    if ((it.stage == Stage::kTrain || it.stage == Stage::kDistill) && !RunHere(it)) absent[it.key] = i;
-  }
+  const std::map<std::string, int> absent = AbsentRuns(plan);
   using Key = std::tuple<std::string, std::string, int, int, uint64_t, int>;
   const auto key_of = [](const EvalRow& r) { return Key{r.table, r.method, r.epochs, r.nfe, r.train_seed, r.epoch}; };
   std::map<Key, EvalRow> rows;

@@ -112,11 +112,7 @@ std::string WriteMilestones(const RunPlan& plan, std::ostream& log) {
     rows[g] = r;
   }
   // Rows of the previous merge for runs not on this machine are kept (as evals.csv's are).
-  std::map<std::string, int> absent;  // run key -> item index
-  for (int i = 0; i < static_cast<int>(plan.items.size()); ++i) {
-    const WorkItem& it = plan.items[i];
-    if ((it.stage == Stage::kTrain || it.stage == Stage::kDistill) && !RunHere(it)) absent[it.key] = i;
-  }
+  const std::map<std::string, int> absent = AbsentRuns(plan);
   int carried = 0;
   for (auto& r : CsvRowsByHeader(csv_path.string())) {
     const auto run = absent.find(r["config_hash"]);

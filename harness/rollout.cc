@@ -589,13 +589,11 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
 
   int successes = 0;
   double score_sum = 0;
-  report.milestones = ts.info.milestones;
-  report.milestone_episodes.assign(report.milestones.size(), 0);
   for (const EpisodeResult& r : report.episodes) {
     successes += r.success ? 1 : 0;
     score_sum += r.score;
-    for (size_t m = 0; m < report.milestones.size(); ++m) report.milestone_episodes[m] += (r.milestones >> m) & 1u;
   }
+  report.milestones = ts.info.milestones;
   report.latency = o.latency.text;
   report.exec = o.exec;
   report.perturbation = o.perturbation;
@@ -608,8 +606,10 @@ RolloutReport RunRollouts(Policy& policy, const std::string& task_name,
 
 std::string MilestoneSummary(const RolloutReport& report) {
   std::string s;
-  for (size_t m = 0; m < report.milestones.size() && m < report.milestone_episodes.size(); ++m) {
-    s += (s.empty() ? "" : ", ") + report.milestones[m] + " " + std::to_string(report.milestone_episodes[m]) + "/" +
+  for (size_t m = 0; m < report.milestones.size(); ++m) {
+    int reached = 0;
+    for (const EpisodeResult& e : report.episodes) reached += (e.milestones >> m) & 1u;
+    s += (s.empty() ? "" : ", ") + report.milestones[m] + " " + std::to_string(reached) + "/" +
          std::to_string(report.episodes.size());
   }
   return s;

@@ -121,9 +121,7 @@ struct RolloutReport {
   std::vector<EpisodeResult> episodes;  // in seed order
   double success_rate = 0;
   double mean_score = 0;
-  // The task's sub-goals (TaskInfo::milestones) and how many episodes reached each.
-  std::vector<std::string> milestones;
-  std::vector<int> milestone_episodes;
+  std::vector<std::string> milestones;  // the task's sub-goals (TaskInfo::milestones)
   std::vector<double> predict_seconds;  // wall time of every PredictChunk call
   std::vector<int> predict_batch;       // batch size of each call
   double wall_seconds = 0;

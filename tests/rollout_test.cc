@@ -321,7 +321,7 @@ TEST(RolloutTest, MilestoneSummaryCountsEpisodesPerSubGoal) {
   r.episodes.resize(4);
   EXPECT_EQ(MilestoneSummary(r), "");  // the task declares none
   r.milestones = {"lid_off", "hammer_lifted"};
-  r.milestone_episodes = {3, 0};
+  for (int e = 0; e < 3; ++e) r.episodes[e].milestones = 1u;  // lid_off in three of the four
   EXPECT_EQ(MilestoneSummary(r), "lid_off 3/4, hammer_lifted 0/4");
 }
 

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 #include <Eigen/Core>
 
@@ -11,31 +13,30 @@
 namespace onedp {
 
 // Resets `task` with `seed`, runs the expert acting as `op` for up to `steps` steps, stops at the
-// first success; returns the number of steps taken.
-inline int RunExpert(Task& task, const OperatorProfile& op, uint64_t seed, int steps) {
+// first success; returns the number of steps taken. `on_step` (optional) sees each step's number
+// (1, 2, ...) and the task's Outcome after it.
+inline int RunExpert(Task& task, const OperatorProfile& op, uint64_t seed, int steps,
+                     const std::function<void(int step, const Outcome&)>& on_step = {}) {
   task.Reset(seed);
   auto expert = task.MakeExpert(op, seed);
   for (int t = 0; t < steps; ++t) {
     task.Step(expert->Act());
-    if (task.Evaluate().success) return t + 1;
+    const Outcome o = task.Evaluate();
+    if (on_step) on_step(t + 1, o);
+    if (o.success) return t + 1;
   }
   return steps;
 }
 
-// Runs the expert as RunExpert does and returns, per sub-goal of the task (TaskInfo::milestones),
+// Runs the expert with RunExpert and returns, per sub-goal of the task (TaskInfo::milestones),
 // the first step after which Outcome::milestones had its bit set (-1: never).
 inline std::vector<int> FirstMilestoneSteps(Task& task, const OperatorProfile& op, uint64_t seed, int steps) {
-  task.Reset(seed);
-  auto expert = task.MakeExpert(op, seed);
   std::vector<int> first(task.spec().info.milestones.size(), -1);
-  for (int t = 0; t < steps; ++t) {
-    task.Step(expert->Act());
-    const Outcome o = task.Evaluate();
+  RunExpert(task, op, seed, steps, [&](int step, const Outcome& o) {
     for (size_t m = 0; m < first.size(); ++m) {
-      if (first[m] < 0 && ((o.milestones >> m) & 1u)) first[m] = t + 1;
+      if (first[m] < 0 && ((o.milestones >> m) & 1u)) first[m] = step;
     }
-    if (o.success) break;
-  }
+  });
   return first;
 }
 
