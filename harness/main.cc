@@ -255,9 +255,12 @@ int main(int argc, char** argv) {
   onedp::TableOptions table;
   CLI::App* tb = app.add_subcommand("table", "The paper's six-column tables from several tasks' results");
   tb->add_option("--tasks", table.tasks, "Comma-separated tasks")->delimiter(',')->required();
-  tb->add_option("--preset", table.preset, "Preset of the results to read")->capture_default_str();
+  tb->add_option("--preset", table.presets,
+                 "Preset of the results to read; comma-separated presets put each task's columns side by side")
+      ->delimiter(',')
+      ->capture_default_str();
   tb->add_option("--results", table.results, "Results root")->capture_default_str();
-  tb->add_option("--out", table.out, "Output directory (default <results>/<preset>)");
+  tb->add_option("--out", table.out, "Output directory (default <results>/<presets joined by '+'>)");
 #endif
 
   try {

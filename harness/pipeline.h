@@ -138,9 +138,11 @@ void MergeRun(const RunPlan& plan, std::ostream& out);
 // (<results>/<task>/<preset>/evals.csv), written to <out>/table{1,2}_{peak,final}.{md,csv}.
 struct TableOptions {
   std::vector<std::string> tasks;
-  std::string preset = "cpu";
+  // Several presets put each task's results of each side by side (columns "task@preset");
+  // the paper's column of a task is compared with each of them.
+  std::vector<std::string> presets = {"cpu"};
   std::string results = "results";
-  std::string out;  // default <results>/<preset>
+  std::string out;  // default <results>/<presets joined by '+'>
 };
 void RunTables(const TableOptions& options, std::ostream& out);
 

@@ -698,21 +698,31 @@ void MergeRun(const RunPlan& plan, std::ostream& out) {
 
 void RunTables(const TableOptions& options, std::ostream& out) {
   if (options.tasks.empty()) throw std::invalid_argument("--tasks is empty");
-  const std::string preset = RunPresetFor(options.preset).name;  // validates it
+  if (options.presets.empty()) throw std::invalid_argument("--preset is empty");
+  std::vector<std::string> presets;
+  for (const auto& p : options.presets) presets.push_back(RunPresetFor(p).name);  // validates them
   std::vector<EvalRow> rows;
+  std::vector<std::string> columns;
   for (const auto& t : options.tasks) {
     FindTask(t);  // unknown names list the valid ones
-    const fs::path f = fs::path(options.results) / t / preset / "evals.csv";
-    if (!fs::exists(f)) {
-      out << "no results for " << t << " (" << f.string() << "): its column is marked -\n";
-      continue;
+    for (const auto& preset : presets) {
+      const std::string column = presets.size() == 1 ? t : ColumnKey(t, preset);
+      columns.push_back(column);
+      const fs::path f = fs::path(options.results) / t / preset / "evals.csv";
+      if (!fs::exists(f)) {
+        out << "no results for " << t << " (" << f.string() << "): its column is marked -\n";
+        continue;
+      }
+      for (EvalRow r : ReadEvalRows(f.string())) {
+        r.task = column;
+        rows.push_back(r);
+      }
     }
-    const auto r = ReadEvalRows(f.string());
-    rows.insert(rows.end(), r.begin(), r.end());
   }
-  const std::string dir = options.out.empty() ? (fs::path(options.results) / preset).string() : options.out;
+  const std::string dir =
+      options.out.empty() ? (fs::path(options.results) / Join(presets, "+")).string() : options.out;
   fs::create_directories(dir);
-  out << WriteTables(rows, options.tasks, dir);
+  out << WriteTables(rows, columns, dir);
   out << "wrote " << dir << "/table{1,2}.md and table{1,2}_{peak,final}.csv\n";
 }
 

@@ -139,7 +139,7 @@ void WriteEvalRows(const std::vector<EvalRow>& rows, const std::string& path) {
 }
 
 double RowMetric(const EvalRow& row) {
-  const TaskEntry* task = FindTaskOrNull(row.task);
+  const TaskEntry* task = FindTaskOrNull(ColumnTask(row.task));
   return task && task->info.metric == TaskMetric::kScore ? row.score : row.success;
 }
 
@@ -209,9 +209,15 @@ PaperTable AssembleTable(const std::vector<EvalRow>& rows, const std::string& na
   return t;
 }
 
-std::string TaskColumnName(const std::string& task) {
+std::string ColumnKey(const std::string& task, const std::string& preset) { return task + "@" + preset; }
+
+std::string ColumnTask(const std::string& key) { return key.substr(0, key.find('@')); }
+
+std::string TaskColumnName(const std::string& key) {
+  const std::string task = ColumnTask(key);
   const TaskEntry* entry = FindTaskOrNull(task);
-  return entry ? entry->info.display_name : task;
+  const std::string name = entry ? entry->info.display_name : task;
+  return task == key ? name : name + " (" + key.substr(task.size() + 1) + ")";
 }
 
 std::string TableMarkdown(const PaperTable& t) {
@@ -354,7 +360,7 @@ std::string ComparisonMarkdown(const PaperTable& t, const std::vector<PublishedL
       << " |";
     for (size_t i = 0; i < t.tasks.size(); ++i) {
       const TableCell& c = l.cells[i];
-      const auto v = p ? p->by_column.find(TaskColumnName(t.tasks[i])) : std::map<std::string, double>::const_iterator();
+      const auto v = p ? p->by_column.find(TaskColumnName(ColumnTask(t.tasks[i]))) : std::map<std::string, double>::const_iterator();
       const bool has_paper = p && v != p->by_column.end();
       std::string cell = c.present ? Fixed(c.mean, 3) : "-";
       if (has_paper) {

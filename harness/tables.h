@@ -51,8 +51,8 @@ std::vector<EvalRow> ReadEvalRows(const std::string& path);
 std::vector<std::string> SplitCsv(const std::string& line);
 void WriteEvalRows(const std::vector<EvalRow>& rows, const std::string& path);
 
-// The table's metric for a row: its task's (TaskInfo::metric; PushT's score, the success rate
-// elsewhere and for names the task registry does not know).
+// The table's metric for a row: its task's (TaskInfo::metric of ColumnTask(row.task); PushT's score,
+// the success rate elsewhere and for names the task registry does not know).
 double RowMetric(const EvalRow& row);
 
 enum class Reduce { kPeak, kFinal };
@@ -117,8 +117,14 @@ std::string DefaultPublishedTablesPath();
 // only ours.
 std::string ComparisonMarkdown(const PaperTable& ours, const std::vector<PublishedLine>& paper);
 
+// A table column is a task, or "task@preset" when one table puts several presets' results of a task
+// side by side (harness table --preset cpu,cpu-image); EvalRow::task then holds that key.
+std::string ColumnKey(const std::string& task, const std::string& preset);
+// The task of a column key (the key without its "@preset").
+std::string ColumnTask(const std::string& key);
+
 // Display name of a task column (TaskInfo::display_name: pusht -> PushT, square-ph -> Square-ph,
-// tool-hang-ph -> ToolHang-ph); an unknown name as it is.
+// tool-hang-ph -> ToolHang-ph; pusht@cpu-image -> PushT (cpu-image)); an unknown name as it is.
 std::string TaskColumnName(const std::string& task);
 
 }  // namespace onedp

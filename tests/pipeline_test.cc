@@ -1013,12 +1013,11 @@ TEST(PipelineMerge, MilestonesCountSubGoalsPerRunAndSampler) {
   fs::remove_all(root);
 }
 
-TEST(PipelineTables, SixColumnTableMarksMissingTasks) {
-  const fs::path root = fs::temp_directory_path() / "onedp_pipeline_tables";
-  fs::remove_all(root);
-  fs::create_directories(root / "cpu" / "pusht" / "cpu");
+// One OneDP-S (20 epochs) row of `task` with `score`, written as <dir>/evals.csv.
+void WriteOneEvalRow(const fs::path& dir, const std::string& task, double score) {
+  fs::create_directories(dir);
   EvalRow r;
-  r.task = "pusht";
+  r.task = task;
   r.table = "table1";
   r.method = "OneDP-S";
   r.epochs = 20;
@@ -1026,12 +1025,18 @@ TEST(PipelineTables, SixColumnTableMarksMissingTasks) {
   r.sampler = "onestep";
   r.epoch = 20;
   r.episodes = 50;
-  r.score = 0.75;
+  r.score = score;
   r.config_hash = "h";
   r.git_commit = "g";
   r.device = "cpu";
   r.versions = "v";
-  WriteEvalRows({r}, (root / "cpu" / "pusht" / "cpu" / "evals.csv").string());
+  WriteEvalRows({r}, (dir / "evals.csv").string());
+}
+
+TEST(PipelineTables, SixColumnTableMarksMissingTasks) {
+  const fs::path root = fs::temp_directory_path() / "onedp_pipeline_tables";
+  fs::remove_all(root);
+  WriteOneEvalRow(root / "cpu" / "pusht" / "cpu", "pusht", 0.75);
   TableOptions t;
   t.tasks = {"pusht", "square-ph"};
   t.results = (root / "cpu").string();
@@ -1043,6 +1048,32 @@ TEST(PipelineTables, SixColumnTableMarksMissingTasks) {
   EXPECT_NE(md.find("| - |"), std::string::npos) << md;
   EXPECT_NE(out.str().find("no results for square-ph"), std::string::npos);
   t.tasks = {"pusht", "nope"};
+  EXPECT_THROW(RunTables(t, out), std::invalid_argument);
+  fs::remove_all(root);
+}
+
+TEST(PipelineTables, SeveralPresetsSitSideBySide) {
+  const fs::path root = fs::temp_directory_path() / "onedp_pipeline_tables_presets";
+  fs::remove_all(root);
+  WriteOneEvalRow(root / "pusht" / "cpu", "pusht", 0.75);
+  WriteOneEvalRow(root / "pusht" / "cpu-image", "pusht", 0.5);
+  TableOptions t;
+  t.tasks = {"pusht"};
+  t.presets = {"cpu", "cpu-image"};
+  t.results = root.string();
+  std::ostringstream out;
+  RunTables(t, out);  // default output: <results>/cpu+cpu-image
+  const std::string md = Slurp(root / "cpu+cpu-image" / "table1.md");
+  EXPECT_NE(md.find("| PushT (cpu) | PushT (cpu-image) | Avg |"), std::string::npos) << md;
+  // each column its own row's score with its Wilson interval over 50 episodes (by hand: [0.615, 0.849],
+  // [0.366, 0.634]), and each beside the paper's PushT number (OneDP-S, 1 NFE)
+  EXPECT_NE(md.find("| 0.750 [0.62, 0.85] | 0.500 [0.37, 0.63] | 0.625 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("0.750 / "), std::string::npos) << md;
+  EXPECT_NE(md.find("0.500 / "), std::string::npos) << md;
+  const std::string csv = Slurp(root / "cpu+cpu-image" / "table1_peak.csv");
+  EXPECT_NE(csv.find("pusht@cpu_mean"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("pusht@cpu-image_mean"), std::string::npos) << csv;
+  t.presets = {"cpu", "nope"};
   EXPECT_THROW(RunTables(t, out), std::invalid_argument);
   fs::remove_all(root);
 }

@@ -186,6 +186,10 @@ TEST(TablesTest, TaskColumnNames) {
   EXPECT_EQ(TaskColumnName("lift-mh"), "Lift-mh");
   EXPECT_EQ(TaskColumnName("can-ph"), "Can-ph");
   EXPECT_EQ(TaskColumnName("no-such-task"), "no-such-task");
+  EXPECT_EQ(ColumnKey("pusht", "cpu-image"), "pusht@cpu-image");
+  EXPECT_EQ(ColumnTask("pusht@cpu-image"), "pusht");
+  EXPECT_EQ(ColumnTask("pusht"), "pusht");
+  EXPECT_EQ(TaskColumnName("pusht@cpu-image"), "PushT (cpu-image)");
 }
 
 // The metric comes from the task's facts: PushT's score, the success rate elsewhere.
