@@ -59,10 +59,19 @@ std::string CellText(const TableCell& c) {
   return Fixed(c.mean, 3) + " +- " + Fixed(c.std, 3) + " (n=" + std::to_string(c.seeds) + ")";
 }
 
-std::string AvgText(const TableLine& l, size_t tasks) {
-  if (!l.has_avg) return "-";
-  if (static_cast<size_t>(l.avg_tasks) == tasks) return Fixed(l.avg, 3);
-  return Fixed(l.avg, 3) + " (" + std::to_string(l.avg_tasks) + "/" + std::to_string(tasks) + ")";
+std::string AvgText(const TableAvg& a) {
+  if (!a.present) return "-";
+  if (a.tasks == a.columns) return Fixed(a.value, 3);
+  return Fixed(a.value, 3) + " (" + std::to_string(a.tasks) + "/" + std::to_string(a.columns) + ")";
+}
+
+// The presets of a table's columns in order of first appearance ("" for plain task columns).
+std::vector<std::string> ColumnPresets(const std::vector<std::string>& columns) {
+  std::vector<std::string> presets;
+  for (const auto& c : columns) {
+    if (std::find(presets.begin(), presets.end(), ColumnPreset(c)) == presets.end()) presets.push_back(ColumnPreset(c));
+  }
+  return presets;
 }
 
 }  // namespace
@@ -170,8 +179,14 @@ PaperTable AssembleTable(const std::vector<EvalRow>& rows, const std::string& na
     line.method = std::get<1>(key);
     line.epochs = std::get<2>(key);
     line.nfe = -std::get<3>(key);
-    double sum = 0;
+    for (const auto& preset : ColumnPresets(tasks)) line.avgs.push_back({preset});
+    auto avg_of = [&](const std::string& column) -> TableAvg& {
+      return *std::find_if(line.avgs.begin(), line.avgs.end(),
+                           [&](const TableAvg& a) { return a.preset == ColumnPreset(column); });
+    };
     for (const auto& task : tasks) {
+      TableAvg& avg = avg_of(task);
+      ++avg.columns;
       TableCell c;
       const auto it = per_task.find(task);
       if (it != per_task.end()) {
@@ -197,13 +212,15 @@ PaperTable AssembleTable(const std::vector<EvalRow>& rows, const std::string& na
         for (double v : values) c.std += (v - c.mean) * (v - c.mean) / values.size();
         c.std = std::sqrt(c.std);
         if (c.seeds == 1) std::tie(c.ci_low, c.ci_high) = WilsonInterval(c.mean, c.episodes);
-        sum += c.mean;
-        ++line.avg_tasks;
+        avg.value += c.mean;
+        ++avg.tasks;
       }
       line.cells.push_back(c);
     }
-    line.has_avg = line.avg_tasks > 0;
-    if (line.has_avg) line.avg = sum / line.avg_tasks;
+    for (TableAvg& a : line.avgs) {
+      a.present = a.tasks > 0;
+      if (a.present) a.value /= a.tasks;
+    }
     t.lines.push_back(line);
   }
   return t;
@@ -212,6 +229,11 @@ PaperTable AssembleTable(const std::vector<EvalRow>& rows, const std::string& na
 std::string ColumnKey(const std::string& task, const std::string& preset) { return task + "@" + preset; }
 
 std::string ColumnTask(const std::string& key) { return key.substr(0, key.find('@')); }
+
+std::string ColumnPreset(const std::string& key) {
+  const size_t at = key.find('@');
+  return at == std::string::npos ? "" : key.substr(at + 1);
+}
 
 std::string TaskColumnName(const std::string& key) {
   const std::string task = ColumnTask(key);
@@ -224,17 +246,21 @@ std::string TableMarkdown(const PaperTable& t) {
   std::ostringstream o;
   o << "| Method | Epochs | NFE |";
   for (const auto& task : t.tasks) o << ' ' << TaskColumnName(task) << " |";
-  o << " Avg |\n|---|---|---|";
-  for (size_t i = 0; i <= t.tasks.size(); ++i) o << "---|";
+  const std::vector<std::string> presets = ColumnPresets(t.tasks);
+  for (const auto& p : presets) o << (p.empty() ? " Avg |" : " Avg (" + p + ") |");
+  o << "\n|---|---|---|";
+  for (size_t i = 0; i < t.tasks.size() + presets.size(); ++i) o << "---|";
   o << "\n";
   for (const auto& l : t.lines) {
     o << "| " << l.method << " | " << l.epochs << " | " << l.nfe << " |";
     for (const auto& c : l.cells) o << ' ' << CellText(c) << " |";
-    o << ' ' << AvgText(l, t.tasks.size()) << " |\n";
+    for (const auto& a : l.avgs) o << ' ' << AvgText(a) << " |";
+    o << "\n";
   }
   o << "\n" << (t.reduce == Reduce::kPeak ? "Peak over evaluated checkpoints" : "Final checkpoint")
     << "; one training seed: the rate and its 95 % Wilson interval over episodes; several: mean +- std over"
-       " seeds (n); Avg over the tasks present (seeds x episodes per cell:";
+       " seeds (n); Avg over the tasks present"
+    << (ColumnPresets(t.tasks).size() > 1 ? ", per preset" : "") << " (seeds x episodes per cell:";
   bool first = true;
   for (size_t i = 0; i < t.tasks.size(); ++i) {
     std::set<std::pair<int, int>> shapes;
@@ -260,7 +286,11 @@ std::string TableCsv(const PaperTable& t) {
   for (const auto& task : t.tasks) {
     o << ',' << task << "_mean," << task << "_std," << task << "_seeds," << task << "_ci_low," << task << "_ci_high";
   }
-  o << ",avg,avg_tasks\n";
+  for (const auto& p : ColumnPresets(t.tasks)) {
+    const std::string suffix = p.empty() ? "" : "@" + p;
+    o << ",avg" << suffix << ",avg_tasks" << suffix;
+  }
+  o << "\n";
   for (const auto& l : t.lines) {
     o << l.method << ',' << l.epochs << ',' << l.nfe;
     for (const auto& c : l.cells) {
@@ -271,7 +301,8 @@ std::string TableCsv(const PaperTable& t) {
         o << ",,,0,,";
       }
     }
-    o << ',' << (l.has_avg ? Fixed(l.avg, 4) : "") << ',' << l.avg_tasks << "\n";
+    for (const auto& a : l.avgs) o << ',' << (a.present ? Fixed(a.value, 4) : "") << ',' << a.tasks;
+    o << "\n";
   }
   return o.str();
 }

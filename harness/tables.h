@@ -65,13 +65,20 @@ struct TableCell {
   int episodes = 0;  // per seed (the smallest if they differ)
 };
 
+// The Avg of a line over the columns of one preset (the only one when the columns are plain tasks).
+struct TableAvg {
+  std::string preset;    // ColumnPreset of its columns
+  bool present = false;  // at least one of its cells present
+  int tasks = 0;         // cells it covers
+  int columns = 0;       // columns of its preset
+  double value = 0;
+};
+
 struct TableLine {
   std::string method;
   int epochs = 0, nfe = 0;
   std::vector<TableCell> cells;  // one per task
-  bool has_avg = false;  // at least one cell present
-  int avg_tasks = 0;     // cells the Avg covers
-  double avg = 0;
+  std::vector<TableAvg> avgs;    // one per preset of the columns (ColumnPreset), in column order
 };
 
 struct PaperTable {
@@ -120,8 +127,9 @@ std::string ComparisonMarkdown(const PaperTable& ours, const std::vector<Publish
 // A table column is a task, or "task@preset" when one table puts several presets' results of a task
 // side by side (harness table --preset cpu,cpu-image); EvalRow::task then holds that key.
 std::string ColumnKey(const std::string& task, const std::string& preset);
-// The task of a column key (the key without its "@preset").
+// The task of a column key (the key without its "@preset"), and its preset ("" for a plain task).
 std::string ColumnTask(const std::string& key);
+std::string ColumnPreset(const std::string& key);
 
 // Display name of a task column (TaskInfo::display_name: pusht -> PushT, square-ph -> Square-ph,
 // tool-hang-ph -> ToolHang-ph; pusht@cpu-image -> PushT (cpu-image)); an unknown name as it is.

@@ -67,8 +67,9 @@ TEST(TablesTest, PeakAndFinalMeanStdOverSeeds) {
   EXPECT_EQ(peak.lines[0].cells[0].seeds, 2);
   // Square peak per seed: 0.4, 0.6 -> 0.5 +- 0.1.
   EXPECT_NEAR(peak.lines[0].cells[1].mean, 0.5, 1e-12);
-  EXPECT_TRUE(peak.lines[0].has_avg);
-  EXPECT_NEAR(peak.lines[0].avg, 0.6, 1e-12);
+  ASSERT_EQ(peak.lines[0].avgs.size(), 1u);
+  EXPECT_TRUE(peak.lines[0].avgs[0].present);
+  EXPECT_NEAR(peak.lines[0].avgs[0].value, 0.6, 1e-12);
 
   const PaperTable final = AssembleTable(Fixture(), "table1", tasks, Reduce::kFinal);
   // PushT final per seed: 0.50, 0.80 -> 0.65 +- 0.15.
@@ -82,8 +83,10 @@ TEST(TablesTest, MissingCellsAndAvg) {
   EXPECT_TRUE(onedp.cells[0].present);
   EXPECT_FALSE(onedp.cells[1].present);
   // The Avg covers the one task present and says so.
-  EXPECT_TRUE(onedp.has_avg);
-  EXPECT_EQ(onedp.avg_tasks, 1);
+  ASSERT_EQ(onedp.avgs.size(), 1u);
+  EXPECT_TRUE(onedp.avgs[0].present);
+  EXPECT_EQ(onedp.avgs[0].tasks, 1);
+  EXPECT_EQ(onedp.avgs[0].columns, 2);
   const std::string md = TableMarkdown(t);
   // One training seed of 50 episodes: the rate and its 95 % Wilson interval, never "+- 0.000".
   EXPECT_NE(md.find("| OneDP-S | 20 | 1 | 0.750 [0.62, 0.85] | - | 0.750 (1/2) |"), std::string::npos) << md;
@@ -189,6 +192,8 @@ TEST(TablesTest, TaskColumnNames) {
   EXPECT_EQ(ColumnKey("pusht", "cpu-image"), "pusht@cpu-image");
   EXPECT_EQ(ColumnTask("pusht@cpu-image"), "pusht");
   EXPECT_EQ(ColumnTask("pusht"), "pusht");
+  EXPECT_EQ(ColumnPreset("pusht@cpu-image"), "cpu-image");
+  EXPECT_EQ(ColumnPreset("pusht"), "");
   EXPECT_EQ(TaskColumnName("pusht@cpu-image"), "PushT (cpu-image)");
 }
 
