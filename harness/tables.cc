@@ -236,10 +236,10 @@ std::string ColumnPreset(const std::string& key) {
 }
 
 std::string TaskColumnName(const std::string& key) {
-  const std::string task = ColumnTask(key);
+  const std::string task = ColumnTask(key), preset = ColumnPreset(key);
   const TaskEntry* entry = FindTaskOrNull(task);
   const std::string name = entry ? entry->info.display_name : task;
-  return task == key ? name : name + " (" + key.substr(task.size() + 1) + ")";
+  return preset.empty() ? name : name + " (" + preset + ")";
 }
 
 std::string TableMarkdown(const PaperTable& t) {
