@@ -345,7 +345,16 @@ TEST(RolloutTest, StepEpisodeKeepsSubGoalsOnceReached) {
 
 TEST(RolloutTest, CsvHasOneRowPerEpisode) {
   RolloutReport r;
-  r.episodes = {{100, true, 1.0, 42, ""}, {101, false, 0.25, 300, "non-finite action, \"x\""}};
+  const auto episode = [](uint64_t seed, bool success, double score, int steps, const std::string& error) {
+    EpisodeResult e;
+    e.seed = seed;
+    e.success = success;
+    e.score = score;
+    e.steps = steps;
+    e.error = error;
+    return e;
+  };
+  r.episodes = {episode(100, true, 1.0, 42, ""), episode(101, false, 0.25, 300, "non-finite action, \"x\"")};
   r.episodes[0].delay_steps = 2;
   r.episodes[0].chunks = 5;
   r.episodes[0].held_steps = 10;

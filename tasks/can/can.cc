@@ -33,13 +33,6 @@ CanTask::CanTask(const std::string& variant) : RobomimicTask(CanConfig(variant))
   spec_.info = Info(variant);
 }
 
-Eigen::Matrix3d CanTask::CanRot() const {
-  const mjtNum* m = sim_->data()->xmat + 9 * can_body_;
-  Eigen::Matrix3d r;
-  r << m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8];
-  return r;
-}
-
 bool CanTask::InGoalRegion(const Eigen::Vector3d& p) {
   return p.x() > kGoalXMin && p.x() < kGoalXMax && p.y() > kGoalYMin && p.y() < kGoalYMax &&
          p.z() > kGoalZMin && p.z() < kGoalZMax;

@@ -62,7 +62,7 @@ class CanTask : public RobomimicTask {
 
   Eigen::Vector3d CanPos() const { return BodyPos(can_body_); }
   const double* CanQuatWxyz() const { return sim_->data()->xquat + 4 * can_body_; }
-  Eigen::Matrix3d CanRot() const;
+  Eigen::Matrix3d CanRot() const { return BodyRot(can_body_); }
   // The success region test on a can position (without the gripper test).
   static bool InGoalRegion(const Eigen::Vector3d& p);
   // Centre of the can's compartment in the world xy plane.

@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "tasks/can/can.h"
-#include "tasks/common/expert_util.h"
 
 namespace onedp {
 namespace {
@@ -71,20 +70,7 @@ void CanExpert::Go(Stage next) {
   stage_steps_ = 0;
 }
 
-std::string CanExpert::Phase() const {
-  switch (stage_) {
-    case Stage::kApproach: return "approach";
-    case Stage::kDescend: return "descend";
-    case Stage::kClose: return "close";
-    case Stage::kLift: return "lift";
-    case Stage::kCarry: return "carry";
-    case Stage::kLower: return "lower";
-    case Stage::kOpen: return "open";
-    case Stage::kRetreat: return "retreat";
-    case Stage::kRelease: return "release";
-  }
-  return "?";
-}
+std::string CanExpert::Phase() const { return PickPlacePhase(stage_); }
 
 std::vector<double> CanExpert::Act() {
   const PandaRobot& robot = task_->robot();

@@ -19,6 +19,7 @@
 
 #include <Eigen/Core>
 
+#include "tasks/common/expert_util.h"
 #include "tasks/common/operators.h"
 
 namespace onedp {
@@ -32,7 +33,7 @@ class CanExpert : public Expert {
   std::string Phase() const override;
 
  private:
-  enum class Stage { kApproach, kDescend, kClose, kLift, kCarry, kLower, kOpen, kRetreat, kRelease };
+  using Stage = PickPlaceStage;
   void ChoosePath();   // per episode: carry height, drop point, detour
   void ChooseGrasp();  // per grasp attempt: approach height / offset, grasp yaw and height
   void Go(Stage next);

@@ -52,4 +52,19 @@ double WrapAngle(double a) {
   return a - M_PI;
 }
 
+std::string PickPlacePhase(PickPlaceStage stage) {
+  switch (stage) {
+    case PickPlaceStage::kApproach: return "approach";
+    case PickPlaceStage::kDescend: return "descend";
+    case PickPlaceStage::kClose: return "close";
+    case PickPlaceStage::kLift: return "lift";
+    case PickPlaceStage::kCarry: return "carry";
+    case PickPlaceStage::kLower: return "lower";
+    case PickPlaceStage::kOpen: return "open";
+    case PickPlaceStage::kRetreat: return "retreat";
+    case PickPlaceStage::kRelease: return "release";
+  }
+  return "?";
+}
+
 }  // namespace onedp

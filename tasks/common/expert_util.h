@@ -1,8 +1,9 @@
 // Helpers that scripted arm experts share: steering the end effector toward a pose through the
-// OSC_POSE delta action space, and top-down grasp orientations.
+// OSC_POSE delta action space, top-down grasp orientations, and the pick-and-place stages.
 #pragma once
 
 #include <array>
+#include <string>
 
 #include <Eigen/Core>
 
@@ -38,5 +39,11 @@ constexpr double kWristLimit = 2.6;
 // With the tool pointing down, turning the end effector by +yaw about world z turns joint 7 by
 // -yaw (its axis points down).
 constexpr double kWristSign = -1.0;
+
+// The stages of a one-arm pick-and-place expert (Can, Square): grasp, carry, place, and release to
+// try again.
+enum class PickPlaceStage { kApproach, kDescend, kClose, kLift, kCarry, kLower, kOpen, kRetreat, kRelease };
+// A stage's name as the expert's Phase() reports it ("approach", ..., "release").
+std::string PickPlacePhase(PickPlaceStage stage);
 
 }  // namespace onedp

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "tasks/common/mj_pose.h"
+
 namespace onedp {
 
 TaskInfo RobomimicTaskInfo(const RobomimicTaskConfig& config) {
@@ -225,24 +227,23 @@ bool RobomimicTask::GripperFarFrom(const Eigen::Vector3d& p, int robot_index) co
   return 1.0 - std::tanh(10.0 * dist) < 0.6;
 }
 
-std::vector<double> RobomimicTask::BodyPoseObs(int body, int robot_index) const {
-  const Eigen::Vector3d p = BodyPos(body);
-  const Eigen::Vector4d q = BodyQuatXyzw(body);
-  const Eigen::Matrix3d rot =
-      Eigen::Map<const Eigen::Matrix<double, 3, 3, Eigen::RowMajor>>(sim_->data()->xmat + 9 * body);
-  const PandaRobot& r = *robots_.at(robot_index);
-  const Eigen::Matrix3d eef_rot = r.EefRot();
-  const Eigen::Vector3d rel_p = eef_rot.transpose() * (p - r.EefPos());
-  Eigen::Quaterniond rel_q(eef_rot.transpose() * rot);
-  rel_q.normalize();
-  if (rel_q.w() < 0) rel_q.coeffs() *= -1.0;
-  return {p[0],     p[1],     p[2],     q[0],      q[1],      q[2],      q[3],
+std::vector<double> RobomimicTask::PoseObs(const Eigen::Vector3d& p, const Eigen::Vector4d& q_xyzw,
+                                           const Eigen::Matrix3d& r, int robot_index) const {
+  const PandaRobot& robot = *robots_.at(robot_index);
+  const Eigen::Matrix3d eef_rot = robot.EefRot();
+  const Eigen::Vector3d rel_p = eef_rot.transpose() * (p - robot.EefPos());
+  const Eigen::Quaterniond rel_q = CanonicalQuat(eef_rot.transpose() * r);
+  return {p[0],     p[1],     p[2],     q_xyzw[0], q_xyzw[1], q_xyzw[2], q_xyzw[3],
           rel_p[0], rel_p[1], rel_p[2], rel_q.x(), rel_q.y(), rel_q.z(), rel_q.w()};
 }
 
-Eigen::Vector3d RobomimicTask::BodyPos(int body) const {
-  return Eigen::Map<const Eigen::Vector3d>(sim_->data()->xpos + 3 * body);
+std::vector<double> RobomimicTask::BodyPoseObs(int body, int robot_index) const {
+  return PoseObs(BodyPos(body), BodyQuatXyzw(body), BodyRot(body), robot_index);
 }
+
+Eigen::Vector3d RobomimicTask::BodyPos(int body) const { return Vec3At(sim_->data()->xpos + 3 * body); }
+
+Eigen::Matrix3d RobomimicTask::BodyRot(int body) const { return Mat3At(sim_->data()->xmat + 9 * body); }
 
 Eigen::Vector4d RobomimicTask::BodyQuatXyzw(int body) const {
   const mjtNum* q = sim_->data()->xquat + 4 * body;

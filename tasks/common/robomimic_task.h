@@ -69,11 +69,16 @@ class RobomimicTask : public Task {
   // The "object" low-dim vector (spec().obs entry of size object_dim).
   virtual std::vector<double> ObjectObs() const = 0;
 
-  // robosuite's object observables for one body, 14 values: [pos 3, quat 4 (xyzw), pos in the
-  // grip-site frame 3, quat in the grip-site frame 4 (xyzw, w >= 0)].
+  // robosuite's object observables for a pose (position p, quaternion q_xyzw, rotation r), 14
+  // values: [pos 3, quat 4 (xyzw), pos in the grip-site frame 3, quat in the grip-site frame 4
+  // (xyzw, w >= 0)].
+  std::vector<double> PoseObs(const Eigen::Vector3d& p, const Eigen::Vector4d& q_xyzw,
+                              const Eigen::Matrix3d& r, int robot_index = 0) const;
+  // The same for one body, its quaternion as MuJoCo holds it (xquat).
   std::vector<double> BodyPoseObs(int body, int robot_index = 0) const;
   Eigen::Vector3d BodyPos(int body) const;
   Eigen::Vector4d BodyQuatXyzw(int body) const;
+  Eigen::Matrix3d BodyRot(int body) const;
   // Sets a free joint's pose (pos + quat wxyz) and zero velocity.
   void SetFreeJoint(int joint, const Eigen::Vector3d& pos, const Eigen::Quaterniond& quat);
 

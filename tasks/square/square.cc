@@ -33,13 +33,6 @@ SquareTask::SquareTask(const std::string& variant) : RobomimicTask(SquareConfig(
   spec_.info = Info(variant);
 }
 
-Eigen::Matrix3d SquareTask::NutRot() const {
-  const mjtNum* r = sim_->data()->xmat + 9 * nut_body_;
-  Eigen::Matrix3d m;
-  m << r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8];
-  return m;
-}
-
 void SquareTask::PlaceObjects(Rng* rng) {
   const Eigen::Vector3d p = PlaceNut(rng);
   init_xy_ = p.head<2>();

@@ -52,7 +52,7 @@ class SquareTask : public RobomimicTask {
 
   Eigen::Vector3d NutPos() const { return BodyPos(nut_body_); }
   const double* NutQuatWxyz() const { return sim_->data()->xquat + 4 * nut_body_; }
-  Eigen::Matrix3d NutRot() const;
+  Eigen::Matrix3d NutRot() const { return BodyRot(nut_body_); }
   int nut_joint() const { return nut_joint_; }
   // The nut-placement predicate of Evaluate() without the gripper test.
   bool NutOnPeg() const;

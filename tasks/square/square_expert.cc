@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "sim/controllers.h"
-#include "tasks/common/expert_util.h"
 #include "tasks/square/square.h"
 
 namespace onedp {
@@ -71,20 +70,7 @@ void SquareExpert::ChoosePlacement() {
   place_offset_ = Eigen::Vector2d(0.5 * rng.Uniform(-p, p), 0.5 * rng.Uniform(-p, p));
 }
 
-std::string SquareExpert::Phase() const {
-  switch (stage_) {
-    case Stage::kApproach: return "approach";
-    case Stage::kDescend: return "descend";
-    case Stage::kClose: return "close";
-    case Stage::kLift: return "lift";
-    case Stage::kCarry: return "carry";
-    case Stage::kLower: return "lower";
-    case Stage::kOpen: return "open";
-    case Stage::kRetreat: return "retreat";
-    case Stage::kRelease: return "release";
-  }
-  return "?";
-}
+std::string SquareExpert::Phase() const { return PickPlacePhase(stage_); }
 
 std::vector<double> SquareExpert::Act() {
   const PandaRobot& robot = task_->robot();

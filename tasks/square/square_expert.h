@@ -26,6 +26,7 @@
 
 #include <Eigen/Core>
 
+#include "tasks/common/expert_util.h"
 #include "tasks/common/operators.h"
 
 namespace onedp {
@@ -39,7 +40,7 @@ class SquareExpert : public Expert {
   std::string Phase() const override;
 
  private:
-  enum class Stage { kApproach, kDescend, kClose, kLift, kCarry, kLower, kOpen, kRetreat, kRelease };
+  using Stage = PickPlaceStage;
   void ChoosePath();
   void ChoosePlacement();
   // World position of the grasp point on the handle.

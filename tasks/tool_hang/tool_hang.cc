@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "tasks/common/mj_pose.h"
 #include "tasks/tool_hang/tool_hang_expert.h"
 
 namespace onedp {
@@ -19,14 +20,6 @@ RobomimicTaskConfig ToolHangConfig(const std::string& variant) {
   c.object_dim = 44;
   c.max_steps = 700;
   return c;
-}
-
-Eigen::Vector3d Vec(const mjtNum* p) { return Eigen::Vector3d(p[0], p[1], p[2]); }
-
-Eigen::Matrix3d Mat(const mjtNum* r) {
-  Eigen::Matrix3d m;
-  m << r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8];
-  return m;
 }
 
 // robosuite's frame-lying orientation for the sampled angle a (see the header): Rz(-(a + pi/2)) * R0.
@@ -72,9 +65,7 @@ ToolHangTask::ToolHangTask(const std::string& variant) : RobomimicTask(ToolHangC
   for (int i = 0; i < 8; ++i) hole1_geoms_[i] = sim_->Id(mjOBJ_GEOM, "tool_hole1_hc_" + std::to_string(i));
 }
 
-Eigen::Matrix3d ToolHangTask::Rot(int body) const { return Mat(sim_->data()->xmat + 9 * body); }
-
-Eigen::Vector3d ToolHangTask::SitePos(int site) const { return Vec(sim_->data()->site_xpos + 3 * site); }
+Eigen::Vector3d ToolHangTask::SitePos(int site) const { return Vec3At(sim_->data()->site_xpos + 3 * site); }
 
 void ToolHangTask::PlaceObjects(Rng* rng) {
   // robosuite's sequential sampler order: stand (fixed here, nothing drawn), frame, tool; per object
@@ -110,30 +101,19 @@ void ToolHangTask::PlaceTool(const Eigen::Vector3d& pos, const Eigen::Quaternion
   sim_->Forward();
 }
 
-std::vector<double> ToolHangTask::PoseObs(const mjtNum* pos, const mjtNum* mat) const {
-  const Eigen::Vector3d p = Vec(pos);
-  const Eigen::Matrix3d r = Mat(mat);
-  Eigen::Quaterniond q(r);
-  q.normalize();
-  if (q.w() < 0) q.coeffs() *= -1.0;
-  const PandaRobot& robot = *robots_.front();
-  const Eigen::Matrix3d eef_rot = robot.EefRot();
-  const Eigen::Vector3d rel_p = eef_rot.transpose() * (p - robot.EefPos());
-  Eigen::Quaterniond rel_q(eef_rot.transpose() * r);
-  rel_q.normalize();
-  if (rel_q.w() < 0) rel_q.coeffs() *= -1.0;
-  return {p[0],     p[1],     p[2],     q.x(),     q.y(),     q.z(),     q.w(),
-          rel_p[0], rel_p[1], rel_p[2], rel_q.x(), rel_q.y(), rel_q.z(), rel_q.w()};
+std::vector<double> ToolHangTask::ArrayPoseObs(const mjtNum* pos, const mjtNum* mat) const {
+  const Eigen::Matrix3d r = Mat3At(mat);
+  return PoseObs(Vec3At(pos), CanonicalQuat(r).coeffs(), r);
 }
 
 std::vector<double> ToolHangTask::ObjectObs() const {
   const mjData* d = sim_->data();
   std::vector<double> out;
   out.reserve(44);
-  for (const auto& part : {PoseObs(d->geom_xpos + 3 * stand_base_geom_, d->geom_xmat + 9 * stand_base_geom_),
-                           PoseObs(d->site_xpos + 3 * frame_intersection_site_,
+  for (const auto& part : {ArrayPoseObs(d->geom_xpos + 3 * stand_base_geom_, d->geom_xmat + 9 * stand_base_geom_),
+                           ArrayPoseObs(d->site_xpos + 3 * frame_intersection_site_,
                                    d->site_xmat + 9 * frame_intersection_site_),
-                           PoseObs(d->xpos + 3 * tool_body_, d->xmat + 9 * tool_body_)}) {
+                           ArrayPoseObs(d->xpos + 3 * tool_body_, d->xmat + 9 * tool_body_)}) {
     out.insert(out.end(), part.begin(), part.end());
   }
   const ToolHangChecks c = Checks();
@@ -151,14 +131,14 @@ ToolHangChecks ToolHangTask::Checks() const {
   };
 
   // frame assembled
-  const Eigen::Vector3d base = Vec(d->geom_xpos + 3 * stand_base_geom_);
+  const Eigen::Vector3d base = Vec3At(d->geom_xpos + 3 * stand_base_geom_);
   const Eigen::Vector3d shaft = (SitePos(stand_mount_site_) - base).normalized();
   c.frame[0] = std::abs(std::acos(std::max(-1.0, std::min(1.0, shaft.z())))) < M_PI / 18.0;
   c.frame[1] = (SitePos(frame_tip_site_) - base).norm() < 0.05;
   const Eigen::Vector3d mount_end = SitePos(frame_mount_site_);
   const Eigen::Vector3d rod = (SitePos(frame_intersection_site_) - mount_end).normalized();
   Eigen::Vector3d w[4];
-  for (int i = 0; i < 4; ++i) w[i] = Vec(d->geom_xpos + 3 * walls_[i]) - mount_end;
+  for (int i = 0; i < 4; ++i) w[i] = Vec3At(d->geom_xpos + 3 * walls_[i]) - mount_end;
   c.frame[2] = cross_sign_differs(w[0], w[2], rod) && cross_sign_differs(w[1], w[3], rod);
 
   // tool on frame: contacts
@@ -186,8 +166,8 @@ ToolHangChecks ToolHangTask::Checks() const {
   const double along = hole.dot(hook_dir);
   const double dist = (hole - along * hook_dir).norm();
   c.tool[2] = dist < kHole1Inner - kFrameThickness / 2.0;
-  const Eigen::Vector3d g0 = Vec(d->geom_xpos + 3 * hole1_geoms_[0]) - hang;
-  const Eigen::Vector3d g4 = Vec(d->geom_xpos + 3 * hole1_geoms_[4]) - hang;
+  const Eigen::Vector3d g0 = Vec3At(d->geom_xpos + 3 * hole1_geoms_[0]) - hang;
+  const Eigen::Vector3d g4 = Vec3At(d->geom_xpos + 3 * hole1_geoms_[4]) - hang;
   c.tool[3] = cross_sign_differs(g0, g4, hook_dir);
   const double frac = along / hook_len;
   c.tool[4] = frac > 0.05 && frac < 1.0;

@@ -95,9 +95,9 @@ class ToolHangTask : public RobomimicTask {
 
   // Poses (world). Frame body frame: rod along +z, hook bar along -x from the rod top.
   Eigen::Vector3d FramePos() const { return BodyPos(frame_body_); }
-  Eigen::Matrix3d FrameRot() const { return Rot(frame_body_); }
+  Eigen::Matrix3d FrameRot() const { return BodyRot(frame_body_); }
   Eigen::Vector3d ToolPos() const { return BodyPos(tool_body_); }
-  Eigen::Matrix3d ToolRot() const { return Rot(tool_body_); }
+  Eigen::Matrix3d ToolRot() const { return BodyRot(tool_body_); }
   Eigen::Vector3d SitePos(int site) const;
   int site_id(const std::string& name) const { return sim_->Id(mjOBJ_SITE, name); }
   int frame_joint() const { return frame_joint_; }
@@ -117,8 +117,8 @@ class ToolHangTask : public RobomimicTask {
   // The wrench's reset draw (x, y, yaw), in robosuite's sampler order, and placing it there at rest.
   static Eigen::Vector3d DrawTool(Rng* rng);
   void PlaceToolAt(const Eigen::Vector3d& xy_yaw);
-  Eigen::Matrix3d Rot(int body) const;
-  std::vector<double> PoseObs(const mjtNum* pos, const mjtNum* mat) const;
+  // PoseObs of a pose read from MuJoCo's arrays, its quaternion from the rotation (w >= 0).
+  std::vector<double> ArrayPoseObs(const mjtNum* pos, const mjtNum* mat) const;
 
   int frame_body_, tool_body_, frame_joint_, tool_joint_;
   int stand_base_geom_, frame_bar_geom_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "tasks/common/mj_pose.h"
 #include "tasks/transport/transport_expert.h"
 
 namespace onedp {
@@ -27,19 +28,9 @@ RobomimicTaskConfig TransportConfig(const std::string& variant) {
   return c;
 }
 
-Eigen::Vector3d Vec(const mjtNum* p) { return Eigen::Vector3d(p[0], p[1], p[2]); }
-
-Eigen::Matrix3d Mat(const mjtNum* r) {
-  Eigen::Matrix3d m;
-  m << r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8];
-  return m;
-}
-
 // robosuite's mat2quat as xyzw with w >= 0.
 void AppendQuat(const Eigen::Matrix3d& r, std::vector<double>* out) {
-  Eigen::Quaterniond q(r);
-  q.normalize();
-  if (q.w() < 0) q.coeffs() *= -1.0;
+  const Eigen::Quaterniond q = CanonicalQuat(r);
   out->insert(out->end(), {q.x(), q.y(), q.z(), q.w()});
 }
 
@@ -80,9 +71,7 @@ TransportTask::TransportTask(const std::string& variant) : RobomimicTask(Transpo
   trash_bin_base_ = sim_->Id(mjOBJ_GEOM, "trash_bin_base");
 }
 
-Eigen::Matrix3d TransportTask::Rot(int body) const { return Mat(sim_->data()->xmat + 9 * body); }
-
-Eigen::Vector3d TransportTask::GeomPos(int geom) const { return Vec(sim_->data()->geom_xpos + 3 * geom); }
+Eigen::Vector3d TransportTask::GeomPos(int geom) const { return Vec3At(sim_->data()->geom_xpos + 3 * geom); }
 
 Eigen::Vector3d TransportTask::LidHandlePos() const { return GeomPos(lid_handle_geom_); }
 
@@ -204,7 +193,7 @@ std::vector<double> TransportTask::ObjectObs() const {
   Append(trash, &out);
   AppendQuat(TrashRot(), &out);
   Append(handle, &out);
-  AppendQuat(Mat(d->geom_xmat + 9 * lid_handle_geom_), &out);
+  AppendQuat(Mat3At(d->geom_xmat + 9 * lid_handle_geom_), &out);
   Append(TargetBinPos(), &out);
   Append(TrashBinPos(), &out);
   const TransportChecks c = Checks();

@@ -91,11 +91,11 @@ class TransportTask : public RobomimicTask {
 
   // Poses (world). Payload body frame: handle along +z (head end), head long along x (robosuite's).
   Eigen::Vector3d PayloadPos() const { return BodyPos(payload_body_); }
-  Eigen::Matrix3d PayloadRot() const { return Rot(payload_body_); }
+  Eigen::Matrix3d PayloadRot() const { return BodyRot(payload_body_); }
   Eigen::Vector3d TrashPos() const { return BodyPos(trash_body_); }
-  Eigen::Matrix3d TrashRot() const { return Rot(trash_body_); }
+  Eigen::Matrix3d TrashRot() const { return BodyRot(trash_body_); }
   Eigen::Vector3d LidPos() const { return BodyPos(lid_body_); }
-  Eigen::Matrix3d LidRot() const { return Rot(lid_body_); }
+  Eigen::Matrix3d LidRot() const { return BodyRot(lid_body_); }
   Eigen::Vector3d LidHandlePos() const;
   Eigen::Vector3d StartBinPos() const { return GeomPos(start_bin_base_); }
   Eigen::Vector3d TargetBinPos() const { return GeomPos(target_bin_base_); }
@@ -119,7 +119,6 @@ class TransportTask : public RobomimicTask {
   std::vector<double> ObjectObs() const override;
 
  private:
-  Eigen::Matrix3d Rot(int body) const;
   Eigen::Vector3d GeomPos(int geom) const;
   void SetHeadHalfSize(double h);
 
