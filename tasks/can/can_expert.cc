@@ -144,9 +144,7 @@ std::vector<double> CanExpert::Act() {
       target << can.x() + grasp_offset_ * close_axis.x(), can.y() + grasp_offset_ * close_axis.y(),
           can.z() + grasp_dz_;
       target.head<2>() += (eef - target).head<2>().dot(close_axis) * close_axis;
-      const bool settled = stage_steps_ >= 6 && std::abs(finger - last_finger_) < 2e-4;
-      last_finger_ = finger;
-      if (settled) {
+      if (FingersSettled(robot, stage_steps_, &last_finger_)) {
         if (finger < 0.012) {  // closed on nothing: missed the can
           Go(Stage::kRelease);
         } else {

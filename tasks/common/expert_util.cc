@@ -52,6 +52,13 @@ double WrapAngle(double a) {
   return a - M_PI;
 }
 
+bool FingersSettled(const PandaRobot& robot, int stage_steps, double* last_finger) {
+  const double finger = robot.GripperQpos()[0];
+  const bool settled = stage_steps >= 6 && std::abs(finger - *last_finger) < 2e-4;
+  *last_finger = finger;
+  return settled;
+}
+
 std::string PickPlacePhase(PickPlaceStage stage) {
   switch (stage) {
     case PickPlaceStage::kApproach: return "approach";

@@ -40,6 +40,10 @@ constexpr double kWristLimit = 2.6;
 // -yaw (its axis points down).
 constexpr double kWristSign = -1.0;
 
+// Whether a closing (or opening) gripper has stopped: at least 6 steps into the stage and the finger
+// moved less than 0.2 mm since the previous call, whose reading `last_finger` keeps.
+bool FingersSettled(const PandaRobot& robot, int stage_steps, double* last_finger);
+
 // The stages of a one-arm pick-and-place expert (Can, Square): grasp, carry, place, and release to
 // try again.
 enum class PickPlaceStage { kApproach, kDescend, kClose, kLift, kCarry, kLower, kOpen, kRetreat, kRelease };

@@ -142,10 +142,7 @@ std::vector<double> SquareExpert::Act() {
     }
     case Stage::kClose: {
       gripper = 1.0;
-      const double finger = robot.GripperQpos()[0];
-      const bool settled = stage_steps_ >= 6 && std::abs(finger - last_finger_) < 2e-4;
-      last_finger_ = finger;
-      if (settled) {
+      if (FingersSettled(robot, stage_steps_, &last_finger_)) {
         botched_ = op_.BotchGrasp();
         hold_yaw_ = eef_yaw;
         grasp_dz_ = nut.z() - eef.z();

@@ -156,12 +156,6 @@ std::vector<double> ToolHangExpert::Act() {
   hand_goal_rot.col(1) = -frame_goal_rot.col(2);
   hand_goal_rot.col(2) = frame_goal_rot.col(1);
   bool shaky = true;  // the operator's noise applies (not while lining up the insertion)
-  auto fingers_settled = [&]() {
-    const double finger = robot.GripperQpos()[0];
-    const bool settled = stage_steps_ >= 6 && std::abs(finger - last_finger_) < 2e-4;
-    last_finger_ = finger;
-    return settled;
-  };
 
   switch (stage_) {
     // ------------------------------------------------------------------ frame
@@ -184,7 +178,7 @@ std::vector<double> ToolHangExpert::Act() {
       gripper = 1.0;
       target_rot = TopDownRotation(grasp_yaw_);
       target = grip;
-      if (fingers_settled()) Go(Stage::kFrameLift);
+      if (FingersSettled(robot, stage_steps_, &last_finger_)) Go(Stage::kFrameLift);
       break;
     }
     case Stage::kFrameLift: {
@@ -333,7 +327,7 @@ std::vector<double> ToolHangExpert::Act() {
       gripper = 1.0;
       target_rot = TopDownRotation(grasp_yaw_);
       target = tool_pos;
-      if (fingers_settled()) Go(Stage::kToolLift);
+      if (FingersSettled(robot, stage_steps_, &last_finger_)) Go(Stage::kToolLift);
       break;
     }
     case Stage::kToolLift: {

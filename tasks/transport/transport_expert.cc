@@ -142,12 +142,7 @@ TransportExpert::Command TransportExpert::Act0() {
     return xy < std::min((precision + 0.002) * patience, 0.008) && z < 0.004 * std::min(patience, 1.5) &&
            rot_err(c.yaw) < std::min(0.12 * patience, 0.3);
   };
-  auto settled = [&]() {
-    const double f = robot.GripperQpos()[0];
-    const bool s = steps0_ >= 6 && std::abs(f - finger0_) < 2e-4;
-    finger0_ = f;
-    return s;
-  };
+  auto settled = [&]() { return FingersSettled(robot, steps0_, &finger0_); };
 
   switch (s0_) {
     case Stage0::kLidApproach: {
@@ -412,12 +407,7 @@ TransportExpert::Command TransportExpert::Act1() {
     return xy < std::min((precision + 0.002) * patience, 0.008) && z < 0.004 * std::min(patience, 1.5) &&
            rot_err(c.yaw) < std::min(0.12 * patience, 0.3);
   };
-  auto settled = [&]() {
-    const double f = robot.GripperQpos()[0];
-    const bool s = steps1_ >= 6 && std::abs(f - finger1_) < 2e-4;
-    finger1_ = f;
-    return s;
-  };
+  auto settled = [&]() { return FingersSettled(robot, steps1_, &finger1_); };
   const Eigen::Vector3d trash = task_->TrashPos();
 
   switch (s1_) {
