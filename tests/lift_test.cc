@@ -39,11 +39,7 @@ TEST(LiftTest, SpecMatchesRobomimic) {
   auto mh = MakeLift("mh");
   EXPECT_EQ(ph->spec().max_steps, 400);
   EXPECT_EQ(mh->spec().max_steps, 500);
-  EXPECT_EQ(ph->spec().substeps, 25);
-  EXPECT_DOUBLE_EQ(ph->spec().control_hz, 20.0);
-  EXPECT_DOUBLE_EQ(ph->sim().model()->opt.timestep, 0.002);
-  EXPECT_EQ(ph->spec().action_dim, 7);
-  EXPECT_EQ(ph->spec().abs_action_dim, 10);
+  ExpectRobosuiteControl(*ph, 1);
 }
 
 TEST(LiftTest, ResetDrawsFromTheDocumentedRanges) {

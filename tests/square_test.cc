@@ -31,11 +31,7 @@ TEST(SquareTest, SpecMatchesRobomimic) {
   SquareTask ph("ph"), mh("mh");
   EXPECT_EQ(ph.spec().max_steps, 400);
   EXPECT_EQ(mh.spec().max_steps, 500);
-  EXPECT_EQ(ph.spec().substeps, 25);
-  EXPECT_DOUBLE_EQ(ph.spec().control_hz, 20.0);
-  EXPECT_DOUBLE_EQ(ph.sim().model()->opt.timestep, 0.002);
-  EXPECT_EQ(ph.spec().action_dim, 7);
-  EXPECT_EQ(ph.spec().abs_action_dim, 10);
+  ExpectRobosuiteControl(ph, 1);
   EXPECT_EQ(ph.spec().cameras, (std::vector<std::string>{"agentview", "robot0_eye_in_hand"}));
   EXPECT_EQ(ph.spec().image_height, 84);
   // fixed pegs and table top where docs/tasks.md (Square) puts them

@@ -6,11 +6,23 @@
 #include <vector>
 
 #include <Eigen/Core>
+#include <gtest/gtest.h>
 
 #include "tasks/common/operators.h"
 #include "tasks/task.h"
 
 namespace onedp {
+
+// robosuite's control timing (500 Hz physics, 20 Hz control: 25 substeps) and OSC_POSE action sizes
+// for `arms` arms (a delta action of 7 and an absolute one of 10 per arm).
+inline void ExpectRobosuiteControl(const Task& task, int arms) {
+  const TaskSpec& s = task.spec();
+  EXPECT_EQ(s.substeps, 25);
+  EXPECT_DOUBLE_EQ(s.control_hz, 20.0);
+  EXPECT_DOUBLE_EQ(task.sim().model()->opt.timestep, 0.002);
+  EXPECT_EQ(s.action_dim, 7 * arms);
+  EXPECT_EQ(s.abs_action_dim, 10 * arms);
+}
 
 // Resets `task` with `seed`, runs the expert acting as `op` for up to `steps` steps, stops at the
 // first success; returns the number of steps taken. `on_step` (optional) sees each step's number

@@ -133,12 +133,10 @@ TEST(ToolHangTest, RegisteredWithTheRobomimicSpec) {
   const TaskSpec& s = task->spec();
   EXPECT_EQ(s.env_name, "ToolHang");
   EXPECT_EQ(s.max_steps, 700);
-  EXPECT_EQ(s.substeps, 25);
-  EXPECT_DOUBLE_EQ(task->sim().model()->opt.timestep, 0.002);
+  ExpectRobosuiteControl(*task, 1);
   EXPECT_EQ(s.cameras, (std::vector<std::string>{"sideview", "robot0_eye_in_hand"}));
   EXPECT_EQ(s.image_height, 240);
   EXPECT_EQ(s.image_width, 240);
-  EXPECT_EQ(s.action_dim, 7);
   EXPECT_THROW(ToolHangTask("mh"), std::invalid_argument);
 }
 

@@ -30,9 +30,7 @@ TEST(TransportTest, RegisteredWithTheRobomimicSpec) {
     const TaskSpec& s = task->spec();
     EXPECT_EQ(s.env_name, "TwoArmTransport");
     EXPECT_EQ(s.max_steps, 700);
-    EXPECT_EQ(s.action_dim, 14);
-    EXPECT_EQ(s.abs_action_dim, 20);
-    EXPECT_EQ(s.substeps, 25);
+    ExpectRobosuiteControl(*task, 2);
     EXPECT_EQ(s.cameras, (std::vector<std::string>{"shouldercamera0", "robot0_eye_in_hand", "shouldercamera1",
                                                     "robot1_eye_in_hand"}));
     EXPECT_EQ(task->EnvKwargs().at("env_configuration"), "single-arm-opposed");
