@@ -30,6 +30,58 @@ double AxisZYaw(const Eigen::Matrix3d& r) { return std::atan2(r(1, 2), r(0, 2));
 
 double BinRimZ(const Eigen::Vector3d& bin_base) { return bin_base.z() + TransportTask::kBinRim; }
 
+// One arm's arrival tests for one step of its stage machine, toward the step's commanded position
+// and yaw (read when a test runs, so a stage may set them first). A shaky operator accepts more
+// error the longer it has been close to a target (see SquareExpert): `patience` grows with the
+// steps counted near one in this stage.
+class ArmTests {
+ public:
+  ArmTests(const PandaRobot& robot, const Eigen::Vector3d& target, const double& target_yaw, double precision,
+           const int* stage_steps, int* near_steps, double* last_finger)
+      : robot_(robot),
+        eef_(robot.EefPos()),
+        target_(target),
+        target_yaw_(target_yaw),
+        precision_(precision),
+        stage_steps_(stage_steps),
+        near_steps_(near_steps),
+        last_finger_(last_finger),
+        patience_(1.0 + *near_steps / 15.0) {}
+
+  double patience() const { return patience_; }
+  // Counts this step as near a target when `err` (m) is under 2 cm.
+  void Near(double err) {
+    if (err < 0.02) ++*near_steps_;
+  }
+  // The hand's rotation error (rad) from top-down at `yaw`.
+  double RotErr(double yaw) const {
+    return RotationToAxisAngle(TopDownRotation(yaw) * robot_.EefRot().transpose()).norm();
+  }
+  bool Arrived(double tol, double rot_tol) const {
+    return (target_ - eef_).norm() < tol * patience_ && RotErr(target_yaw_) < rot_tol * patience_;
+  }
+  // Lined up on a grasp point: height matters most.
+  bool AtGrasp() {
+    const double xy = (target_ - eef_).head<2>().norm();
+    const double z = std::abs(target_.z() - eef_.z());
+    Near(std::max(xy, z));
+    return xy < std::min((precision_ + 0.002) * patience_, 0.008) && z < 0.004 * std::min(patience_, 1.5) &&
+           RotErr(target_yaw_) < std::min(0.12 * patience_, 0.3);
+  }
+  bool Settled() { return FingersSettled(robot_, *stage_steps_, last_finger_); }
+
+ private:
+  const PandaRobot& robot_;
+  const Eigen::Vector3d eef_;
+  const Eigen::Vector3d& target_;
+  const double& target_yaw_;
+  const double precision_;
+  const int* stage_steps_;
+  int* near_steps_;
+  double* last_finger_;
+  const double patience_;
+};
+
 }  // namespace
 
 TransportExpert::TransportExpert(TransportTask* task, const OperatorProfile& op, uint64_t seed)
@@ -124,38 +176,21 @@ TransportExpert::Command TransportExpert::Act0() {
   c.pos = eef;
   c.yaw = yaw0_;
   c.speed = speed;
-  // A shaky operator accepts more error the longer it has been close to a target (see SquareExpert).
-  const double patience = 1.0 + near0_ / 15.0;
-  auto near = [&](double err) {
-    if (err < 0.02) ++near0_;
-  };
-  auto rot_err = [&](double yaw) {
-    return RotationToAxisAngle(TopDownRotation(yaw) * robot.EefRot().transpose()).norm();
-  };
-  auto arrived = [&](double tol, double rot_tol) {
-    return (c.pos - eef).norm() < tol * patience && rot_err(c.yaw) < rot_tol * patience;
-  };
-  auto at_grasp = [&]() {  // lined up on a grasp point: height matters most
-    const double xy = (c.pos - eef).head<2>().norm();
-    const double z = std::abs(c.pos.z() - eef.z());
-    near(std::max(xy, z));
-    return xy < std::min((precision + 0.002) * patience, 0.008) && z < 0.004 * std::min(patience, 1.5) &&
-           rot_err(c.yaw) < std::min(0.12 * patience, 0.3);
-  };
-  auto settled = [&]() { return FingersSettled(robot, steps0_, &finger0_); };
+  ArmTests arm(robot, c.pos, c.yaw, precision, &steps0_, &near0_, &finger0_);
+  const double patience = arm.patience();
 
   switch (s0_) {
     case Stage0::kLidApproach: {
       const Eigen::Vector3d h = task_->LidHandlePos();
       c.pos << h.x() + offset0_.x(), h.y() + offset0_.y(), h.z() + approach_h0_;
-      near((c.pos - eef).norm());
-      if (arrived(2.0 * precision + 0.01, 0.2)) Go0(Stage0::kLidDescend);
+      arm.Near((c.pos - eef).norm());
+      if (arm.Arrived(2.0 * precision + 0.01, 0.2)) Go0(Stage0::kLidDescend);
       break;
     }
     case Stage0::kLidDescend: {
       c.pos = task_->LidHandlePos();
       c.speed = eef.z() - c.pos.z() > 0.04 ? speed : 0.7 * speed;
-      if (at_grasp()) {
+      if (arm.AtGrasp()) {
         Go0(Stage0::kLidClose);
       } else if (steps0_ > 120) {
         Go0(Stage0::kLidApproach);  // line up again from above
@@ -165,7 +200,7 @@ TransportExpert::Command TransportExpert::Act0() {
     case Stage0::kLidClose: {
       c.gripper = 1;
       c.pos = task_->LidHandlePos();
-      if (settled()) {
+      if (arm.Settled()) {
         botched0_ = op0_.BotchGrasp() || robot.GripperQpos()[0] < 0.003;
         Go0(botched0_ ? Stage0::kLidRelease : Stage0::kLidLift);
         hold0_ = eef;
@@ -189,7 +224,7 @@ TransportExpert::Command TransportExpert::Act0() {
       const Eigen::Vector3d lid = task_->LidPos();
       c.pos << eef.x() + lid_drop_.x() - lid.x(), eef.y() + lid_drop_.y() - lid.y(), rim + 0.07;
       const double err = (lid_drop_ - lid.head<2>()).norm();
-      near(err);
+      arm.Near(err);
       if (err < 0.02 * patience) Go0(Stage0::kLidLower);
       break;
     }
@@ -237,8 +272,8 @@ TransportExpert::Command TransportExpert::Act0() {
         break;
       }
       if ((c.pos - eef).head<2>().norm() > 0.03) c.pos.z() = std::max(c.pos.z(), rim + 0.1);
-      near((c.pos - eef).norm());
-      if (arrived(precision + 0.006, 0.15)) Go0(Stage0::kHammerDescend);
+      arm.Near((c.pos - eef).norm());
+      if (arm.Arrived(precision + 0.006, 0.15)) Go0(Stage0::kHammerDescend);
       break;
     }
     case Stage0::kHammerDescend: {
@@ -247,7 +282,7 @@ TransportExpert::Command TransportExpert::Act0() {
       c.speed = eef.z() - c.pos.z() > 0.04 ? speed : 0.7 * speed;
       // stay above the rim until lined up (the hand goes in between the walls)
       if ((g - eef).head<2>().norm() > 0.015 && eef.z() > rim) c.pos.z() = eef.z();
-      if (at_grasp()) {
+      if (arm.AtGrasp()) {
         Go0(Stage0::kHammerClose);
       } else if (steps0_ > 120) {
         Go0(Stage0::kHammerApproach);
@@ -257,7 +292,7 @@ TransportExpert::Command TransportExpert::Act0() {
     case Stage0::kHammerClose: {
       c.gripper = 1;
       c.pos = HammerPoint(kGrip0);
-      if (settled()) {
+      if (arm.Settled()) {
         botched0_ = op0_.BotchGrasp() || robot.GripperQpos()[0] < 0.003;
         hold0_ = eef;
         if (botched0_) {
@@ -296,7 +331,7 @@ TransportExpert::Command TransportExpert::Act0() {
       c.pos = goal + (eef - g);
       const double err = (goal - g).norm();
       const double moved = (eef - last_eef0_).norm();
-      near(err);
+      arm.Near(err);
       if ((g - eef).norm() > 0.04) {
         // dropped it on the way: start over if it fell back on table0 (else it is out of reach)
         const Eigen::Vector3d p = task_->PayloadPos();
@@ -390,39 +425,23 @@ TransportExpert::Command TransportExpert::Act1() {
   c.pos = eef;
   c.yaw = yaw1_;
   c.speed = speed;
-  const double patience = 1.0 + near1_ / 15.0;
-  auto near = [&](double err) {
-    if (err < 0.02) ++near1_;
-  };
-  auto rot_err = [&](double yaw) {
-    return RotationToAxisAngle(TopDownRotation(yaw) * robot.EefRot().transpose()).norm();
-  };
-  auto arrived = [&](double tol, double rot_tol) {
-    return (c.pos - eef).norm() < tol * patience && rot_err(c.yaw) < rot_tol * patience;
-  };
-  auto at_grasp = [&]() {
-    const double xy = (c.pos - eef).head<2>().norm();
-    const double z = std::abs(c.pos.z() - eef.z());
-    near(std::max(xy, z));
-    return xy < std::min((precision + 0.002) * patience, 0.008) && z < 0.004 * std::min(patience, 1.5) &&
-           rot_err(c.yaw) < std::min(0.12 * patience, 0.3);
-  };
-  auto settled = [&]() { return FingersSettled(robot, steps1_, &finger1_); };
+  ArmTests arm(robot, c.pos, c.yaw, precision, &steps1_, &near1_, &finger1_);
+  const double patience = arm.patience();
   const Eigen::Vector3d trash = task_->TrashPos();
 
   switch (s1_) {
     case Stage1::kTrashApproach: {
       c.pos << trash.x() + offset1_.x(), trash.y() + offset1_.y(),
           std::max(trash.z() + approach_h1_, BinRimZ(target_bin) + 0.06);
-      near((c.pos - eef).norm());
-      if (arrived(precision + 0.008, 0.15)) Go1(Stage1::kTrashDescend);
+      arm.Near((c.pos - eef).norm());
+      if (arm.Arrived(precision + 0.008, 0.15)) Go1(Stage1::kTrashDescend);
       break;
     }
     case Stage1::kTrashDescend: {
       c.pos = trash;
       c.speed = eef.z() - c.pos.z() > 0.04 ? speed : 0.7 * speed;
       if ((trash - eef).head<2>().norm() > 0.015 && eef.z() > BinRimZ(target_bin)) c.pos.z() = eef.z();
-      if (at_grasp()) {
+      if (arm.AtGrasp()) {
         Go1(Stage1::kTrashClose);
       } else if (steps1_ > 120) {
         Go1(Stage1::kTrashApproach);
@@ -432,7 +451,7 @@ TransportExpert::Command TransportExpert::Act1() {
     case Stage1::kTrashClose: {
       c.gripper = 1;
       c.pos = trash;
-      if (settled()) {
+      if (arm.Settled()) {
         botched1_ = op1_.BotchGrasp() || robot.GripperQpos()[0] < 0.01;
         hold1_ = eef;
         Go1(botched1_ ? Stage1::kTrashRelease : Stage1::kTrashLift);
@@ -456,7 +475,7 @@ TransportExpert::Command TransportExpert::Act1() {
       const Eigen::Vector2d goal = trash_bin.head<2>() + place_offset_;
       c.pos << eef.x() + goal.x() - trash.x(), eef.y() + goal.y() - trash.y(), BinRimZ(trash_bin) + 0.09;
       const double err = (goal - trash.head<2>()).norm();
-      near(err);
+      arm.Near(err);
       if ((trash - eef).norm() > 0.04) {
         botched1_ = true;  // dropped: look for it again
         Go1(Stage1::kTrashRelease);
@@ -504,8 +523,8 @@ TransportExpert::Command TransportExpert::Act1() {
         c.pos = HammerPoint(kGrip1) + Eigen::Vector3d(0, 0, 0.07);
         yaw1_ = NearestSymmetricYaw(eef_yaw, AxisZYaw(task_->PayloadRot()) + M_PI / 2, M_PI);
         c.yaw = yaw1_;
-        near((c.pos - eef).norm());
-        if (arrived(precision + 0.008, 0.15)) Go1(Stage1::kTakeDescend);
+        arm.Near((c.pos - eef).norm());
+        if (arm.Arrived(precision + 0.008, 0.15)) Go1(Stage1::kTakeDescend);
       }
       break;
     }
@@ -514,13 +533,13 @@ TransportExpert::Command TransportExpert::Act1() {
       c.pos = g;
       c.speed = 0.7 * speed;
       if ((g - eef).head<2>().norm() > 0.01) c.pos.z() = std::max(eef.z(), g.z() + 0.03);
-      if (at_grasp()) Go1(Stage1::kTakeClose);
+      if (arm.AtGrasp()) Go1(Stage1::kTakeClose);
       break;
     }
     case Stage1::kTakeClose: {
       c.gripper = 1;
       c.pos = HammerPoint(kGrip1);
-      if (settled()) {
+      if (arm.Settled()) {
         hold1_ = eef;
         taken_ = true;
         Go1(Stage1::kTakeWait);
@@ -540,7 +559,7 @@ TransportExpert::Command TransportExpert::Act1() {
       const Eigen::Vector2d goal = target_bin.head<2>() + kPlaceShift + place_offset_;
       c.pos << eef.x() + goal.x() - payload.x(), eef.y() + goal.y() - payload.y(), kCarryZ;
       const double err = (goal - payload.head<2>()).norm();
-      near(err);
+      arm.Near(err);
       // once over the bin's middle, start down while lining up (the walls are 3 cm from the ends)
       if (err < 0.025) c.pos.z() = eef.z() + (target_bin.z() + TransportTask::kBinBaseHalfZ + 0.05 - payload.z());
       if ((HammerPoint(kGrip1) - eef).norm() > 0.04) {
