@@ -1023,26 +1023,20 @@ EpisodeStore EpisodeStore::Load(const std::string& path, const EpisodeStoreOptio
                  std::to_string(n) + " samples",
              false);
       }
+      // appends the demo's n rows to the store's array (u8 or f64), read as `mem_type`
+      const auto append_rows = [&](auto& a, hid_t mem_type) {
+        const size_t offset = a.data.size();
+        a.data.resize(offset + static_cast<size_t>(n * a.row_size()));
+        if (n > 0 && a.row_size() > 0) {
+          Check(H5Dread(dset.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.data.data() + offset), path,
+                "cannot read dataset " + what);
+        }
+        a.shape[0] += n;
+      };
       if (k.kind == Kind::kU8) {
-        ArrayU8& a = store.u8[key];
-        size_t offset = a.data.size();
-        a.data.resize(offset + static_cast<size_t>(n * a.row_size()));
-        if (n > 0 && a.row_size() > 0) {
-          Check(H5Dread(dset.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                        a.data.data() + offset),
-                path, "cannot read dataset " + what);
-        }
-        a.shape[0] += n;
+        append_rows(store.u8[key], H5T_NATIVE_UINT8);
       } else {
-        ArrayF64& a = store.f64[key];
-        size_t offset = a.data.size();
-        a.data.resize(offset + static_cast<size_t>(n * a.row_size()));
-        if (n > 0 && a.row_size() > 0) {
-          Check(H5Dread(dset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                        a.data.data() + offset),
-                path, "cannot read dataset " + what);
-        }
-        a.shape[0] += n;
+        append_rows(store.f64[key], H5T_NATIVE_DOUBLE);
       }
     }
     if (n < 0) n = 0;
