@@ -60,7 +60,7 @@ std::string CellText(const TableCell& c) {
 }
 
 std::string AvgText(const TableAvg& a) {
-  if (!a.present) return "-";
+  if (!a.present()) return "-";
   if (a.tasks == a.columns) return Fixed(a.value, 3);
   return Fixed(a.value, 3) + " (" + std::to_string(a.tasks) + "/" + std::to_string(a.columns) + ")";
 }
@@ -218,8 +218,7 @@ PaperTable AssembleTable(const std::vector<EvalRow>& rows, const std::string& na
       line.cells.push_back(c);
     }
     for (TableAvg& a : line.avgs) {
-      a.present = a.tasks > 0;
-      if (a.present) a.value /= a.tasks;
+      if (a.present()) a.value /= a.tasks;
     }
     t.lines.push_back(line);
   }
@@ -260,7 +259,7 @@ std::string TableMarkdown(const PaperTable& t) {
   o << "\n" << (t.reduce == Reduce::kPeak ? "Peak over evaluated checkpoints" : "Final checkpoint")
     << "; one training seed: the rate and its 95 % Wilson interval over episodes; several: mean +- std over"
        " seeds (n); Avg over the tasks present"
-    << (ColumnPresets(t.tasks).size() > 1 ? ", per preset" : "") << " (seeds x episodes per cell:";
+    << (presets.size() > 1 ? ", per preset" : "") << " (seeds x episodes per cell:";
   bool first = true;
   for (size_t i = 0; i < t.tasks.size(); ++i) {
     std::set<std::pair<int, int>> shapes;
@@ -301,7 +300,7 @@ std::string TableCsv(const PaperTable& t) {
         o << ",,,0,,";
       }
     }
-    for (const auto& a : l.avgs) o << ',' << (a.present ? Fixed(a.value, 4) : "") << ',' << a.tasks;
+    for (const auto& a : l.avgs) o << ',' << (a.present() ? Fixed(a.value, 4) : "") << ',' << a.tasks;
     o << "\n";
   }
   return o.str();

@@ -67,11 +67,11 @@ struct TableCell {
 
 // The Avg of a line over the columns of one preset (the only one when the columns are plain tasks).
 struct TableAvg {
-  std::string preset;    // ColumnPreset of its columns
-  bool present = false;  // at least one of its cells present
-  int tasks = 0;         // cells it covers
-  int columns = 0;       // columns of its preset
-  double value = 0;
+  std::string preset;  // ColumnPreset of its columns
+  int tasks = 0;       // cells it covers
+  int columns = 0;     // columns of its preset
+  double value = 0;    // the mean of the cells it covers
+  bool present() const { return tasks > 0; }
 };
 
 struct TableLine {

@@ -68,7 +68,7 @@ TEST(TablesTest, PeakAndFinalMeanStdOverSeeds) {
   // Square peak per seed: 0.4, 0.6 -> 0.5 +- 0.1.
   EXPECT_NEAR(peak.lines[0].cells[1].mean, 0.5, 1e-12);
   ASSERT_EQ(peak.lines[0].avgs.size(), 1u);
-  EXPECT_TRUE(peak.lines[0].avgs[0].present);
+  EXPECT_TRUE(peak.lines[0].avgs[0].present());
   EXPECT_NEAR(peak.lines[0].avgs[0].value, 0.6, 1e-12);
 
   const PaperTable final = AssembleTable(Fixture(), "table1", tasks, Reduce::kFinal);
@@ -84,7 +84,7 @@ TEST(TablesTest, MissingCellsAndAvg) {
   EXPECT_FALSE(onedp.cells[1].present);
   // The Avg covers the one task present and says so.
   ASSERT_EQ(onedp.avgs.size(), 1u);
-  EXPECT_TRUE(onedp.avgs[0].present);
+  EXPECT_TRUE(onedp.avgs[0].present());
   EXPECT_EQ(onedp.avgs[0].tasks, 1);
   EXPECT_EQ(onedp.avgs[0].columns, 2);
   const std::string md = TableMarkdown(t);
